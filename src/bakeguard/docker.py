@@ -1,0 +1,150 @@
+"""Every subprocess call to docker goes through this module.
+
+`run_bake` hands the terminal to bake (a TTY stays a TTY, output is never captured or
+re-formatted), forwards SIGINT/SIGTERM/SIGHUP and returns bake's exit code. `capture` runs the
+short helper commands (probes, `bake --print`, `imagetools`) with their output captured.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+from bakeguard.errors import EXIT_INTERRUPTED, DockerError
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+def docker_binary(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    explicit = environ.get("BAKEGUARD_DOCKER")
+    if explicit:
+        return explicit
+    found = shutil.which("docker", path=environ.get("PATH"))
+    if not found:
+        raise DockerError(
+            "docker was not found on PATH",
+            "install the docker CLI with the buildx plugin, or set BAKEGUARD_DOCKER=/path/to/docker",
+            exit_code=127,
+        )
+    return found
+
+
+class Interrupted(Exception):
+    """Raised after bake was stopped by a signal bakeguard received and forwarded."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass
+class Docker:
+    binary: str
+    env: Mapping[str, str] | None = None
+
+    @classmethod
+    def from_env(cls) -> Docker:
+        return cls(docker_binary())
+
+    def _env(self, extra: Mapping[str, str] | None) -> dict[str, str] | None:
+        if extra is None and self.env is None:
+            return None
+        base = dict(os.environ if self.env is None else self.env)
+        base.update(extra or {})
+        return base
+
+    def capture(
+        self,
+        args: Sequence[str],
+        timeout: float | None = 60,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> Result:
+        argv = (self.binary, *args)
+        try:
+            p = subprocess.run(
+                argv,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=self._env(env),
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as e:
+            return Result(argv, 124, _text(e.stdout), _text(e.stderr) + f"\ntimed out after {timeout}s")
+        except OSError as e:
+            return Result(argv, 127, "", str(e))
+        return Result(argv, p.returncode, p.stdout, p.stderr)
+
+    def run_bake(
+        self,
+        bake_args: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        on_start: Callable[[], None] | None = None,
+    ) -> int:
+        """`docker buildx bake ARGS` with the user's terminal; returns bake's exit code."""
+        return self.run_attached(("buildx", "bake", *bake_args), env=env, on_start=on_start)
+
+    def run_attached(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        on_start: Callable[[], None] | None = None,
+    ) -> int:
+        argv = (self.binary, *args)
+        got: list[int] = []
+        try:
+            child = subprocess.Popen(argv, env=self._env(env))
+        except OSError as e:
+            raise DockerError(f"could not start {argv[0]}: {e}", "check BAKEGUARD_DOCKER / PATH",
+                              exit_code=127) from e
+
+        def forward(signum: int, _frame: FrameType | None) -> None:
+            got.append(signum)
+            if child.poll() is None:
+                child.send_signal(signum)
+
+        on_main = threading.current_thread() is threading.main_thread()
+        previous = {s: signal.signal(s, forward) for s in FORWARDED} if on_main else {}
+        try:
+            if on_start:
+                on_start()
+            while True:
+                try:
+                    code = child.wait()
+                    break
+                except KeyboardInterrupt:  # only if a handler was not installed
+                    forward(signal.SIGINT, None)
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+        if got:
+            raise Interrupted(EXIT_INTERRUPTED if got[0] == signal.SIGINT else 128 + got[0])
+        return code if code >= 0 else 128 - code
+
+
+def _text(v: str | bytes | None) -> str:
+    if v is None:
+        return ""
+    return v.decode(errors="replace") if isinstance(v, bytes) else v
+

@@ -1,0 +1,322 @@
+"""The one parser: bakeguard's own `--guard-*` options and `BAKEGUARD_*` variables, and a
+reading of bake's own arguments that tells targets from flag values without changing them.
+
+bake's flags are those of current buildx (commands/bake.go, commands/build.go's common flags
+and the root's --builder/--debug). A flag we do not know stays in its place, untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bakeguard.errors import UsageError
+
+# bake's long flags that take a value (also as --flag=value), and those that do not.
+BAKE_VALUE_FLAGS = frozenset(
+    {
+        "--file", "--set", "--var", "--allow", "--builder", "--call", "--list", "--metadata-file",
+        "--progress", "--provenance", "--sbom", "--policy", "--jobs",
+    }
+)  # fmt: skip
+BAKE_BOOL_FLAGS = frozenset(
+    {
+        "--load", "--push", "--print", "--no-cache", "--pull", "--debug", "--help",
+        "--list-targets", "--list-variables",
+    }
+)  # fmt: skip
+# --check takes no value, but accepts --check=VALUE (cobra NoOptDefVal).
+BAKE_OPTIONAL_VALUE_FLAGS = frozenset({"--check"})
+SHORT_VALUE = {"f": "--file", "j": "--jobs"}
+SHORT_BOOL = {"D": "--debug", "h": "--help"}
+
+GUARD_MODES = ("warn", "auto", "strict", "off")
+SPLIT_MODES = ("auto", "always", "never")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+
+
+@dataclass(frozen=True)
+class GuardSpec:
+    flag: str
+    env: str | None
+    kind: str  # "choice" | "value" | "bool"
+    default: str | None
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+GUARD_SPECS: tuple[GuardSpec, ...] = (
+    GuardSpec("--guard", "BAKEGUARD_GUARD", "choice", "auto",
+              "policy when an advisory matches", GUARD_MODES),
+    GuardSpec("--guard-split", "BAKEGUARD_SPLIT", "choice", "auto",
+              "per-platform pushes + imagetools create", SPLIT_MODES),
+    GuardSpec("--guard-split-suffix", "BAKEGUARD_SPLIT_SUFFIX", "value", "-{os}-{arch}{variant}",
+              "per-platform tag suffix on the docker driver"),
+    GuardSpec("--guard-verify", "BAKEGUARD_VERIFY", "bool", "true",
+              "read the registry after a push"),
+    GuardSpec("--guard-verify-timeout", "BAKEGUARD_VERIFY_TIMEOUT", "value", "60",
+              "total seconds verification may wait on a registry"),
+    GuardSpec("--guard-report", "BAKEGUARD_REPORT", "value", None,
+              "write the JSON report to FILE (- for stdout)"),
+    GuardSpec("--guard-verify-only", None, "bool", None,
+              "verify what the arguments would push, no build"),
+    GuardSpec("--guard-doctor", None, "bool", None, "check this machine and bake definition"),
+    GuardSpec("--guard-plan", None, "bool", None, "print what would run, run nothing"),
+    GuardSpec("--guard-advisories", None, "bool", None, "list the advisory table"),
+    GuardSpec("--guard-shard", "BAKEGUARD_SHARD", "value", None,
+              "build and push only these platforms by digest"),
+    GuardSpec("--guard-digests", "BAKEGUARD_DIGESTS", "value", None,
+              "folder for the shard digest files"),
+    GuardSpec("--guard-merge", None, "value", None,
+              "assemble and verify from a digests folder"),
+    GuardSpec("--guard-compat", "BAKEGUARD_COMPAT", "value", None,
+              "registry compatibility profiles"),
+    GuardSpec("--guard-verbose", "BAKEGUARD_VERBOSE", "bool", None, "debug logging"),
+    GuardSpec("--guard-version", None, "bool", None, "print bakeguard's and buildx's versions"),
+    GuardSpec("--guard-install-plugin", None, "bool", None,
+              "install the docker-bakeguard CLI plugin"),
+)  # fmt: skip
+SPECS_BY_FLAG = {s.flag: s for s in GUARD_SPECS}
+
+
+@dataclass(frozen=True)
+class GuardOptions:
+    guard: str = "auto"
+    split: str = "auto"
+    split_suffix: str = "-{os}-{arch}{variant}"
+    verify: bool = True
+    verify_timeout: float = 60.0
+    report: str | None = None
+    verify_only: bool = False
+    doctor: bool = False
+    plan: bool = False
+    advisories: bool = False
+    shard: str | None = None
+    digests: str | None = None
+    merge: str | None = None
+    compat: str | None = None
+    verbose: bool = False
+    version: bool = False
+    install_plugin: bool = False
+
+
+@dataclass(frozen=True)
+class Item:
+    """One bake argument as the user wrote it: a flag with its value token(s), or a target."""
+
+    tokens: tuple[str, ...]
+    flag: str | None = None  # canonical long name; None for a positional (target)
+    value: str | None = None
+    known: bool = True
+
+
+@dataclass(frozen=True)
+class BakeArgs:
+    items: tuple[Item, ...] = field(default_factory=tuple)
+
+    @property
+    def argv(self) -> list[str]:
+        return [t for it in self.items for t in it.tokens]
+
+    @property
+    def targets(self) -> list[str]:
+        return [it.value or "" for it in self.items if it.flag is None and it.known]
+
+    def values(self, flag: str) -> list[str]:
+        return [it.value or "" for it in self.items if it.flag == flag]
+
+    def last(self, flag: str) -> str | None:
+        vals = self.values(flag)
+        return vals[-1] if vals else None
+
+    def flag_set(self, flag: str) -> bool:
+        """A bool flag's final value (--push, --push=false, ...)."""
+        vals = self.values(flag)
+        return bool(vals) and vals[-1].lower() in TRUE_WORDS
+
+    @property
+    def unknown(self) -> list[str]:
+        return [t for it in self.items if not it.known for t in it.tokens]
+
+    @property
+    def passthrough_only(self) -> bool:
+        """Invocations that build nothing: bakeguard adds nothing to them, ever."""
+        if any(self.flag_set(f) for f in ("--print", "--help", "--list-targets", "--list-variables")):
+            return True
+        if self.values("--list") or self.values("--check"):
+            return True
+        call = self.last("--call")
+        return call is not None and call != "build"
+
+    def without(self, *flags: str) -> BakeArgs:
+        return BakeArgs(tuple(it for it in self.items if it.flag not in flags))
+
+    def without_targets(self) -> BakeArgs:
+        return BakeArgs(tuple(it for it in self.items if not (it.flag is None and it.known)))
+
+    def plus(self, *tokens: str) -> BakeArgs:
+        """Append flags (before a `--` terminator if the user wrote one)."""
+        extra = parse_bake(list(tokens)).items
+        items = list(self.items)
+        cut = next((i for i, it in enumerate(items) if it.tokens == ("--",)), len(items))
+        return BakeArgs(tuple(items[:cut]) + extra + tuple(items[cut:]))
+
+
+def parse_bake(argv: Sequence[str]) -> BakeArgs:
+    items: list[Item] = []
+    i = 0
+    rest = False
+    while i < len(argv):
+        a = argv[i]
+        if rest:
+            items.append(Item((a,), None, a))
+        elif a == "--":
+            rest = True
+            items.append(Item((a,), "--", None))
+        elif a.startswith("--"):
+            name, eq, val = a.partition("=")
+            if name in BAKE_VALUE_FLAGS:
+                if eq:
+                    items.append(Item((a,), name, val))
+                elif i + 1 < len(argv):
+                    items.append(Item((a, argv[i + 1]), name, argv[i + 1]))
+                    i += 1
+                else:  # bake itself will say the value is missing
+                    items.append(Item((a,), name, None))
+            elif name in BAKE_BOOL_FLAGS or name in BAKE_OPTIONAL_VALUE_FLAGS:
+                items.append(Item((a,), name, val if eq else "true"))
+            else:
+                items.append(Item((a,), name, val if eq else None, known=False))
+        elif a.startswith("-") and len(a) > 1:
+            consumed = _short(a, argv[i + 1] if i + 1 < len(argv) else None, items)
+            i += consumed
+        else:
+            items.append(Item((a,), None, a))
+        i += 1
+    return BakeArgs(tuple(items))
+
+
+def _short(a: str, nxt: str | None, items: list[Item]) -> int:
+    """A pflag shorthand cluster (-D, -f FILE, -fFILE, -f=FILE, -Df FILE). Returns how many
+    extra arguments it consumed. Flags are recorded in order; the tokens stay as written."""
+    found: list[tuple[str, str | None]] = []
+    j, consumed = 1, 0
+    while j < len(a):
+        c = a[j]
+        if c in SHORT_VALUE:
+            val = a[j + 1 :]
+            if val.startswith("="):
+                val = val[1:]
+            if not val and nxt is not None:
+                val, consumed = nxt, 1
+            found.append((SHORT_VALUE[c], val or None))
+            break
+        if c in SHORT_BOOL:
+            found.append((SHORT_BOOL[c], "true"))
+            j += 1
+            continue
+        items.append(Item((a,), a, None, known=False))
+        return 0
+    tokens = (a, nxt) if consumed and nxt is not None else (a,)
+    if len(found) == 1:
+        items.append(Item(tokens, found[0][0], found[0][1]))
+    else:  # keep the cluster whole: one Item per flag would duplicate its tokens
+        for n, (flag, val) in enumerate(found):
+            items.append(Item(tokens if n == 0 else (), flag, val))
+    return consumed
+
+
+def _coerce(spec: GuardSpec, raw: str, source: str) -> str:
+    if spec.kind == "choice" and raw not in spec.choices:
+        raise UsageError(
+            f"{source}: invalid value {raw!r} for {spec.flag}",
+            f"use one of: {', '.join(spec.choices)}",
+        )
+    if spec.kind == "bool" and raw.lower() not in TRUE_WORDS + FALSE_WORDS:
+        raise UsageError(
+            f"{source}: invalid value {raw!r} for {spec.flag}", "use true or false"
+        )
+    return raw
+
+
+def split_guard_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Take `--guard*` options out of argv (flag, flag=value, flag value); the rest is bake's."""
+    found: dict[str, str] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest.extend(argv[i:])
+            break
+        name, eq, val = a.partition("=")
+        if name == "--guard" or name.startswith("--guard-"):
+            spec = SPECS_BY_FLAG.get(name)
+            if spec is None:
+                known = ", ".join(s.flag for s in GUARD_SPECS)
+                raise UsageError(f"unknown bakeguard option {name}", f"known options: {known}")
+            if spec.kind == "bool":
+                found[name] = _coerce(spec, val if eq else "true", "command line")
+            elif eq:
+                found[name] = _coerce(spec, val, "command line")
+            elif i + 1 < len(argv):
+                found[name] = _coerce(spec, argv[i + 1], "command line")
+                i += 1
+            else:
+                hint = f"one of: {', '.join(spec.choices)}" if spec.choices else "a value"
+                raise UsageError(f"{name} needs a value", f"give {name}=VALUE with {hint}")
+        else:
+            rest.append(a)
+        i += 1
+    return found, rest
+
+
+def parse(
+    argv: Sequence[str], environ: Mapping[str, str] | None = None
+) -> tuple[GuardOptions, BakeArgs]:
+    environ = os.environ if environ is None else environ
+    flags, rest = split_guard_args(argv)
+    values: dict[str, str] = {}
+    for spec in GUARD_SPECS:
+        if spec.flag in flags:
+            values[spec.flag] = flags[spec.flag]
+        elif spec.env and environ.get(spec.env, "") != "":
+            values[spec.flag] = _coerce(spec, environ[spec.env], spec.env)
+        elif spec.default is not None:
+            values[spec.flag] = spec.default
+
+    def flag(name: str) -> bool:
+        return values.get(name, "false").lower() in TRUE_WORDS
+
+    timeout_raw = values["--guard-verify-timeout"]
+    try:
+        timeout = float(timeout_raw)
+        if timeout < 0:
+            raise ValueError
+    except ValueError:
+        raise UsageError(
+            f"invalid verify timeout {timeout_raw!r}",
+            "give --guard-verify-timeout / BAKEGUARD_VERIFY_TIMEOUT as seconds, e.g. 60",
+        ) from None
+    opts = GuardOptions(
+        guard=values["--guard"],
+        split=values["--guard-split"],
+        split_suffix=values["--guard-split-suffix"],
+        verify=flag("--guard-verify"),
+        verify_timeout=timeout,
+        report=values.get("--guard-report"),
+        verify_only=flag("--guard-verify-only"),
+        doctor=flag("--guard-doctor"),
+        plan=flag("--guard-plan"),
+        advisories=flag("--guard-advisories"),
+        shard=values.get("--guard-shard"),
+        digests=values.get("--guard-digests"),
+        merge=values.get("--guard-merge"),
+        compat=values.get("--guard-compat"),
+        verbose=flag("--guard-verbose"),
+        version=flag("--guard-version"),
+        install_plugin=flag("--guard-install-plugin"),
+    )
+    return opts, parse_bake(rest)

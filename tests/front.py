@@ -1,0 +1,321 @@
+"""A misbehaving registry front: a proxy of ours in front of the real registry.
+
+Each mode reproduces something registries in the field do (see shared advisories research):
+
+- ``msr``: the Docker engine's HEAD of a manifest by tag answers 404, and an index the engine
+  PUTs by tag is stored as its first platform's manifest only (buildx #3070, Mirantis MSR).
+- ``flaky``: every Nth manifest/blob request answers 503 or 429 (alternating) with Retry-After.
+- ``lag``: a manifest GET/HEAD by tag answers 404 for N seconds after that tag was PUT.
+- ``docker-v2-only``: a PUT of any OCI media type answers 400 MANIFEST_INVALID.
+- ``no-attestations``: a PUT of an index holding ``unknown/unknown`` entries answers 400.
+- ``bearer``: token auth (401 + ``WWW-Authenticate: Bearer``; a token endpoint that checks
+  basic credentials).
+
+Like Go's plain-HTTP servers, it answers a TLS client hello with an HTTP 400, so Go clients
+(dockerd, BuildKit) that try HTTPS first fall back to plain HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MANIFEST_RE = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/?]+)$")
+BLOB_RE = re.compile(r"^/v2/(?P<name>.+)/blobs/")
+HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+INDEX_TYPES = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+}
+ACCEPT_ALL = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+GO_TLS_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    agent: str
+    status: int
+    content_type: str = ""
+
+
+@dataclass
+class Modes:
+    msr: bool = False
+    flaky_every: int = 0  # 0 = off
+    flaky_retry_after: int = 0
+    lag_seconds: float = 0.0
+    docker_v2_only: bool = False
+    no_attestations: bool = False
+    bearer: tuple[str, str] | None = None  # (user, password)
+
+
+@dataclass
+class Front:
+    """Start with ``Front.start(upstream)``; set ``front.modes`` per test; ``stop()`` after."""
+
+    upstream: tuple[str, int]
+    port: int = 0
+    modes: Modes = field(default_factory=Modes)
+    seen: list[Seen] = field(default_factory=list)
+    pushed_at: dict[str, float] = field(default_factory=dict)
+    counter: int = 0
+    tokens: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, upstream: str, ports: range) -> Front:
+        host, port_s = upstream.rsplit(":", 1)
+        front = cls(upstream=(host, int(port_s)))
+        for port in ports:
+            try:
+                server = _Server(("127.0.0.1", port), _Handler)
+            except OSError:
+                continue
+            server.front = front
+            front.port = port
+            front._server = server
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            return front
+        raise RuntimeError(f"no free port for a registry front in {ports}")
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def count(self, method: str, pattern: str, agent: str = "") -> int:
+        rx = re.compile(pattern)
+        return sum(
+            1
+            for s in self.seen
+            if s.method == method and rx.search(s.path) and agent in s.agent
+        )
+
+    # -------------------------------------------------------------- upstream
+
+    def forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        conn = http.client.HTTPConnection(*self.upstream, timeout=120)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, resp.getheaders(), data
+        finally:
+            conn.close()
+
+    def get_manifest(self, name: str, ref: str) -> tuple[str, bytes]:
+        status, headers, data = self.forward(
+            "GET", f"/v2/{name}/manifests/{ref}", {"Accept": ACCEPT_ALL}, None
+        )
+        if status != 200:
+            raise RuntimeError(f"front: upstream GET {name}@{ref} answered {status}")
+        ctype = next(v for k, v in headers if k.lower() == "content-type")
+        return ctype, data
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    front: Front
+
+
+def _error(code: str, message: str) -> bytes:
+    return json.dumps({"errors": [{"code": code, "message": message}]}).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        try:
+            first = self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            first = b""
+        if first == b"\x16":  # a TLS handshake record: answer as Go's plain-HTTP server does
+            self.connection.sendall(GO_TLS_ANSWER)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionError, OSError):
+            pass
+
+    def _body(self) -> bytes | None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else (b"" if self.command in ("PUT", "POST", "PATCH") else None)
+
+    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        front = self.server.front
+        with front.lock:
+            front.seen.append(
+                Seen(
+                    self.command,
+                    self.path,
+                    self.headers.get("User-Agent", ""),
+                    status,
+                    self.headers.get("Content-Type", ""),
+                )
+            )
+        self.send_response(status)
+        has_len = False
+        for k, v in headers:
+            kl = k.lower()
+            if kl in HOP or kl == "date" or kl == "server":
+                continue
+            if kl == "content-length":
+                has_len = True
+                if self.command != "HEAD":
+                    v = str(len(body))
+            self.send_header(k, v)
+        if not has_len:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _fail(self, status: int, code: str, message: str, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+        body = _error(code, message)
+        self._send(status, [("Content-Type", "application/json"), *extra], body)
+
+    def _is_engine(self) -> bool:
+        # The engine's own pusher (the second push) identifies as "docker/<version> ...";
+        # BuildKit's pushes, even inside dockerd, identify as "buildkit/..." or containerd.
+        ua = self.headers.get("User-Agent", "")
+        return ua.startswith("docker/") and "buildkit" not in ua.lower()
+
+    def _do(self) -> None:
+        front = self.server.front
+        modes = front.modes
+        path = self.path.split("?", 1)[0]
+        body = self._body()
+        m = MANIFEST_RE.match(path)
+        by_tag = bool(m) and not m.group("ref").startswith("sha256:")  # type: ignore[union-attr]
+
+        if path == "/token" and modes.bearer:
+            return self._token()
+        if modes.bearer and path.startswith("/v2") and not self._bearer_ok():
+            name_m = re.match(r"^/v2/(.+)/(manifests|blobs|tags)/", path)
+            scope = f'repository:{name_m.group(1)}:pull,push' if name_m else ""
+            challenge = (
+                f'Bearer realm="http://{front.addr}/token",service="bakeguard-front"'
+                + (f',scope="{scope}"' if scope else "")
+            )
+            return self._fail(401, "UNAUTHORIZED", "authentication required",
+                              [("WWW-Authenticate", challenge)])
+
+        if modes.flaky_every and (m or BLOB_RE.match(path)):
+            with front.lock:
+                front.counter += 1
+                n = front.counter
+            if n % modes.flaky_every == 0:
+                status = 503 if (n // modes.flaky_every) % 2 else 429
+                return self._fail(status, "UNAVAILABLE" if status == 503 else "TOOMANYREQUESTS",
+                                  "front: flaky mode", [("Retry-After", str(modes.flaky_retry_after))])
+
+        if m and by_tag and self.command in ("GET", "HEAD") and modes.lag_seconds:
+            key = f"{m.group('name')}:{m.group('ref')}"
+            put = front.pushed_at.get(key)
+            if put is not None and time.monotonic() - put < modes.lag_seconds:
+                return self._fail(404, "MANIFEST_UNKNOWN", "front: lag mode (not yet visible)")
+
+        if m and self.command == "HEAD" and by_tag and modes.msr and self._is_engine():
+            return self._fail(404, "MANIFEST_UNKNOWN", "front: msr mode")
+
+        if m and self.command == "PUT":
+            ctype = self.headers.get("Content-Type", "")
+            doc: dict[str, Any] = {}
+            try:
+                doc = json.loads(body or b"{}")
+            except ValueError:
+                pass
+            if modes.docker_v2_only and "vnd.oci." in ctype:
+                return self._fail(400, "MANIFEST_INVALID", f"manifest invalid: media type {ctype} is not supported")
+            if modes.no_attestations and ctype in INDEX_TYPES and any(
+                (e.get("platform") or {}).get("os") == "unknown" for e in doc.get("manifests", [])
+            ):
+                return self._fail(400, "MANIFEST_INVALID", "manifest invalid: attestation manifests (unknown/unknown) are not accepted")
+            if modes.msr and by_tag and ctype in INDEX_TYPES and self._is_engine():
+                first = next(
+                    e for e in doc["manifests"] if (e.get("platform") or {}).get("os") != "unknown"
+                )
+                ctype, body = front.get_manifest(m.group("name"), first["digest"])
+                headers = self._fwd_headers()
+                headers["Content-Type"] = ctype
+                headers["Content-Length"] = str(len(body))
+                status, rh, data = front.forward("PUT", self.path, headers, body)
+                return self._send(status, rh, data)
+
+        headers = self._fwd_headers()
+        if body is not None:
+            headers["Content-Length"] = str(len(body))
+        status, rh, data = front.forward(self.command, self.path, headers, body)
+        if m and self.command == "PUT" and by_tag and status < 300:
+            front.pushed_at[f"{m.group('name')}:{m.group('ref')}"] = time.monotonic()
+        self._send(status, rh, data)
+
+    def _fwd_headers(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in self.headers.items():
+            if k.lower() in HOP or k.lower() in ("content-length", "authorization"):
+                continue
+            out[k] = v
+        return out
+
+    def _bearer_ok(self) -> bool:
+        auth = self.headers.get("Authorization", "")
+        return auth.startswith("Bearer ") and auth[7:] in self.server.front.tokens
+
+    def _token(self) -> None:
+        front = self.server.front
+        assert front.modes.bearer
+        user, password = front.modes.bearer
+        want = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        if self.headers.get("Authorization") != want:
+            return self._fail(401, "UNAUTHORIZED", "front: bad credentials for the token endpoint")
+        token = secrets.token_hex(16)
+        front.tokens.add(token)
+        body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
+        self._send(200, [("Content-Type", "application/json")], body)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _do
