@@ -76,13 +76,19 @@ def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
 
 def apt_opts() -> list[str]:
     return [
-        "-o", "Dir::Etc::SourceList=/dev/null",
-        "-o", f"Dir::Etc::SourceParts={APT / 'parts'}",
-        "-o", f"Dir::State::Lists={APT / 'lists'}",
-        "-o", f"Dir::Cache={APT / 'cache'}",
-        "-o", "Debug::NoLocking=1",
-        "-o", "APT::Sandbox::User=root",
-    ]  # fmt: skip
+        "-o",
+        "Dir::Etc::SourceList=/dev/null",
+        "-o",
+        f"Dir::Etc::SourceParts={APT / 'parts'}",
+        "-o",
+        f"Dir::State::Lists={APT / 'lists'}",
+        "-o",
+        f"Dir::Cache={APT / 'cache'}",
+        "-o",
+        "Debug::NoLocking=1",
+        "-o",
+        "APT::Sandbox::User=root",
+    ]
 
 
 def system_sources_stanza() -> dict[str, str]:
@@ -153,7 +159,7 @@ def newest_buildx() -> str:
     def key(t: str) -> tuple[int, ...]:
         return tuple(int(x) for x in t.lstrip("v").split("."))
 
-    newest = max(tags, key=key)
+    newest: str = max(tags, key=key)
     STACK.mkdir(parents=True, exist_ok=True)
     cached.write_text(newest)
     return newest
@@ -166,7 +172,9 @@ def go_build(module: str, version: str, pkg: str, out: str, ldflags: str = "") -
     if target.exists():
         return False
     env = go_env()
-    info = json.loads(run(["go", "mod", "download", "-json", f"{module}@{version}"], env=env).stdout)
+    info = json.loads(
+        run(["go", "mod", "download", "-json", f"{module}@{version}"], env=env).stdout
+    )
     src = GO / "src" / out
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(info["Dir"], src)
@@ -411,7 +419,9 @@ def start_services() -> None:
         f'[ttrpc]\n  address = "{socks["containerd"]}.ttrpc"\n'
     )
     started = start(
-        Proc("containerd", [str(ROOT / "usr/bin/containerd"), "--config", str(cdir / "config.toml")]),
+        Proc(
+            "containerd", [str(ROOT / "usr/bin/containerd"), "--config", str(cdir / "config.toml")]
+        ),
         env,
     )
     wait_for("containerd", lambda: unix_connects(socks["containerd"]), name="containerd")
@@ -431,20 +441,28 @@ def start_services() -> None:
             "dockerd",
             [
                 str(ROOT / "usr/sbin/dockerd"),
-                "--config-file", str(ddir / "daemon.json"),
-                "--data-root", str(ddir / "data"),
-                "--exec-root", str(RUN / "dx"),
-                "--pidfile", str(ddir / "dockerd.pid"),
-                "-H", f"unix://{socks['docker']}",
-                "--containerd", str(socks["containerd"]),
+                "--config-file",
+                str(ddir / "daemon.json"),
+                "--data-root",
+                str(ddir / "data"),
+                "--exec-root",
+                str(RUN / "dx"),
+                "--pidfile",
+                str(ddir / "dockerd.pid"),
+                "-H",
+                f"unix://{socks['docker']}",
+                "--containerd",
+                str(socks["containerd"]),
             ],
-        ),  # fmt: skip
+        ),
         env,
     )
 
     reg = ROOT / "usr/bin/docker-registry"
     started |= start(
-        Proc("registry", [str(reg), "serve", str(registry_config("registry", PLAIN_REGISTRY, None))]),
+        Proc(
+            "registry", [str(reg), "serve", str(registry_config("registry", PLAIN_REGISTRY, None))]
+        ),
         env,
     )
     started |= start(
@@ -460,26 +478,34 @@ def start_services() -> None:
                 f"buildkit{n}",
                 [
                     str(BIN / "buildkitd"),
-                    "--root", str(RUN / f"buildkit{n}" / "root"),
-                    "--addr", f"unix://{socks[f'buildkit{n}']}",
-                    "--config", str(buildkitd_config(n, tls)),
-                    "--otel-socket-path", str(RUN / f"buildkit{n}-otel.sock"),
+                    "--root",
+                    str(RUN / f"buildkit{n}" / "root"),
+                    "--addr",
+                    f"unix://{socks[f'buildkit{n}']}",
+                    "--config",
+                    str(buildkitd_config(n, tls)),
+                    "--otel-socket-path",
+                    str(RUN / f"buildkit{n}-otel.sock"),
                     "--oci-worker=true",
                     "--containerd-worker=false",
                 ],
-            ),  # fmt: skip
+            ),
             env,
         )
     ctx = ssl.create_default_context(cafile=str(tls / "ca.pem"))
     wait_for("dockerd", lambda: unix_ping(socks["docker"]), name="dockerd")
-    wait_for("registry", lambda: http_status(f"http://{PLAIN_REGISTRY}/v2/") == 200, name="registry")
+    wait_for(
+        "registry", lambda: http_status(f"http://{PLAIN_REGISTRY}/v2/") == 200, name="registry"
+    )
     wait_for(
         "registry-tls",
-        lambda: http_status(f"https://localhost:5443/v2/", ctx) == 401,
+        lambda: http_status("https://localhost:5443/v2/", ctx) == 401,
         name="registry-tls",
     )
     for n in (1, 2):
-        wait_for(f"buildkit{n}", lambda n=n: unix_connects(socks[f"buildkit{n}"]), name=f"buildkit{n}")
+        wait_for(
+            f"buildkit{n}", lambda n=n: unix_connects(socks[f"buildkit{n}"]), name=f"buildkit{n}"
+        )
     if started:
         log("services started")
 
@@ -501,22 +527,54 @@ def setup_builders(newest: str) -> None:
         ).stdout
         if "bg-remote" not in have:
             run(
-                [docker_bin(), "buildx", "create", "--name", "bg-remote", "--driver", "remote",
-                 f"unix://{socks['buildkit1']}"],
+                [
+                    docker_bin(),
+                    "buildx",
+                    "create",
+                    "--name",
+                    "bg-remote",
+                    "--driver",
+                    "remote",
+                    f"unix://{socks['buildkit1']}",
+                ],
                 env=env,
-            )  # fmt: skip
+            )
         if "bg-multi" not in have:
             run(
-                [docker_bin(), "buildx", "create", "--name", "bg-multi", "--driver", "remote",
-                 "--node", "bg-multi0", "--platform", "linux/amd64", f"unix://{socks['buildkit1']}"],
+                [
+                    docker_bin(),
+                    "buildx",
+                    "create",
+                    "--name",
+                    "bg-multi",
+                    "--driver",
+                    "remote",
+                    "--node",
+                    "bg-multi0",
+                    "--platform",
+                    "linux/amd64",
+                    f"unix://{socks['buildkit1']}",
+                ],
                 env=env,
-            )  # fmt: skip
+            )
             run(
-                [docker_bin(), "buildx", "create", "--append", "--name", "bg-multi", "--driver",
-                 "remote", "--node", "bg-multi1", "--platform", "linux/arm64,linux/arm/v7",
-                 f"unix://{socks['buildkit2']}"],
+                [
+                    docker_bin(),
+                    "buildx",
+                    "create",
+                    "--append",
+                    "--name",
+                    "bg-multi",
+                    "--driver",
+                    "remote",
+                    "--node",
+                    "bg-multi1",
+                    "--platform",
+                    "linux/arm64,linux/arm/v7",
+                    f"unix://{socks['buildkit2']}",
+                ],
                 env=env,
-            )  # fmt: skip
+            )
 
 
 def env_exports() -> dict[str, str]:

@@ -18,6 +18,7 @@ Like Go's plain-HTTP servers, it answers a TLS client hello with an HTTP 400, so
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import re
@@ -25,6 +26,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -109,9 +111,7 @@ class Front:
     def count(self, method: str, pattern: str, agent: str = "") -> int:
         rx = re.compile(pattern)
         return sum(
-            1
-            for s in self.seen
-            if s.method == method and rx.search(s.path) and agent in s.agent
+            1 for s in self.seen if s.method == method and rx.search(s.path) and agent in s.agent
         )
 
     # -------------------------------------------------------------- upstream
@@ -166,10 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def handle(self) -> None:
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             super().handle()
-        except (ConnectionError, OSError):
-            pass
 
     def _body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -183,7 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
                 out += self.rfile.read(size)
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else (b"" if self.command in ("PUT", "POST", "PATCH") else None)
+        return (
+            self.rfile.read(length)
+            if length
+            else (b"" if self.command in ("PUT", "POST", "PATCH") else None)
+        )
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         front = self.server.front
@@ -201,12 +203,12 @@ class _Handler(BaseHTTPRequestHandler):
         has_len = False
         for k, v in headers:
             kl = k.lower()
-            if kl in HOP or kl == "date" or kl == "server":
+            if kl in HOP or kl in {"date", "server"}:
                 continue
             if kl == "content-length":
                 has_len = True
                 if self.command != "HEAD":
-                    v = str(len(body))
+                    v = str(len(body))  # noqa: PLW2901
             self.send_header(k, v)
         if not has_len:
             self.send_header("Content-Length", str(len(body)))
@@ -214,7 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _fail(self, status: int, code: str, message: str, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+    def _fail(
+        self, status: int, code: str, message: str, extra: Sequence[tuple[str, str]] = ()
+    ) -> None:
         body = _error(code, message)
         self._send(status, [("Content-Type", "application/json"), *extra], body)
 
@@ -236,13 +240,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._token()
         if modes.bearer and path.startswith("/v2") and not self._bearer_ok():
             name_m = re.match(r"^/v2/(.+)/(manifests|blobs|tags)/", path)
-            scope = f'repository:{name_m.group(1)}:pull,push' if name_m else ""
-            challenge = (
-                f'Bearer realm="http://{front.addr}/token",service="bakeguard-front"'
-                + (f',scope="{scope}"' if scope else "")
+            scope = f"repository:{name_m.group(1)}:pull,push" if name_m else ""
+            challenge = f'Bearer realm="http://{front.addr}/token",service="bakeguard-front"' + (
+                f',scope="{scope}"' if scope else ""
             )
-            return self._fail(401, "UNAUTHORIZED", "authentication required",
-                              [("WWW-Authenticate", challenge)])
+            return self._fail(
+                401, "UNAUTHORIZED", "authentication required", [("WWW-Authenticate", challenge)]
+            )
 
         if modes.flaky_every and (m or BLOB_RE.match(path)):
             with front.lock:
@@ -250,8 +254,12 @@ class _Handler(BaseHTTPRequestHandler):
                 n = front.counter
             if n % modes.flaky_every == 0:
                 status = 503 if (n // modes.flaky_every) % 2 else 429
-                return self._fail(status, "UNAVAILABLE" if status == 503 else "TOOMANYREQUESTS",
-                                  "front: flaky mode", [("Retry-After", str(modes.flaky_retry_after))])
+                return self._fail(
+                    status,
+                    "UNAVAILABLE" if status == 503 else "TOOMANYREQUESTS",
+                    "front: flaky mode",
+                    [("Retry-After", str(modes.flaky_retry_after))],
+                )
 
         if m and by_tag and self.command in ("GET", "HEAD") and modes.lag_seconds:
             key = f"{m.group('name')}:{m.group('ref')}"
@@ -265,16 +273,27 @@ class _Handler(BaseHTTPRequestHandler):
         if m and self.command == "PUT":
             ctype = self.headers.get("Content-Type", "")
             doc: dict[str, Any] = {}
-            try:
+            with contextlib.suppress(ValueError):
                 doc = json.loads(body or b"{}")
-            except ValueError:
-                pass
             if modes.docker_v2_only and "vnd.oci." in ctype:
-                return self._fail(400, "MANIFEST_INVALID", f"manifest invalid: media type {ctype} is not supported")
-            if modes.no_attestations and ctype in INDEX_TYPES and any(
-                (e.get("platform") or {}).get("os") == "unknown" for e in doc.get("manifests", [])
+                return self._fail(
+                    400,
+                    "MANIFEST_INVALID",
+                    f"manifest invalid: media type {ctype} is not supported",
+                )
+            if (
+                modes.no_attestations
+                and ctype in INDEX_TYPES
+                and any(
+                    (e.get("platform") or {}).get("os") == "unknown"
+                    for e in doc.get("manifests", [])
+                )
             ):
-                return self._fail(400, "MANIFEST_INVALID", "manifest invalid: attestation manifests (unknown/unknown) are not accepted")
+                return self._fail(
+                    400,
+                    "MANIFEST_INVALID",
+                    "manifest invalid: attestation manifests (unknown/unknown) are not accepted",
+                )
             if modes.msr and by_tag and ctype in INDEX_TYPES and self._is_engine():
                 first = next(
                     e for e in doc["manifests"] if (e.get("platform") or {}).get("os") != "unknown"

@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
@@ -42,7 +42,8 @@ def docker_binary(environ: Mapping[str, str] | None = None) -> str:
     if not found:
         raise DockerError(
             "docker was not found on PATH",
-            "install the docker CLI with the buildx plugin, or set BAKEGUARD_DOCKER=/path/to/docker",
+            "install the docker CLI with the buildx plugin, "
+            "or set BAKEGUARD_DOCKER=/path/to/docker",
             exit_code=127,
         )
     return found
@@ -65,11 +66,15 @@ class Docker:
     def from_env(cls) -> Docker:
         return cls(docker_binary())
 
-    def _env(self, extra: Mapping[str, str] | None) -> dict[str, str] | None:
-        if extra is None and self.env is None:
+    def _env(
+        self, extra: Mapping[str, str] | None, unset: Sequence[str] = ()
+    ) -> dict[str, str] | None:
+        if extra is None and self.env is None and not unset:
             return None
         base = dict(os.environ if self.env is None else self.env)
         base.update(extra or {})
+        for name in unset:
+            base.pop(name, None)
         return base
 
     def capture(
@@ -91,7 +96,9 @@ class Docker:
                 stdin=None if stdin is not None else subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired as e:
-            return Result(argv, 124, _text(e.stdout), _text(e.stderr) + f"\ntimed out after {timeout}s")
+            return Result(
+                argv, 124, _text(e.stdout), _text(e.stderr) + f"\ntimed out after {timeout}s"
+            )
         except OSError as e:
             return Result(argv, 127, "", str(e))
         return Result(argv, p.returncode, p.stdout, p.stderr)
@@ -100,24 +107,25 @@ class Docker:
         self,
         bake_args: Sequence[str],
         env: Mapping[str, str] | None = None,
-        on_start: Callable[[], None] | None = None,
+        unset: Sequence[str] = (),
     ) -> int:
         """`docker buildx bake ARGS` with the user's terminal; returns bake's exit code."""
-        return self.run_attached(("buildx", "bake", *bake_args), env=env, on_start=on_start)
+        return self.run_attached(("buildx", "bake", *bake_args), env=env, unset=unset)
 
     def run_attached(
         self,
         args: Sequence[str],
         env: Mapping[str, str] | None = None,
-        on_start: Callable[[], None] | None = None,
+        unset: Sequence[str] = (),
     ) -> int:
         argv = (self.binary, *args)
         got: list[int] = []
         try:
-            child = subprocess.Popen(argv, env=self._env(env))
+            child = subprocess.Popen(argv, env=self._env(env, unset))
         except OSError as e:
-            raise DockerError(f"could not start {argv[0]}: {e}", "check BAKEGUARD_DOCKER / PATH",
-                              exit_code=127) from e
+            raise DockerError(
+                f"could not start {argv[0]}: {e}", "check BAKEGUARD_DOCKER / PATH", exit_code=127
+            ) from e
 
         def forward(signum: int, _frame: FrameType | None) -> None:
             got.append(signum)
@@ -127,8 +135,6 @@ class Docker:
         on_main = threading.current_thread() is threading.main_thread()
         previous = {s: signal.signal(s, forward) for s in FORWARDED} if on_main else {}
         try:
-            if on_start:
-                on_start()
             while True:
                 try:
                     code = child.wait()
@@ -148,3 +154,26 @@ def _text(v: str | bytes | None) -> str:
         return ""
     return v.decode(errors="replace") if isinstance(v, bytes) else v
 
+
+def credential_helper(name: str, server: str) -> dict[str, str] | None:
+    """`docker-credential-NAME get` for SERVER, as the docker CLI runs it. Output is parsed,
+    never logged (it holds the secret)."""
+    try:
+        p = subprocess.run(
+            [f"docker-credential-{name}", "get"],
+            input=server,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if p.returncode != 0:
+        return None
+    try:
+        import json
+
+        got = json.loads(p.stdout)
+    except ValueError:
+        return None
+    return {str(k): str(v) for k, v in got.items()} if isinstance(got, dict) else None

@@ -16,16 +16,34 @@ from bakeguard.errors import UsageError
 # bake's long flags that take a value (also as --flag=value), and those that do not.
 BAKE_VALUE_FLAGS = frozenset(
     {
-        "--file", "--set", "--var", "--allow", "--builder", "--call", "--list", "--metadata-file",
-        "--progress", "--provenance", "--sbom", "--policy", "--jobs",
+        "--file",
+        "--set",
+        "--var",
+        "--allow",
+        "--builder",
+        "--call",
+        "--list",
+        "--metadata-file",
+        "--progress",
+        "--provenance",
+        "--sbom",
+        "--policy",
+        "--jobs",
     }
-)  # fmt: skip
+)
 BAKE_BOOL_FLAGS = frozenset(
     {
-        "--load", "--push", "--print", "--no-cache", "--pull", "--debug", "--help",
-        "--list-targets", "--list-variables",
+        "--load",
+        "--push",
+        "--print",
+        "--no-cache",
+        "--pull",
+        "--debug",
+        "--help",
+        "--list-targets",
+        "--list-variables",
     }
-)  # fmt: skip
+)
 # --check takes no value, but accepts --check=VALUE (cobra NoOptDefVal).
 BAKE_OPTIONAL_VALUE_FLAGS = frozenset({"--check"})
 SHORT_VALUE = {"f": "--file", "j": "--jobs"}
@@ -48,36 +66,72 @@ class GuardSpec:
 
 
 GUARD_SPECS: tuple[GuardSpec, ...] = (
-    GuardSpec("--guard", "BAKEGUARD_GUARD", "choice", "auto",
-              "policy when an advisory matches", GUARD_MODES),
-    GuardSpec("--guard-split", "BAKEGUARD_SPLIT", "choice", "auto",
-              "per-platform pushes + imagetools create", SPLIT_MODES),
-    GuardSpec("--guard-split-suffix", "BAKEGUARD_SPLIT_SUFFIX", "value", "-{os}-{arch}{variant}",
-              "per-platform tag suffix on the docker driver"),
-    GuardSpec("--guard-verify", "BAKEGUARD_VERIFY", "bool", "true",
-              "read the registry after a push"),
-    GuardSpec("--guard-verify-timeout", "BAKEGUARD_VERIFY_TIMEOUT", "value", "60",
-              "total seconds verification may wait on a registry"),
-    GuardSpec("--guard-report", "BAKEGUARD_REPORT", "value", None,
-              "write the JSON report to FILE (- for stdout)"),
-    GuardSpec("--guard-verify-only", None, "bool", None,
-              "verify what the arguments would push, no build"),
+    GuardSpec(
+        "--guard",
+        "BAKEGUARD_GUARD",
+        "choice",
+        "auto",
+        "policy when an advisory matches",
+        GUARD_MODES,
+    ),
+    GuardSpec(
+        "--guard-split",
+        "BAKEGUARD_SPLIT",
+        "choice",
+        "auto",
+        "per-platform pushes + imagetools create",
+        SPLIT_MODES,
+    ),
+    GuardSpec(
+        "--guard-split-suffix",
+        "BAKEGUARD_SPLIT_SUFFIX",
+        "value",
+        "-{os}-{arch}{variant}",
+        "per-platform tag suffix on the docker driver",
+    ),
+    GuardSpec(
+        "--guard-verify", "BAKEGUARD_VERIFY", "bool", "true", "read the registry after a push"
+    ),
+    GuardSpec(
+        "--guard-verify-timeout",
+        "BAKEGUARD_VERIFY_TIMEOUT",
+        "value",
+        "60",
+        "total seconds verification may wait on a registry",
+    ),
+    GuardSpec(
+        "--guard-report",
+        "BAKEGUARD_REPORT",
+        "value",
+        None,
+        "write the JSON report to FILE (- for stdout)",
+    ),
+    GuardSpec(
+        "--guard-verify-only", None, "bool", None, "verify what the arguments would push, no build"
+    ),
     GuardSpec("--guard-doctor", None, "bool", None, "check this machine and bake definition"),
     GuardSpec("--guard-plan", None, "bool", None, "print what would run, run nothing"),
     GuardSpec("--guard-advisories", None, "bool", None, "list the advisory table"),
-    GuardSpec("--guard-shard", "BAKEGUARD_SHARD", "value", None,
-              "build and push only these platforms by digest"),
-    GuardSpec("--guard-digests", "BAKEGUARD_DIGESTS", "value", None,
-              "folder for the shard digest files"),
-    GuardSpec("--guard-merge", None, "value", None,
-              "assemble and verify from a digests folder"),
-    GuardSpec("--guard-compat", "BAKEGUARD_COMPAT", "value", None,
-              "registry compatibility profiles"),
+    GuardSpec(
+        "--guard-shard",
+        "BAKEGUARD_SHARD",
+        "value",
+        None,
+        "build and push only these platforms by digest",
+    ),
+    GuardSpec(
+        "--guard-digests", "BAKEGUARD_DIGESTS", "value", None, "folder for the shard digest files"
+    ),
+    GuardSpec("--guard-merge", None, "value", None, "assemble and verify from a digests folder"),
+    GuardSpec(
+        "--guard-compat", "BAKEGUARD_COMPAT", "value", None, "registry compatibility profiles"
+    ),
     GuardSpec("--guard-verbose", "BAKEGUARD_VERBOSE", "bool", None, "debug logging"),
     GuardSpec("--guard-version", None, "bool", None, "print bakeguard's and buildx's versions"),
-    GuardSpec("--guard-install-plugin", None, "bool", None,
-              "install the docker-bakeguard CLI plugin"),
-)  # fmt: skip
+    GuardSpec(
+        "--guard-install-plugin", None, "bool", None, "install the docker-bakeguard CLI plugin"
+    ),
+)
 SPECS_BY_FLAG = {s.flag: s for s in GUARD_SPECS}
 
 
@@ -143,7 +197,9 @@ class BakeArgs:
     @property
     def passthrough_only(self) -> bool:
         """Invocations that build nothing: bakeguard adds nothing to them, ever."""
-        if any(self.flag_set(f) for f in ("--print", "--help", "--list-targets", "--list-variables")):
+        if any(
+            self.flag_set(f) for f in ("--print", "--help", "--list-targets", "--list-variables")
+        ):
             return True
         if self.values("--list") or self.values("--check"):
             return True
@@ -223,8 +279,8 @@ def _short(a: str, nxt: str | None, items: list[Item]) -> int:
     if len(found) == 1:
         items.append(Item(tokens, found[0][0], found[0][1]))
     else:  # keep the cluster whole: one Item per flag would duplicate its tokens
-        for n, (flag, val) in enumerate(found):
-            items.append(Item(tokens if n == 0 else (), flag, val))
+        for n, (name, value) in enumerate(found):
+            items.append(Item(tokens if n == 0 else (), name, value))
     return consumed
 
 
@@ -235,9 +291,7 @@ def _coerce(spec: GuardSpec, raw: str, source: str) -> str:
             f"use one of: {', '.join(spec.choices)}",
         )
     if spec.kind == "bool" and raw.lower() not in TRUE_WORDS + FALSE_WORDS:
-        raise UsageError(
-            f"{source}: invalid value {raw!r} for {spec.flag}", "use true or false"
-        )
+        raise UsageError(f"{source}: invalid value {raw!r} for {spec.flag}", "use true or false")
     return raw
 
 

@@ -27,7 +27,9 @@ class BuildxVersion:
     raw: str  # the whole `docker buildx version` line (or what we were given)
     text: str  # the version token
     version: Version | None  # None = unknown: dev build, sha, unparseable
-    flavor: str  # official | desktop | debian | ubuntu | azure | prerelease | vendor | dev | unknown
+    flavor: (
+        str  # official | desktop | debian | ubuntu | azure | prerelease | vendor | dev | unknown
+    )
 
     @property
     def known(self) -> bool:

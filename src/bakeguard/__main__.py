@@ -1,0 +1,3 @@
+from bakeguard.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""`--guard-version` and `--guard-doctor`: what this machine and bake definition look like."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bakeguard import __version__, advisories, guard, probe
+
+if TYPE_CHECKING:
+    from bakeguard.app import Session
+
+
+def version(session: Session) -> int:
+    name = probe.builder_name(session.bake.last("--builder"), session.environ)
+    env = probe.probe(session.docker, name, session.environ)
+    print(f"bakeguard {__version__}")
+    print(f"buildx {env.buildx} ({env.buildx.raw or 'not found'})")
+    return 0
+
+
+def doctor(session: Session) -> int:
+    env_f = session.start_probe()
+    defn, why = session.start_resolve().result()
+    env = env_f.result()
+    out = print
+    out(f"bakeguard {__version__}")
+    out(f"docker: {session.docker.binary}")
+    out(f"buildx: {env.buildx} ({env.buildx.raw or 'not found'})")
+    b = env.builder
+    if b:
+        out(f"builder: {b.name} (driver {b.driver})")
+        for n in b.nodes:
+            out(f"  node {n.name}: BuildKit {n.buildkit or '?'}, {', '.join(n.platforms) or '-'}")
+    else:
+        out("builder: unknown")
+    if env.driver == "docker":
+        store = {True: "containerd", False: "classic", None: "unknown"}[env.containerd_store]
+        out(f"image store: {store}")
+    for p in env.problems:
+        out(f"probe problem: {p}")
+    table = advisories.load(session.environ)
+    if defn is None:
+        out(f"bake definition: not resolved ({why.splitlines()[-1] if why else 'no output'})")
+        matches = advisories.match(table, guard.facts(env, None, session.bake))
+    else:
+        out(f"bake definition: {len(defn.targets)} targets, {len(defn.pushing)} pushing")
+        matches = advisories.match(table, guard.facts(env, defn, session.bake))
+    refuse = False
+    for m in matches:
+        tag = "applies" if m.certain else f"cannot tell ({', '.join(m.unknown)} unknown)"
+        out(f"advisory {m.advisory.id} [{m.advisory.level}]: {tag}")
+        out(f"    {m.advisory.title}; fix: {m.advisory.fix}")
+        refuse |= m.advisory.level == "error"
+    if not matches:
+        out("advisories: none apply")
+    if defn is not None:
+        reachable(session, defn, env, out)
+    return 4 if refuse else 0
+
+
+def reachable(session: Session, defn: object, env: probe.Environment, out: object) -> None:
+    from bakeguard.definition import Definition
+    from bakeguard.registry import Reference, RegistryError
+
+    assert isinstance(defn, Definition)
+    hosts = {Reference.parse(r).registry: r for t in defn.pushing for r in t.push_refs}
+    if not hosts:
+        return
+    reg = session.registry(env)
+    reg.budget = 0
+    try:
+        for host, ref in sorted(hosts.items()):
+            try:
+                reg._client(Reference.parse(ref).api_host).get("/v2/")
+                print(f"registry {host}: reachable")
+            except (RegistryError, Exception) as e:
+                print(f"registry {host}: NOT reachable ({type(e).__name__}: {e})")
+    finally:
+        reg.close()

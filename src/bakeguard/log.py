@@ -1,0 +1,68 @@
+"""bakeguard's own lines, through structlog, on stderr: every line starts with `bakeguard:`
+on a console (coloured on a TTY unless NO_COLOR), JSON lines with BAKEGUARD_LOG_FORMAT=json.
+bake's own output never passes through here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+COLOURS = {"warning": "\x1b[33m", "error": "\x1b[31m", "debug": "\x1b[2m"}
+RESET = "\x1b[0m"
+
+
+def log_format(environ: Mapping[str, str]) -> str:
+    fmt = environ.get("BAKEGUARD_LOG_FORMAT", "").lower()
+    if fmt in ("json", "console"):
+        return fmt
+    return "console"
+
+
+class ConsoleRenderer:
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+
+    def __call__(self, _logger: Any, _name: str, event: MutableMapping[str, Any]) -> str:
+        level = str(event.pop("level", "info"))
+        text = str(event.pop("event", ""))
+        event.pop("timestamp", None)
+        extras = " ".join(f"{k}={v}" for k, v in event.items())
+        if extras:
+            text = f"{text} ({extras})"
+        prefix = "bakeguard:"
+        if level in ("warning", "error"):
+            prefix = f"bakeguard: {level}:"
+        if self.colour and level in COLOURS:
+            prefix = f"{COLOURS[level]}{prefix}{RESET}"
+        return "\n".join(f"{prefix} {line}" if line else prefix for line in text.splitlines())
+
+
+def configure(verbose: bool = False, environ: Mapping[str, str] | None = None) -> None:
+    environ = os.environ if environ is None else environ
+    fmt = log_format(environ)
+    renderer: Any
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer()
+        pre: list[Any] = [
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            lambda _l, _n, e: {"logger": "bakeguard", **e},
+        ]
+    else:
+        colour = sys.stderr.isatty() and "NO_COLOR" not in environ
+        renderer = ConsoleRenderer(colour)
+        pre = [structlog.processors.add_log_level]
+    structlog.configure(
+        processors=[*pre, renderer],
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(10 if verbose else 20),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get() -> Any:
+    return structlog.get_logger()

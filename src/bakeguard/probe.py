@@ -1,0 +1,225 @@
+"""What bake will run on: buildx version, builder (driver, nodes, BuildKit versions) and, for
+the `docker` driver, whether the engine uses the containerd image store.
+
+The three docker calls run concurrently; their raw outputs are cached for a short while, keyed
+by the docker binary and buildx plugin (path + mtime), the builder and the docker endpoint.
+A probe that fails yields "unknown" and never blocks the build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bakeguard.docker import Docker, Result
+from bakeguard.versions import BuildxVersion, parse_buildx_version
+
+DEFAULT_TTL = 60.0
+PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+INFO_FORMAT = '{"driver_status":{{json .DriverStatus}},"registry":{{json .RegistryConfig}}}'
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    endpoint: str
+    status: str
+    buildkit: str | None
+    platforms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Builder:
+    name: str
+    driver: str
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    containerd_store: bool | None  # None: unknown
+    insecure_registries: tuple[str, ...] = ()  # host[:port] names and CIDRs the engine allows
+
+
+@dataclass(frozen=True)
+class Environment:
+    buildx: BuildxVersion
+    builder: Builder | None
+    engine: EngineInfo
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def driver(self) -> str | None:
+        return self.builder.driver if self.builder else None
+
+    @property
+    def containerd_store(self) -> bool | None:
+        return self.engine.containerd_store if self.driver == "docker" else None
+
+    @property
+    def node_count(self) -> int:
+        return len(self.builder.nodes) if self.builder else 0
+
+
+def parse_inspect(text: str) -> Builder | None:
+    """`docker buildx inspect` text (every buildx version prints `Key: value` lines; the
+    BuildKit key is `BuildKit version:` since 0.11 and `Buildkit:` before)."""
+    name = driver = ""
+    nodes: list[dict[str, str]] = []
+    in_nodes = False
+    for line in text.splitlines():
+        if line.startswith((" ", "\t")) or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if key == "nodes":
+            in_nodes = True
+            continue
+        if not in_nodes:
+            if key == "name" and not name:
+                name = value
+            elif key == "driver":
+                driver = value
+        elif key == "name":
+            nodes.append({"name": value})
+        elif nodes:
+            nodes[-1].setdefault(key, value)
+    if not name or not driver:
+        return None
+    return Builder(
+        name=name,
+        driver=driver,
+        nodes=tuple(
+            Node(
+                name=n["name"],
+                endpoint=n.get("endpoint", ""),
+                status=n.get("status", ""),
+                buildkit=n.get("buildkit version") or n.get("buildkit") or None,
+                platforms=tuple(
+                    p.strip().rstrip("*") for p in n.get("platforms", "").split(",") if p.strip()
+                ),
+            )
+            for n in nodes
+        ),
+    )
+
+
+def parse_info(text: str) -> EngineInfo:
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return EngineInfo(None)
+    status = doc.get("driver_status") or []
+    store: bool | None = None
+    for pair in status:
+        if isinstance(pair, list) and len(pair) == 2 and pair[0] == "driver-type":
+            store = "io.containerd.snapshotter" in str(pair[1])
+    if store is None and status:
+        store = False  # a classic graphdriver lists its own keys (Backing Filesystem, ...)
+    reg = doc.get("registry") or {}
+    insecure = [str(c) for c in reg.get("InsecureRegistryCIDRs") or []]
+    for name, idx in (reg.get("IndexConfigs") or {}).items():
+        if isinstance(idx, dict) and not idx.get("Secure", True):
+            insecure.append(name)
+    return EngineInfo(store, tuple(insecure))
+
+
+def builder_name(bake_builder: str | None, environ: Mapping[str, str]) -> str | None:
+    """Which builder bake will use: --builder, then BUILDX_BUILDER, then the current one."""
+    return bake_builder or environ.get("BUILDX_BUILDER") or None
+
+
+def _cache_key(docker: Docker, name: str | None, environ: Mapping[str, str]) -> str:
+    parts: list[str] = [docker.binary, str(name)]
+    for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "BUILDX_CONFIG"):
+        parts.append(f"{var}={environ.get(var, '')}")
+    config = environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+    for f in (
+        docker.binary,
+        *(f"{d}/docker-buildx" for d in (f"{config}/cli-plugins", *PLUGIN_DIRS)),
+    ):
+        with contextlib.suppress(OSError):
+            parts.append(f"{f}@{os.stat(f).st_mtime_ns}")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+def cache_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bakeguard" / "probe"
+
+
+def probe(
+    docker: Docker,
+    name: str | None,
+    environ: Mapping[str, str] | None = None,
+    ttl: float | None = None,
+) -> Environment:
+    environ = os.environ if environ is None else environ
+    if ttl is None:
+        try:
+            ttl = float(environ.get("BAKEGUARD_PROBE_TTL", DEFAULT_TTL))
+        except ValueError:
+            ttl = DEFAULT_TTL
+    key = _cache_key(docker, name, environ)
+    path = cache_dir(environ) / f"{key}.json"
+    raw: dict[str, list[object]] | None = None
+    if ttl > 0:
+        try:
+            cached = json.loads(path.read_text())
+            if time.time() - float(cached["at"]) < ttl:
+                raw = cached["raw"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raw = None
+    if raw is None:
+        raw = _run_probes(docker, name)
+        if ttl > 0 and all(v[0] == 0 for v in raw.values()):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(json.dumps({"at": time.time(), "raw": raw}))
+                tmp.replace(path)
+            except OSError:
+                pass
+    return interpret(raw)
+
+
+def _run_probes(docker: Docker, name: str | None) -> dict[str, list[object]]:
+    inspect = ["buildx", "inspect", *([name] if name else [])]
+    cmds = {
+        "version": ["buildx", "version"],
+        "inspect": inspect,
+        "info": ["info", "--format", INFO_FORMAT],
+    }
+    with ThreadPoolExecutor(len(cmds)) as pool:
+        futures = {k: pool.submit(docker.capture, v, 20) for k, v in cmds.items()}
+        results: dict[str, Result] = {k: f.result() for k, f in futures.items()}
+    return {k: [r.code, r.stdout, r.stderr] for k, r in results.items()}
+
+
+def interpret(raw: Mapping[str, list[object]]) -> Environment:
+    problems: list[str] = []
+
+    def out(k: str) -> str:
+        code, stdout, stderr = raw[k]
+        if code != 0:
+            problems.append(f"`docker {k}` exited {code}: {str(stderr).strip()[:300]}")
+            return ""
+        return str(stdout)
+
+    version = parse_buildx_version(out("version"))
+    builder = parse_inspect(out("inspect"))
+    info = out("info")
+    engine = parse_info(info) if info else EngineInfo(None)
+    return Environment(version, builder, engine, tuple(problems))

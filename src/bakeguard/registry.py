@@ -1,0 +1,453 @@
+"""The registry protocol: reading manifests and blobs over the OCI distribution API, the way
+docker does it.
+
+- Every manifest request accepts OCI index/manifest and Docker list/manifest types
+  (distribution answers "OCI index found, but accept header does not support OCI indexes"
+  to a client that omits the OCI index type).
+- Credentials from config.json (`auths`, `credsStore`, `credHelpers`), basic auth and the
+  bearer token flow (realm/service/scope) through an httpx.Auth flow; never logged.
+- TLS with the system CAs plus `<certs dir>/HOST/ca.crt` (default /etc/docker/certs.d,
+  BAKEGUARD_CERTS_DIR for tests); plain HTTP for loopback registries and those the engine
+  lists as insecure, after HTTPS failed, as docker does.
+- Retries (tenacity): 429 honouring Retry-After, 5xx, connection errors and, for tags just
+  pushed, 404; bounded by one total wait shared by all requests. No retry on 401/403/4xx.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception
+from tenacity.wait import wait_exponential_jitter
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
+DOCKER_HUB = "docker.io"
+HUB_AUTH_KEY = "https://index.docker.io/v1/"
+
+
+class RegistryError(Exception):
+    def __init__(self, message: str, status: int | None = None, transient: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+        self.retry_after: float | None = None
+
+
+class NotYet(RegistryError):
+    """404 for a tag just pushed: retried within the wait budget (lagging registries)."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def parse(cls, ref: str) -> Reference:
+        name, _, digest = ref.partition("@")
+        first, slash, rest = name.partition("/")
+        if slash and ("." in first or ":" in first or first == "localhost"):
+            registry, path = first, rest
+        else:
+            registry, path = DOCKER_HUB, name
+            if "/" not in path:
+                path = f"library/{path}"
+        tag = None
+        last = path.rsplit("/", 1)[-1]
+        if ":" in last:
+            path, _, tag = path.rpartition(":")
+        if registry in ("index.docker.io", "registry-1.docker.io"):
+            registry = DOCKER_HUB
+        return cls(registry, path, tag or (None if digest else "latest"), digest or None)
+
+    @property
+    def api_host(self) -> str:
+        return "registry-1.docker.io" if self.registry == DOCKER_HUB else self.registry
+
+    @property
+    def ref(self) -> str:
+        """What to ask the registry for: the digest if there is one, else the tag."""
+        return self.digest or self.tag or "latest"
+
+    def __str__(self) -> str:
+        s = f"{self.registry}/{self.repository}"
+        if self.tag:
+            s += f":{self.tag}"
+        if self.digest:
+            s += f"@{self.digest}"
+        return s
+
+
+@dataclass(frozen=True)
+class Manifest:
+    media_type: str
+    digest: str
+    doc: Mapping[str, Any]
+    size: int
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES or "manifests" in self.doc
+
+
+# ------------------------------------------------------------------ credentials
+
+
+@dataclass(frozen=True)
+class Secret:
+    username: str
+    password: str  # or an identity token when username is "<token>"
+
+    def __repr__(self) -> str:  # never print a credential
+        return f"Secret(username={self.username!r}, password=***)"
+
+
+class Credentials:
+    """Reads docker's config.json the way the CLI does; helpers run through bakeguard.docker."""
+
+    def __init__(
+        self,
+        config_dir: str | None = None,
+        helper: Callable[[str, str], Mapping[str, str] | None] | None = None,
+    ) -> None:
+        self.dir = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+        self._helper = helper
+        try:
+            self.config: Mapping[str, Any] = json.loads((self.dir / "config.json").read_text())
+        except (OSError, ValueError):
+            self.config = {}
+
+    def _keys(self, host: str) -> list[str]:
+        if host == DOCKER_HUB:
+            return [HUB_AUTH_KEY, DOCKER_HUB, "index.docker.io", "registry-1.docker.io"]
+        return [
+            host,
+            f"https://{host}",
+            f"http://{host}",
+            f"https://{host}/v1/",
+            f"https://{host}/v2/",
+        ]
+
+    def _run_helper(self, name: str, host: str) -> Secret | None:
+        if self._helper is None:
+            from bakeguard.docker import credential_helper
+
+            self._helper = credential_helper
+        server = HUB_AUTH_KEY if host == DOCKER_HUB else host
+        got = self._helper(name, server)
+        if not got or not got.get("Secret"):
+            return None
+        return Secret(got.get("Username", ""), got["Secret"])
+
+    def lookup(self, host: str) -> Secret | None:
+        helpers = self.config.get("credHelpers") or {}
+        for key in self._keys(host):
+            if key in helpers:
+                return self._run_helper(str(helpers[key]), host)
+        auths = self.config.get("auths") or {}
+        for key in self._keys(host):
+            entry = auths.get(key)
+            if not entry:
+                continue
+            if entry.get("identitytoken"):
+                return Secret("<token>", str(entry["identitytoken"]))
+            if entry.get("auth"):
+                user, _, pw = base64.b64decode(entry["auth"]).decode().partition(":")
+                return Secret(user, pw)
+            if entry.get("username"):
+                return Secret(str(entry["username"]), str(entry.get("password", "")))
+        store = self.config.get("credsStore")
+        if store:
+            return self._run_helper(str(store), host)
+        return None
+
+
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+
+
+class TokenAuth(httpx.Auth):
+    """Basic or Bearer, whichever the registry's 401 challenge asks for; tokens cached."""
+
+    def __init__(self, secret: Secret | None, client_factory: Callable[[], httpx.Client]) -> None:
+        self.secret = secret
+        self.client_factory = client_factory
+        self.tokens: dict[tuple[str, str, str], str] = {}
+        self.last: dict[str, str] = {}  # scheme -> header, reused for later requests
+        self.lock = threading.Lock()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        with self.lock:
+            cached = self.last.get("header")
+        if cached:
+            request.headers["Authorization"] = cached
+        response = yield request
+        if response.status_code != 401:
+            return
+        header = self._answer(response.headers.get("WWW-Authenticate", ""))
+        if header is None:
+            return
+        with self.lock:
+            self.last["header"] = header
+        request.headers["Authorization"] = header
+        yield request
+
+    def _answer(self, challenge: str) -> str | None:
+        scheme, _, params_s = challenge.partition(" ")
+        params = dict(_CHALLENGE.findall(params_s))
+        if scheme.lower() == "basic":
+            if self.secret is None:
+                return None
+            raw = f"{self.secret.username}:{self.secret.password}".encode()
+            return "Basic " + base64.b64encode(raw).decode()
+        if scheme.lower() != "bearer" or "realm" not in params:
+            return None
+        key = (params["realm"], params.get("service", ""), params.get("scope", ""))
+        with self.lock:
+            if key in self.tokens:
+                return f"Bearer {self.tokens[key]}"
+        query = {k: v for k, v in (("service", key[1]), ("scope", key[2])) if v}
+        headers = {}
+        if self.secret and self.secret.username != "<token>":
+            raw = f"{self.secret.username}:{self.secret.password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        with self.client_factory() as c:
+            if self.secret and self.secret.username == "<token>":
+                r = c.post(
+                    key[0],
+                    data={
+                        **query,
+                        "grant_type": "refresh_token",
+                        "refresh_token": self.secret.password,
+                        "client_id": "bakeguard",
+                    },
+                )
+            else:
+                r = c.get(key[0], params=query, headers=headers)
+        if r.status_code != 200:
+            raise RegistryError(
+                f"token endpoint {key[0]} refused the credentials ({r.status_code})",
+                status=401,
+            )
+        body = r.json()
+        token = str(body.get("token") or body.get("access_token") or "")
+        with self.lock:
+            self.tokens[key] = token
+        return f"Bearer {token}"
+
+
+# ------------------------------------------------------------------ transport
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def is_insecure(host: str, insecure: Iterable[str]) -> bool:
+    """Loopback, a name the engine lists as insecure, or an address in an insecure CIDR."""
+    if is_loopback(host):
+        return True
+    name = host.rsplit(":", 1)[0]
+    for entry in insecure:
+        if entry in (host, name):
+            return True
+        try:
+            if ipaddress.ip_address(name) in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+@dataclass
+class Registry:
+    credentials: Credentials = field(default_factory=Credentials)
+    insecure: tuple[str, ...] = ()
+    certs_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("BAKEGUARD_CERTS_DIR", "/etc/docker/certs.d"))
+    )
+    budget: float = 60.0  # total seconds all retries together may wait
+    sleep: Callable[[float], None] = time.sleep
+    timeout: float = 30.0
+    waited: float = 0.0
+    _clients: dict[str, tuple[httpx.Client, str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -------------------------------------------------------------- clients
+
+    def _tls(self, host: str) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        for d in (self.certs_dir / host, self.certs_dir / host.replace("127.0.0.1", "localhost")):
+            for ca in sorted(d.glob("*.crt")) if d.is_dir() else []:
+                ctx.load_verify_locations(cafile=str(ca))
+            cert, key = d / "client.cert", d / "client.key"
+            if cert.exists() and key.exists():
+                ctx.load_cert_chain(str(cert), str(key))
+        return ctx
+
+    def _new_client(self, host: str, scheme: str) -> httpx.Client:
+        insecure = is_insecure(host, self.insecure)
+        has_ca = (self.certs_dir / host).is_dir()
+        verify: ssl.SSLContext | bool = self._tls(host) if (has_ca or not insecure) else False
+        secret = self.credentials.lookup(host)
+
+        def factory() -> httpx.Client:
+            return httpx.Client(verify=verify, timeout=self.timeout)
+
+        return httpx.Client(
+            base_url=f"{scheme}://{host}",
+            verify=verify,
+            timeout=self.timeout,
+            auth=TokenAuth(secret, factory),
+            headers={"User-Agent": "bakeguard"},
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
+
+    def _client(self, host: str) -> httpx.Client:
+        with self._lock:
+            if host in self._clients:
+                return self._clients[host][0]
+        client = self._new_client(host, "https")
+        if is_insecure(host, self.insecure):
+            try:  # docker's order for insecure registries: HTTPS first, then plain HTTP
+                client.get("/v2/")
+            except httpx.TransportError:
+                client.close()
+                client = self._new_client(host, "http")
+        with self._lock:
+            if host in self._clients:  # another thread won
+                client.close()
+                return self._clients[host][0]
+            self._clients[host] = (client, str(client.base_url))
+        return client
+
+    def close(self) -> None:
+        for c, _ in self._clients.values():
+            c.close()
+        self._clients.clear()
+
+    # -------------------------------------------------------------- requests
+
+    def _retrying(self) -> Retrying:
+        def stop_budget(rs: RetryCallState) -> bool:
+            return self.waited >= self.budget
+
+        def wait(rs: RetryCallState) -> float:
+            exc = rs.outcome.exception() if rs.outcome else None
+            base = wait_exponential_jitter(initial=0.2, max=5)(rs)
+            if isinstance(exc, RegistryError) and exc.retry_after is not None:
+                base = exc.retry_after
+            return max(0.0, min(base, self.budget - self.waited))
+
+        def sleep(seconds: float) -> None:
+            with self._lock:
+                self.waited += seconds
+            self.sleep(seconds)
+
+        def retryable(e: BaseException) -> bool:
+            return isinstance(e, RegistryError) and e.transient
+
+        return Retrying(
+            retry=retry_if_exception(retryable),
+            stop=stop_budget,
+            wait=wait,
+            sleep=sleep,
+            reraise=True,
+        )
+
+    def _request(
+        self, method: str, ref: Reference, path: str, lag_ok: bool = False
+    ) -> httpx.Response:
+        for attempt in self._retrying():
+            with attempt:
+                return self._once(method, ref, path, lag_ok)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, method: str, ref: Reference, path: str, lag_ok: bool) -> httpx.Response:
+        url = f"/v2/{ref.repository}/{path}"
+        try:
+            client = self._client(ref.api_host)
+            r = client.request(method, url, headers={"Accept": ACCEPT})
+        except httpx.TransportError as e:
+            raise RegistryError(f"{ref.registry}: {type(e).__name__}: {e}", transient=True) from e
+        if r.status_code < 300:
+            return r
+        if r.status_code == 429 or r.status_code >= 500:
+            err = RegistryError(
+                f"{ref.registry} answered {r.status_code} for {method} {url}",
+                r.status_code,
+                transient=True,
+            )
+            ra = r.headers.get("Retry-After", "")
+            if ra.strip().isdigit():
+                err.retry_after = float(ra)
+            raise err
+        if r.status_code == 404 and lag_ok:
+            raise NotYet(f"{ref} not found (yet)", 404, transient=True)
+        detail = _error_text(r)
+        if r.status_code in (401, 403):
+            raise RegistryError(
+                f"{ref.registry} refused access to {ref.repository} ({r.status_code}{detail})",
+                r.status_code,
+            )
+        raise RegistryError(f"{method} {ref}: {r.status_code}{detail}", r.status_code)
+
+    def manifest(self, ref: Reference, lag_ok: bool = False) -> Manifest:
+        r = self._request("GET", ref, f"manifests/{ref.ref}", lag_ok=lag_ok and not ref.digest)
+        body = r.content
+        digest = r.headers.get("Docker-Content-Digest") or (
+            "sha256:" + hashlib.sha256(body).hexdigest()
+        )
+        ctype = r.headers.get("Content-Type", "").split(";")[0].strip()
+        doc = json.loads(body)
+        return Manifest(ctype or str(doc.get("mediaType", "")), digest, doc, len(body))
+
+    def has_manifest(self, ref: Reference, digest: str) -> bool:
+        try:
+            self._request("HEAD", ref, f"manifests/{digest}")
+        except RegistryError as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+    def blob_json(self, ref: Reference, digest: str) -> Mapping[str, Any]:
+        r = self._request("GET", ref, f"blobs/{digest}")
+        return json.loads(r.content)  # type: ignore[no-any-return]
+
+
+def _error_text(r: httpx.Response) -> str:
+    try:
+        errors = r.json().get("errors") or []
+        if errors:
+            e = errors[0]
+            return f": {e.get('code', '')} {e.get('message', '')}".rstrip()
+    except (ValueError, AttributeError):
+        pass
+    return ""

@@ -1,0 +1,371 @@
+"""The split: every platform pushed on its own in ONE bake run from a definition generated from
+`bake --print`, then `docker buildx imagetools create` writes each multi-platform tag once.
+
+Per-platform pushes go by digest (`push-by-digest=true,name-canonical=true`) on drivers that
+support it; the `docker` driver refuses that, so it pushes per-platform tags TAG-OS-ARCH[-V]
+(`--guard-split-suffix`). On that driver an affected buildx runs a second push through the
+engine that may fail after BuildKit's own push succeeded, and then bake writes no metadata.
+So each platform is confirmed on its own: the engine's local image (its tag removed before the
+build, so only this run can have named it) must be in the registry by digest. The final tags
+are written only when every platform of a target is confirmed, from digests, never from the
+per-platform tags (a registry may have rewritten those).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from bakeguard.definition import Definition, Target
+from bakeguard.docker import Docker
+from bakeguard.errors import EXIT_VERIFY, BakeguardError, UsageError, VerificationFailed
+from bakeguard.platforms import normalize, suffix
+from bakeguard.probe import Environment
+from bakeguard.registry import Reference, RegistryError
+from bakeguard.verify import Expectation
+
+if TYPE_CHECKING:
+    from bakeguard.app import Session
+
+# flags whose effect `bake --print` already resolved into the definition, or that the
+# generated definition replaces; everything else the user passed is kept
+RESOLVED_FLAGS = ("--file", "--set", "--var", "--push", "--load", "--metadata-file")
+BY_DIGEST_DRIVERS = ("remote", "docker-container", "kubernetes")
+PUSH_ATTRS = ("type", "name", "push", "push-by-digest", "name-canonical")
+TRANSIENT = (
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "too many requests",
+    "service unavailable",
+    "connection reset",
+    "connection refused",
+    "eof",
+    "timeout",
+    "i/o timeout",
+)
+
+
+class Transient(BakeguardError):
+    pass
+
+
+@dataclass(frozen=True)
+class Variant:
+    target: str  # the original target
+    name: str  # the generated target's name
+    platform: str
+    repos: tuple[str, ...]  # repositories it pushes to (by digest) or the per-platform tags
+    tags: tuple[str, ...] = ()  # docker driver: per-platform tags
+
+
+@dataclass
+class Plan:
+    definition: dict[str, Any]
+    variants: list[Variant]
+    split_targets: dict[str, Target]
+    other_targets: list[str]
+    by_digest: bool
+
+
+def _csv(attrs: Mapping[str, str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([f"{k}={v}" for k, v in attrs.items()])
+    return buf.getvalue()
+
+
+def repo_of(ref: str) -> str:
+    r = Reference.parse(ref)
+    return f"{r.registry}/{r.repository}"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    out, n = name, 2
+    while out in taken:
+        out, n = f"{name}-{n}", n + 1
+    taken.add(out)
+    return out
+
+
+def make_plan(
+    defn: Definition,
+    by_digest: bool,
+    suffix_template: str,
+    only_platforms: Sequence[str] | None = None,
+) -> Plan:
+    targets: dict[str, Any] = {}
+    variants: list[Variant] = []
+    split_targets: dict[str, Target] = {}
+    others: list[str] = []
+    taken = set(defn.targets)
+    for t in defn.targets.values():
+        if not (t.pushes and len(t.platforms) > 1 and t.tag_refs):
+            if only_platforms is None:
+                targets[t.name] = dict(t.raw)
+                others.append(t.name)
+            continue
+        split_targets[t.name] = t
+        pushing = [o for o in t.outputs if o.pushes]
+        extra = {k: v for k, v in pushing[0].attrs.items() if k not in PUSH_ATTRS}
+        for plat in t.platforms:
+            if only_platforms is not None and normalize(plat) not in only_platforms:
+                continue
+            sfx = suffix(plat, suffix_template)
+            name = _unique(f"{t.name}{sfx}", taken)
+            raw = {k: v for k, v in t.raw.items() if k not in ("output", "tags", "platforms")}
+            raw["platforms"] = [plat]
+            repos = tuple(dict.fromkeys(repo_of(r) for r in t.tag_refs))
+            if by_digest:
+                attrs = {
+                    "type": "image",
+                    "name": ",".join(repos),
+                    "push-by-digest": "true",
+                    "name-canonical": "true",
+                    "push": "true",
+                    **extra,
+                }
+                raw["output"] = [_csv(attrs)]
+                variants.append(Variant(t.name, name, normalize(plat), repos))
+            else:
+                tag = f"{t.tag_refs[0]}{sfx}"
+                raw["tags"] = [tag]
+                raw["output"] = [_csv({"type": "image", "push": "true", **extra})]
+                variants.append(Variant(t.name, name, normalize(plat), (repo_of(tag),), (tag,)))
+            targets[name] = raw
+    gen = {"group": {"default": {"targets": list(targets)}}, "target": targets}
+    return Plan(gen, variants, split_targets, others, by_digest)
+
+
+def index_annotations(t: Target) -> list[str]:
+    out = []
+    for a in t.raw.get("annotations") or []:
+        key = str(a).split("=", 1)[0]
+        if key.startswith("index") and ":" in key:
+            out.append(str(a))
+    return out
+
+
+@dataclass
+class Split:
+    session: Session
+    env: Environment
+    defn: Definition
+    only_platforms: Sequence[str] | None = None
+    confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
+
+    @property
+    def docker(self) -> Docker:
+        return self.session.docker
+
+    def plan(self) -> Plan:
+        by_digest = self.env.driver in BY_DIGEST_DRIVERS
+        return make_plan(self.defn, by_digest, self.session.opts.split_suffix, self.only_platforms)
+
+    def bake_args(self, gen_file: str, meta: str, plan: Plan) -> list[str]:
+        kept = self.session.bake.without(*RESOLVED_FLAGS).without_targets()
+        return kept.plus("--file", gen_file, "--metadata-file", meta).argv + list(
+            plan.definition["target"]
+        )
+
+    def run(self) -> int:
+        log = self.session.log
+        plan = self.plan()
+        self.session.record["split"] = []
+        tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
+        try:
+            gen = os.path.join(tmp, "bakeguard-split.json")
+            meta = os.path.join(tmp, "metadata.json")
+            Path(gen).write_text(json.dumps(plan.definition, indent=2))
+            if not plan.by_digest:
+                self._forget_local(plan.variants)
+            # the generated file is the whole definition: no bake files from the environment
+            unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
+            code = self.docker.run_bake(self.bake_args(gen, meta, plan), unset=unset)
+            self.session.record["bake_exit_code"] = code
+            metadata = _read(meta)
+            failed = self.confirm(plan, code, metadata)
+            if failed:
+                for v, why in failed:
+                    log.error(
+                        f"platform {v.platform} of target {v.target} did not reach the "
+                        f"registry: {why}"
+                    )
+                names = sorted({v.target for v, _ in failed})
+                log.error(
+                    f"final tags of {', '.join(names)} left untouched (no partial tag written)"
+                )
+                return code or EXIT_VERIFY
+            if code != 0:
+                log.warning(
+                    f"bake exited {code}, yet every platform's push is confirmed in the registry "
+                    "by digest: the failure was the engine's second push (advisory "
+                    "docker-driver-double-push); continuing"
+                )
+            return self.finish(plan, metadata)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _forget_local(self, variants: Sequence[Variant]) -> None:
+        """Drop the engine's local per-platform tags so that only this run can name them."""
+        tags = [t for v in variants for t in v.tags]
+        if tags:
+            self.docker.capture(["image", "rm", *tags], timeout=60)
+
+    def confirm(
+        self, plan: Plan, code: int, metadata: Mapping[str, Any] | None
+    ) -> list[tuple[Variant, str]]:
+        def one(v: Variant) -> tuple[Variant, str | None, str]:
+            if plan.by_digest:
+                if code != 0 or not metadata or v.name not in metadata:
+                    return v, None, f"bake exited {code}"
+                digest = str(metadata[v.name].get("containerimage.digest", ""))
+            else:
+                res = self.docker.capture(["image", "inspect", "--format", "{{.Id}}", v.tags[0]])
+                digest = res.stdout.strip()
+                if not res.ok or not digest.startswith("sha256:"):
+                    return v, None, f"the build did not produce {v.tags[0]} (bake exited {code})"
+            try:
+                if not reg.has_manifest(Reference.parse(v.repos[0]), digest):
+                    return v, None, f"{v.repos[0]}@{digest} is not in the registry"
+            except RegistryError as e:
+                return v, None, str(e)
+            return v, digest, ""
+
+        reg = self.session.registry(self.env)
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                results = list(pool.map(one, plan.variants))
+        finally:
+            reg.close()
+        failed = []
+        for v, digest, why in results:
+            if digest:
+                self.confirmed[v.name] = digest
+            else:
+                failed.append((v, why))
+        return failed
+
+    def assemble(self, t: Target, variants: Sequence[Variant]) -> None:
+        sources = [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in variants]
+        args = ["buildx", "imagetools", "create"]
+        if self.session.bake.last("--builder"):
+            args += ["--builder", str(self.session.bake.last("--builder"))]
+        for tag in t.tag_refs:
+            args += ["-t", tag]
+        for a in index_annotations(t):
+            args += ["--annotation", a]
+        args += sources
+
+        def attempt() -> None:
+            res = self.docker.capture(args, timeout=300)
+            if res.ok:
+                return
+            text = res.stderr.strip()
+            if any(w in text.lower() for w in TRANSIENT):
+                self.session.log.warning(f"imagetools create failed, retrying: {text[-300:]}")
+                raise Transient(text)
+            raise BakeguardError(
+                f"imagetools create for target {t.name} failed: {text[-1500:]}",
+                "check the registry; the per-platform images are pushed, re-run to assemble",
+            )
+
+        for try_ in Retrying(
+            retry=retry_if_exception(lambda e: isinstance(e, Transient)),
+            stop=stop_after_attempt(4),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            reraise=True,
+        ):
+            with try_:
+                attempt()
+
+    def finish(self, plan: Plan, metadata: Mapping[str, Any] | None) -> int:
+        log = self.session.log
+        by_target: dict[str, list[Variant]] = {}
+        for v in plan.variants:
+            by_target.setdefault(v.target, []).append(v)
+        for name, vs in by_target.items():
+            t = plan.split_targets[name]
+            self.assemble(t, vs)
+            self.session.record["split"].append(
+                {
+                    "target": name,
+                    "platforms": [v.platform for v in vs],
+                    "sources": [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in vs],
+                    "refs": list(t.tag_refs),
+                    "by_digest": plan.by_digest,
+                }
+            )
+            log.info(
+                f"assembled {', '.join(t.tag_refs)} from {len(vs)} platforms "
+                f"({', '.join(v.platform for v in vs)})"
+            )
+        exps = [
+            Expectation(name, ref, plan.split_targets[name].normalized_platforms)
+            for name in by_target
+            for ref in plan.split_targets[name].tag_refs
+        ]
+        others = Definition({n: self.defn.targets[n] for n in plan.other_targets})
+        from bakeguard.verify import expectations
+
+        exps += expectations(others, metadata)
+        outcomes = self.session.verify(exps, self.env) if self.session.opts.verify else []
+        self.write_user_metadata(plan, metadata, outcomes)
+        if not all(o.ok for o in outcomes):
+            raise VerificationFailed(
+                "verification failed after the split (see the table above)",
+                "check the registry; `bakeguard --guard-verify-only ARGS` re-checks",
+            )
+        return 0
+
+    def write_user_metadata(
+        self, plan: Plan, metadata: Mapping[str, Any] | None, outcomes: Sequence[Any]
+    ) -> None:
+        path = self.session.bake.last("--metadata-file")
+        if not path:
+            return
+        out: dict[str, Any] = {
+            n: (metadata or {}).get(n)
+            for n in plan.other_targets
+            if (metadata or {}).get(n) is not None
+        }
+        digests = {o.target: o for o in outcomes if o.digest}
+        for name, t in plan.split_targets.items():
+            o = digests.get(name)
+            entry: dict[str, Any] = {"image.name": ",".join(t.tag_refs)}
+            if o is not None:
+                entry["containerimage.digest"] = o.digest
+                entry["containerimage.descriptor"] = {"mediaType": o.media_type, "digest": o.digest}
+            refs = [
+                (metadata or {}).get(v.name, {}).get("buildx.build.ref")
+                for v in plan.variants
+                if v.target == name
+            ]
+            if any(refs):
+                entry["buildx.build.ref"] = next(r for r in refs if r)
+            out[name] = entry
+        Path(path).write_text(json.dumps(out, indent=2))
+
+
+def _read(path: str) -> Mapping[str, Any] | None:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def merge(session: Session) -> int:  # filled in by the shard/merge work
+    raise UsageError("--guard-merge is not available yet", "run without it")

@@ -1,0 +1,159 @@
+"""Proof in the registry: every pushed tag holds every requested platform, each child
+manifest resolves, and the tag's digest is the one bake reported."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bakeguard.definition import Definition
+from bakeguard.platforms import from_oci, is_attestation
+from bakeguard.registry import Reference, Registry, RegistryError
+
+
+@dataclass(frozen=True)
+class Expectation:
+    target: str
+    ref: str
+    platforms: tuple[str, ...]  # normalized; empty: whatever single platform the builder made
+    digest: str | None = None  # what bake (or imagetools create) reported
+
+
+@dataclass(frozen=True)
+class Outcome:
+    target: str
+    ref: str
+    expected: tuple[str, ...]
+    found: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    digest: str | None = None
+    expected_digest: str | None = None
+    media_type: str | None = None
+    missing_children: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def digest_ok(self) -> bool:
+        return not self.expected_digest or self.expected_digest == self.digest
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.error is None
+            and bool(self.found)
+            and not self.missing
+            and not self.missing_children
+            and self.digest_ok
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "ref": self.ref,
+            "ok": self.ok,
+            "expected": list(self.expected),
+            "found": list(self.found),
+            "missing": list(self.missing),
+            "extra": list(self.extra),
+            "digest": self.digest,
+            "expected_digest": self.expected_digest,
+            "media_type": self.media_type,
+            "missing_children": list(self.missing_children),
+            "error": self.error,
+        }
+
+
+def expectations(
+    defn: Definition,
+    metadata: Mapping[str, Any] | None = None,
+    targets: Sequence[str] | None = None,
+) -> list[Expectation]:
+    out: list[Expectation] = []
+    for t in defn.pushing:
+        if targets is not None and t.name not in targets:
+            continue
+        meta = (metadata or {}).get(t.name) or {}
+        digest = meta.get("containerimage.digest") if isinstance(meta, Mapping) else None
+        for ref in t.tag_refs:
+            out.append(Expectation(t.name, ref, t.normalized_platforms, digest))
+    return out
+
+
+@dataclass
+class Verifier:
+    registry: Registry
+    workers: int = 16
+    lag_ok: bool = True
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+
+    def run(self, exps: Sequence[Expectation]) -> list[Outcome]:
+        if not exps:
+            return []
+        with ThreadPoolExecutor(min(self.workers, len(exps))) as pool:
+            return list(pool.map(self.check, exps))
+
+    def check(self, exp: Expectation) -> Outcome:
+        ref = Reference.parse(exp.ref)
+        try:
+            m = self.registry.manifest(ref, lag_ok=self.lag_ok)
+            missing_children: list[str] = []
+            if m.is_index:
+                found = []
+                for entry in m.doc.get("manifests") or []:
+                    if is_attestation(entry):
+                        continue
+                    found.append(from_oci(entry.get("platform") or {}))
+                    if not self.registry.has_manifest(ref, str(entry["digest"])):
+                        missing_children.append(str(entry["digest"]))
+            else:
+                cfg = self.registry.blob_json(ref, str(m.doc["config"]["digest"]))
+                found = [from_oci(cfg)]
+        except RegistryError as e:
+            return Outcome(
+                exp.target, exp.ref, exp.platforms, expected_digest=exp.digest, error=str(e)
+            )
+        found_t = tuple(dict.fromkeys(found))
+        expected = exp.platforms
+        missing = tuple(p for p in expected if p not in found_t)
+        extra = tuple(p for p in found_t if expected and p not in expected)
+        return Outcome(
+            exp.target,
+            exp.ref,
+            expected,
+            found_t,
+            missing,
+            extra,
+            m.digest,
+            exp.digest,
+            m.media_type,
+            tuple(missing_children),
+        )
+
+
+def table(outcomes: Sequence[Outcome]) -> str:
+    """The human summary, one line per tag (plus a line per problem)."""
+    lines = []
+    for o in outcomes:
+        want = len(o.expected) or 1
+        head = f"verify {o.ref} (target {o.target}):"
+        if o.ok:
+            d = (o.digest or "")[:19]
+            lines.append(f"{head} OK, {len(o.found)}/{want} platforms ({', '.join(o.found)}) {d}")
+            continue
+        lines.append(f"{head} FAILED")
+        if o.error:
+            lines.append(f"  error: {o.error}")
+        if o.missing:
+            lines.append(f"  missing: {', '.join(o.missing)}")
+        if o.found or not o.error:
+            lines.append(f"  found: {', '.join(o.found) or 'nothing'}")
+        if o.extra:
+            lines.append(f"  extra: {', '.join(o.extra)}")
+        if o.missing_children:
+            lines.append(f"  child manifests missing: {', '.join(o.missing_children)}")
+        if not o.digest_ok:
+            lines.append(f"  tag digest {o.digest} is not the pushed {o.expected_digest}")
+    return "\n".join(lines)
