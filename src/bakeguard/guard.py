@@ -136,7 +136,9 @@ def action_for(opts: GuardOptions, m: Match, decision: Decision) -> str:
         return "building as asked (--guard=warn)" + (
             ", then verifying the pushed tags" if opts.verify else ""
         )
-    if m.advisory.mitigation == "split" and decision.split:
+    if decision.split and m.advisory.mitigation in ("split", "verify"):
+        if m.advisory.mitigation == "verify":
+            return "verifying the assembled tags in the registry"
         return (
             "pushing each platform on its own, then assembling the tag with "
             "imagetools create; verifying it"

@@ -33,12 +33,15 @@ class ConsoleRenderer:
         extras = " ".join(f"{k}={v}" for k, v in event.items())
         if extras:
             text = f"{text} ({extras})"
-        prefix = "bakeguard:"
-        if level in ("warning", "error"):
-            prefix = f"bakeguard: {level}:"
+        plain = "bakeguard:"
+        first = f"bakeguard: {level}:" if level in ("warning", "error") else plain
         if self.colour and level in COLOURS:
-            prefix = f"{COLOURS[level]}{prefix}{RESET}"
-        return "\n".join(f"{prefix} {line}" if line else prefix for line in text.splitlines())
+            first = f"{COLOURS[level]}{first}{RESET}"
+            plain = f"{COLOURS[level]}{plain}{RESET}"
+        lines = text.splitlines() or [""]
+        return "\n".join(
+            f"{first if i == 0 else plain} {line}".rstrip() for i, line in enumerate(lines)
+        )
 
 
 def configure(verbose: bool = False, environ: Mapping[str, str] | None = None) -> None:

@@ -295,6 +295,7 @@ class Registry:
     budget: float = 60.0  # total seconds all retries together may wait
     sleep: Callable[[float], None] = time.sleep
     timeout: float = 30.0
+    transport: httpx.BaseTransport | None = None  # tests inject httpx.MockTransport
     waited: float = 0.0
     _clients: dict[str, tuple[httpx.Client, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -318,9 +319,10 @@ class Registry:
         secret = self.credentials.lookup(host)
 
         def factory() -> httpx.Client:
-            return httpx.Client(verify=verify, timeout=self.timeout)
+            return httpx.Client(verify=verify, timeout=self.timeout, transport=self.transport)
 
         return httpx.Client(
+            transport=self.transport,
             base_url=f"{scheme}://{host}",
             verify=verify,
             timeout=self.timeout,
@@ -358,9 +360,11 @@ class Registry:
         def stop_budget(rs: RetryCallState) -> bool:
             return self.waited >= self.budget
 
+        backoff = wait_exponential_jitter(multiplier=0.2, max=5)
+
         def wait(rs: RetryCallState) -> float:
             exc = rs.outcome.exception() if rs.outcome else None
-            base = wait_exponential_jitter(initial=0.2, max=5)(rs)
+            base = backoff(rs)
             if isinstance(exc, RegistryError) and exc.retry_after is not None:
                 base = exc.retry_after
             return max(0.0, min(base, self.budget - self.waited))

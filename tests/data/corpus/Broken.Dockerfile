@@ -1,0 +1,2 @@
+FROM scratch
+COPY does-not-exist.txt /

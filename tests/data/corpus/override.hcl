@@ -1,0 +1,6 @@
+target "app" {
+  platforms = ["linux/amd64", "linux/arm64"]
+  labels = {
+    "org.opencontainers.image.title" = "corpus override"
+  }
+}

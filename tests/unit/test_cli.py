@@ -1,0 +1,95 @@
+"""The drop-in contract, with a fake docker: arguments reach bake untouched and in order,
+bake's stdout/stderr/exit code come back unchanged, signals reach bake, bad bakeguard input
+exits 2. (The same contract on the real stack: tests/stack/test_dropin.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bakeguard.cli import main
+
+
+def calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["app"],
+        ["-f", "x.hcl", "--set", "*.tags=a", "--push", "t1", "t2"],
+        ["--print"],
+        ["--list=targets"],
+        ["--call", "check", "app"],
+        ["--", "--weird"],
+        ["--future=1", "-Dj", "2"],
+    ],
+)
+def test_guard_off_passes_arguments_untouched(fake_docker: Path, argv: list[str]) -> None:
+    assert main(["--guard=off", *argv]) == 0
+    assert calls(fake_docker) == [["buildx", "bake", *argv]]
+
+
+@pytest.mark.parametrize("argv", [["--print"], ["--list", "targets"], ["--check"], ["-h"]])
+def test_non_builds_pass_through_even_when_guarded(fake_docker: Path, argv: list[str]) -> None:
+    assert main(argv) == 0
+    assert calls(fake_docker) == [["buildx", "bake", *argv]]
+
+
+@pytest.mark.parametrize("code", [0, 1, 17])
+def test_exit_code_and_output_are_bakes(
+    fake_docker: Path, code: int, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAKE_DOCKER_EXIT", str(code))
+    monkeypatch.setenv("FAKE_DOCKER_STDOUT", '{"target": {}}\n')
+    monkeypatch.setenv("FAKE_DOCKER_STDERR", "ERROR: boom\n")
+    assert main(["--guard=off", "app"]) == code
+    out, err = capfd.readouterr()
+    assert out == '{"target": {}}\n' and err == "ERROR: boom\n"
+
+
+def test_bad_guard_value_exits_2_naming_the_choices(
+    fake_docker: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--guard=loud", "app"]) == 2
+    err = capfd.readouterr().err
+    assert "--guard" in err and "warn, auto, strict, off" in err
+    assert calls(fake_docker) == []
+
+
+def test_missing_docker_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.delenv("BAKEGUARD_DOCKER", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["--guard=off", "app"]) == 127
+    assert "BAKEGUARD_DOCKER" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signals_reach_bake_and_no_child_outlives(
+    fake_docker: Path, tmp_path: Path, sig: int, code: int
+) -> None:
+    env = {**os.environ, "FAKE_DOCKER_SLEEP": "30"}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "bakeguard", "--guard=off", "app"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == "ready"
+    p.send_signal(sig)
+    assert p.wait(timeout=20) == code
+    assert ["signal", sig] in calls(fake_docker)
+    time.sleep(0)  # the fake exits on the signal; nothing of ours may remain
+    out = subprocess.run(["pgrep", "-f", str(fake_docker.parent / "fake-bin")], capture_output=True)
+    assert out.stdout == b""

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+
+from bakeguard.errors import UsageError
+from bakeguard.options import parse, parse_bake
+
+
+@pytest.mark.parametrize(
+    ("argv", "targets"),
+    [
+        (["app"], ["app"]),
+        (["-f", "a.hcl", "app", "--set", "app.tags=x", "--push", "other"], ["app", "other"]),
+        (["--file=a.hcl", "--set=*.platform=linux/arm64", "app"], ["app"]),
+        (["-fa.hcl", "app"], ["app"]),
+        (["-f=a.hcl", "app"], ["app"]),
+        (["-Df", "a.hcl", "app"], ["app"]),
+        (["--progress", "plain", "app"], ["app"]),
+        (["--check", "app"], ["app"]),
+        (["--check=true", "app"], ["app"]),
+        (["--list", "targets"], []),
+        (["--list=variables", "--var", "TAG=1"], []),
+        (["--provenance", "false", "app"], ["app"]),
+        (["--metadata-file", "m.json", "--builder", "b", "app", "-j", "2"], ["app"]),
+        (["--future-flag=1", "app"], ["app"]),
+        (["app", "--", "--weird"], ["app", "--weird"]),
+        (["--allow", "fs.read=..", "--policy", "strict=true", "x"], ["x"]),
+    ],
+)
+def test_targets_are_told_from_flag_values(argv: list[str], targets: list[str]) -> None:
+    args = parse_bake(argv)
+    assert args.targets == targets
+    assert args.argv == argv  # untouched, in order
+
+
+def test_values_of_all_forms() -> None:
+    args = parse_bake(["-f", "a.hcl", "--file=b.hcl", "-fc.hcl", "-Dfd.hcl", "app"])
+    assert args.values("--file") == ["a.hcl", "b.hcl", "c.hcl", "d.hcl"]
+    assert args.flag_set("--debug")
+
+
+def test_bool_flags_read_their_final_value() -> None:
+    assert parse_bake(["--push"]).flag_set("--push")
+    assert not parse_bake(["--push=false"]).flag_set("--push")
+    assert not parse_bake(["--push", "--push=false"]).flag_set("--push")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--print"],
+        ["--list=targets"],
+        ["--list", "targets"],
+        ["--call", "check"],
+        ["--check"],
+        ["-h"],
+        ["--help"],
+        ["--call=outline", "app"],
+        ["--list-targets"],
+    ],
+)
+def test_passthrough_only(argv: list[str]) -> None:
+    assert parse_bake(argv).passthrough_only
+
+
+@pytest.mark.parametrize("argv", [["app"], ["--push"], ["--call", "build"], ["--print=false"]])
+def test_builds_are_not_passthrough_only(argv: list[str]) -> None:
+    assert not parse_bake(argv).passthrough_only
+
+
+def test_unknown_flags_stay_in_place() -> None:
+    args = parse_bake(["--new-thing", "--push", "app"])
+    assert args.unknown == ["--new-thing"]
+    assert args.argv == ["--new-thing", "--push", "app"]
+
+
+def test_plus_goes_before_the_terminator() -> None:
+    args = parse_bake(["app", "--", "x"]).plus("--metadata-file", "m.json")
+    assert args.argv == ["app", "--metadata-file", "m.json", "--", "x"]
+
+
+def test_without_drops_flag_and_value() -> None:
+    args = parse_bake(["-f", "a.hcl", "--set", "x=1", "--push", "app"])
+    assert args.without("--file", "--set").argv == ["--push", "app"]
+    assert args.without_targets().argv == ["-f", "a.hcl", "--set", "x=1", "--push"]
+
+
+def test_guard_options_come_out_of_bake_args() -> None:
+    opts, bake = parse(
+        ["--guard=strict", "app", "--guard-split", "never", "--push", "--guard-verify-only"], {}
+    )
+    assert (opts.guard, opts.split, opts.verify_only) == ("strict", "never", True)
+    assert bake.argv == ["app", "--push"]
+
+
+def test_defaults_env_and_flag_precedence() -> None:
+    opts, _ = parse([], {})
+    assert (opts.guard, opts.split, opts.verify, opts.verify_timeout) == ("auto", "auto", True, 60)
+    env = {"BAKEGUARD_GUARD": "warn", "BAKEGUARD_SPLIT": "always", "BAKEGUARD_VERIFY_TIMEOUT": "5"}
+    opts, _ = parse([], env)
+    assert (opts.guard, opts.split, opts.verify_timeout) == ("warn", "always", 5)
+    opts, _ = parse(["--guard=off"], env)
+    assert opts.guard == "off"
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "needle"),
+    [
+        (["--guard=loud"], {}, "warn, auto, strict, off"),
+        (["--guard-split=sometimes"], {}, "auto, always, never"),
+        ([], {"BAKEGUARD_GUARD": "nope"}, "BAKEGUARD_GUARD"),
+        (["--guard-frobnicate"], {}, "unknown bakeguard option --guard-frobnicate"),
+        (["--guard"], {}, "--guard needs a value"),
+        (["--guard-verify-timeout=soon"], {}, "seconds"),
+        (["--guard-verify=maybe"], {}, "true or false"),
+    ],
+)
+def test_bad_guard_input_is_a_usage_error(
+    argv: list[str], env: dict[str, str], needle: str
+) -> None:
+    with pytest.raises(UsageError) as e:
+        parse(argv, env)
+    assert needle in e.value.message()
+    assert e.value.exit_code == 2
+
+
+def test_guard_args_after_terminator_are_bakes() -> None:
+    opts, bake = parse(["--", "--guard=off"], {})
+    assert opts.guard == "auto"
+    assert bake.argv == ["--", "--guard=off"]

@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bakeguard.registry import ACCEPT, Credentials, Reference, Registry, RegistryError, is_insecure
+
+INDEX = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": [
+        {"digest": "sha256:a", "platform": {"os": "linux", "architecture": "amd64"}},
+        {
+            "digest": "sha256:att",
+            "platform": {"os": "unknown", "architecture": "unknown"},
+            "annotations": {"vnd.docker.reference.type": "attestation-manifest"},
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("ref", "registry", "repo", "tag", "digest"),
+    [
+        ("localhost:5000/a/b:v1", "localhost:5000", "a/b", "v1", None),
+        ("ubuntu", "docker.io", "library/ubuntu", "latest", None),
+        ("me/app:1.0", "docker.io", "me/app", "1.0", None),
+        ("ghcr.io/o/r@sha256:ab", "ghcr.io", "o/r", None, "sha256:ab"),
+        ("reg.example:443/x/y:t@sha256:cd", "reg.example:443", "x/y", "t", "sha256:cd"),
+        ("localhost/x", "localhost", "x", "latest", None),
+    ],
+)
+def test_reference_parse(
+    ref: str, registry: str, repo: str, tag: str | None, digest: str | None
+) -> None:
+    r = Reference.parse(ref)
+    assert (r.registry, r.repository, r.tag, r.digest) == (registry, repo, tag, digest)
+
+
+def test_insecure_rules() -> None:
+    assert is_insecure("localhost:5000", ())
+    assert is_insecure("127.0.0.1:5443", ())
+    assert is_insecure("10.1.2.3:5000", ("10.0.0.0/8",))
+    assert is_insecure("reg:5000", ("reg:5000",))
+    assert not is_insecure("ghcr.io", ("127.0.0.0/8",))
+
+
+def registry_with(handler, **kw) -> tuple[Registry, list[float]]:  # type: ignore[no-untyped-def]
+    slept: list[float] = []
+    reg = Registry(
+        credentials=Credentials("/nonexistent"),
+        transport=httpx.MockTransport(handler),
+        sleep=slept.append,
+        **kw,
+    )
+    return reg, slept
+
+
+def ok_index(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(
+        200,
+        json=INDEX,
+        headers={"Content-Type": str(INDEX["mediaType"]), "Docker-Content-Digest": "sha256:idx"},
+    )
+
+
+def test_every_manifest_request_accepts_oci_and_docker_types() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Accept"])
+        return ok_index(request)
+
+    reg, _ = registry_with(handler)
+    m = reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
+    assert m.is_index and m.digest == "sha256:idx"
+    assert seen and all(a == ACCEPT for a in seen)
+    for t in ("oci.image.index", "oci.image.manifest", "manifest.list.v2", "manifest.v2"):
+        assert t in ACCEPT
+
+
+def test_429_honours_retry_after_and_503_backs_off() -> None:
+    answers = iter(
+        [
+            httpx.Response(429, headers={"Retry-After": "7"}),
+            httpx.Response(503),
+            httpx.Response(503),
+        ]
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers, None) or ok_index(request)
+
+    reg, slept = registry_with(handler)
+    reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
+    assert slept[0] == 7
+    assert len(slept) == 3 and all(0 < s <= 5 for s in slept[1:])
+
+
+def test_retries_stop_at_the_total_budget() -> None:
+    reg, slept = registry_with(lambda r: httpx.Response(503), budget=10)
+    with pytest.raises(RegistryError) as e:
+        reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
+    assert e.value.status == 503
+    assert sum(slept) == pytest.approx(10)
+
+
+@pytest.mark.parametrize("status", [401, 403, 400, 404])
+def test_no_retry_on_client_errors(status: int) -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(status, json={"errors": [{"code": "DENIED", "message": "no"}]})
+
+    reg, slept = registry_with(handler)
+    with pytest.raises(RegistryError) as e:
+        reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
+    assert e.value.status == status and slept == []
+
+
+def test_404_on_a_tag_is_retried_when_lag_is_allowed() -> None:
+    answers = iter([httpx.Response(404), httpx.Response(404)])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers, None) or ok_index(request)
+
+    reg, slept = registry_with(handler)
+    reg.manifest(Reference.parse("ghcr.io/o/r:v1"), lag_ok=True)
+    assert len(slept) == 2
+
+
+def test_bearer_flow_with_stored_credentials(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {"reg.example": {"auth": base64.b64encode(b"ci:s3cret").decode()}}})
+    )
+    token_calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            token_calls.append(dict(request.url.params))
+            assert (
+                request.headers["Authorization"]
+                == "Basic " + base64.b64encode(b"ci:s3cret").decode()
+            )
+            return httpx.Response(200, json={"token": "T0K"})
+        if request.headers.get("Authorization") != "Bearer T0K":
+            return httpx.Response(
+                401,
+                headers={
+                    "WWW-Authenticate": 'Bearer realm="https://reg.example/token",service="reg",scope="repository:o/r:pull"'
+                },
+            )
+        return ok_index(request)
+
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=httpx.MockTransport(handler))
+    reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    reg.manifest(Reference.parse("reg.example/o/r:v2"))
+    assert token_calls == [{"service": "reg", "scope": "repository:o/r:pull"}]
+
+
+def test_wrong_credentials_error_holds_no_secret(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {"reg.example": {"auth": base64.b64encode(b"ci:hunter2").decode()}}})
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(401)
+        return httpx.Response(
+            401, headers={"WWW-Authenticate": 'Bearer realm="https://reg.example/token"'}
+        )
+
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=httpx.MockTransport(handler))
+    with pytest.raises(RegistryError) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert "hunter2" not in str(e.value) and "hunter2" not in repr(
+        Credentials(str(tmp_path)).lookup("reg.example")
+    )
+
+
+def test_cred_helpers_and_store(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"credHelpers": {"gcr.io": "gcloud"}, "credsStore": "pass"})
+    )
+    asked = []
+
+    def helper(name: str, server: str) -> dict[str, str]:
+        asked.append((name, server))
+        return {"Username": "u", "Secret": f"{name}-secret"}
+
+    creds = Credentials(str(tmp_path), helper=helper)
+    assert creds.lookup("gcr.io").password == "gcloud-secret"  # type: ignore[union-attr]
+    assert creds.lookup("docker.io").password == "pass-secret"  # type: ignore[union-attr]
+    assert asked == [("gcloud", "gcr.io"), ("pass", "https://index.docker.io/v1/")]
