@@ -390,7 +390,8 @@ def buildkitd_config(n: int, tls: Path) -> Path:
     for h in hosts:
         text += f'[registry."{h}"]\n  http = true\n'
     for h in (TLS_REGISTRY, "localhost:5443"):
-        text += f'[registry."{h}"]\n  ca = ["{tls / "ca.pem"}"]\n'
+        # explicit: BuildKit (containerd's resolver) defaults localhost to plain HTTP
+        text += f'[registry."{h}"]\n  http = false\n  ca = ["{tls / "ca.pem"}"]\n'
     (d / "buildkitd.toml").write_text(text)
     return d / "buildkitd.toml"
 

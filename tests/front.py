@@ -18,6 +18,7 @@ Like Go's plain-HTTP servers, it answers a TLS client hello with an HTTP 400, so
 from __future__ import annotations
 
 import base64
+import hashlib
 import contextlib
 import http.client
 import json
@@ -80,6 +81,7 @@ class Front:
     pushed_at: dict[str, float] = field(default_factory=dict)
     counter: int = 0
     tokens: set[str] = field(default_factory=set)
+    msr_acked: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -267,8 +269,22 @@ class _Handler(BaseHTTPRequestHandler):
             if put is not None and time.monotonic() - put < modes.lag_seconds:
                 return self._fail(404, "MANIFEST_UNKNOWN", "front: lag mode (not yet visible)")
 
-        if m and self.command == "HEAD" and by_tag and modes.msr and self._is_engine():
-            return self._fail(404, "MANIFEST_UNKNOWN", "front: msr mode")
+        if m and by_tag and modes.msr and self._is_engine() and self.command in ("GET", "HEAD"):
+            key = f"{m.group('name')}:{m.group('ref')}"
+            if key in front.msr_acked:  # the engine is told the tag holds what it pushed
+                ctype, acked = front.msr_acked[key]
+                digest = "sha256:" + hashlib.sha256(acked).hexdigest()
+                return self._send(
+                    200,
+                    [
+                        ("Content-Type", ctype),
+                        ("Docker-Content-Digest", digest),
+                        ("Content-Length", str(len(acked))),
+                    ],
+                    acked,
+                )
+            if self.command == "HEAD":
+                return self._fail(404, "MANIFEST_UNKNOWN", "front: msr mode")
 
         if m and self.command == "PUT":
             ctype = self.headers.get("Content-Type", "")
@@ -295,19 +311,28 @@ class _Handler(BaseHTTPRequestHandler):
                     "manifest invalid: attestation manifests (unknown/unknown) are not accepted",
                 )
             if modes.msr and by_tag and ctype in INDEX_TYPES and self._is_engine():
+                # Store the first platform's manifest at the tag, but acknowledge the index
+                # the engine sent, as the registry in buildx #3070 did: the push "succeeds".
+                sent = "sha256:" + hashlib.sha256(body or b"").hexdigest()
                 first = next(
                     e for e in doc["manifests"] if (e.get("platform") or {}).get("os") != "unknown"
                 )
-                ctype, body = front.get_manifest(m.group("name"), first["digest"])
+                ctype, stored = front.get_manifest(m.group("name"), first["digest"])
                 headers = self._fwd_headers()
                 headers["Content-Type"] = ctype
-                headers["Content-Length"] = str(len(body))
-                status, rh, data = front.forward("PUT", self.path, headers, body)
+                headers["Content-Length"] = str(len(stored))
+                status, rh, data = front.forward("PUT", self.path, headers, stored)
+                rh = [(k, sent if k.lower() == "docker-content-digest" else v) for k, v in rh]
+                if status < 300:
+                    key = f"{m.group('name')}:{m.group('ref')}"
+                    front.msr_acked[key] = (self.headers.get("Content-Type", ""), body or b"")
                 return self._send(status, rh, data)
 
         headers = self._fwd_headers()
         if body is not None:
             headers["Content-Length"] = str(len(body))
+        if m and modes.msr and self._is_engine() and self.command in ("GET", "HEAD"):
+            headers["Accept"] = ACCEPT_ALL  # lenient about the engine's Accept header
         status, rh, data = front.forward(self.command, self.path, headers, body)
         if m and self.command == "PUT" and by_tag and status < 300:
             front.pushed_at[f"{m.group('name')}:{m.group('ref')}"] = time.monotonic()

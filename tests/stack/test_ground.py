@@ -28,7 +28,7 @@ def test_msr_front_keeps_one_platform_on_affected_buildx(
     found = platforms_at(tag, env)
     if label in AFFECTED:
         assert "with docker" in res.stderr  # the engine's second push
-        assert res.returncode != 0, res.stderr[-2000:]
+        assert res.returncode == 0, res.stderr[-2000:]  # quietly, as in buildx #3070
         assert found == {"linux/amd64"}
     else:
         assert res.returncode == 0, res.stderr[-2000:]

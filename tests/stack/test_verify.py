@@ -1,0 +1,135 @@
+"""Verification on the real stack: it passes where the registry is whole and catches, with
+exit 3, what bake quietly left partial."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.front import Front
+from tests.helpers import THREE, Stack, bakeguard, platforms_at, run, unique_repo
+
+
+@pytest.mark.parametrize("label", ["debian", "v0.21.1", "v0.22.0", "newest"])
+def test_plain_registry_verifies(stack: Stack, project: Path, label: str, tmp_path: Path) -> None:
+    tag = f"localhost:5000/{unique_repo('ver')}/app:v1"
+    env = stack.buildx(label, TAG=tag)
+    report = tmp_path / "r.json"
+    res = bakeguard(["--push", "--guard-split=never", "--guard-report", str(report)], env, project)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"verify {tag} (target app): OK, 3/3 platforms" in res.stderr
+    v = json.loads(report.read_text())["verification"]
+    assert [(o["ref"], sorted(o["found"])) for o in v] == [(tag, sorted(THREE))]
+    assert sorted(platforms_at(tag, env)) == sorted(v[0]["found"])  # the table is the registry's
+
+
+def test_msr_front_partial_tag_exits_3(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    f = front(msr=True)
+    tag = f"localhost:{f.port}/{unique_repo('msr')}/app:v1"
+    env = stack.buildx("v0.21.1", TAG=tag)
+    res = bakeguard(["--push", "--guard-split=never"], env, project)
+    assert res.returncode == 3, res.stderr[-3000:]
+    assert "missing: linux/arm64, linux/arm/v7" in res.stderr
+    assert "found: linux/amd64" in res.stderr
+
+
+def test_user_metadata_file_is_left_as_bake_wrote_it(stack: Stack, project: Path) -> None:
+    tag = f"localhost:5000/{unique_repo('meta')}/app:v1"
+    env = stack.buildx("newest", TAG=tag)
+    meta = project / "meta.json"
+    res = bakeguard(["--push", "--metadata-file", str(meta)], env, project)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(meta.read_text())
+    assert set(doc) == {"app"} and doc["app"]["containerimage.digest"].startswith("sha256:")
+
+
+def test_lag_front_passes_after_waiting(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    f = front(lag_seconds=2)
+    tag = f"localhost:{f.port}/{unique_repo('lag')}/app:v1"
+    res = bakeguard(["--push"], stack.buildx("newest", TAG=tag), project)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "OK, 3/3" in res.stderr
+    assert f.count("GET", r"/manifests/v1$", "bakeguard") >= 2  # it had to ask again
+
+
+def test_flaky_front_passes_after_retries(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    f = front()
+    tag = f"localhost:{f.port}/{unique_repo('flaky')}/app:v1"
+    env = stack.buildx("newest", TAG=tag)
+    assert bakeguard(["--push", "--guard=off"], env, project).returncode == 0
+    f.modes.flaky_every = 2
+    res = bakeguard(["--guard-verify-only", "--push"], env, project)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "OK, 3/3" in res.stderr
+    assert any(s.status in (429, 503) and "bakeguard" in s.agent for s in f.seen)
+
+
+def test_verify_only_reports_a_missing_tag(stack: Stack, project: Path) -> None:
+    tag = f"localhost:5000/{unique_repo('never')}/app:v1"
+    env = stack.buildx("newest", TAG=tag, BAKEGUARD_VERIFY_TIMEOUT="1")
+    res = bakeguard(["--guard-verify-only", "--push"], env, project)
+    assert res.returncode == 3 and "FAILED" in res.stderr and "not found" in res.stderr
+
+
+def login(
+    env: dict[str, str], registry: str, user: str, password: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", "login", "-u", user, "--password-stdin", registry],
+        input=password,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_tls_htpasswd_registry_after_login(stack: Stack, project: Path, tmp_path: Path) -> None:
+    env = stack.private_config("newest", tmp_path)
+    env["BAKEGUARD_CERTS_DIR"] = str(stack.certs_d)
+    assert login(env, stack.tls_registry, stack.tls_user, stack.tls_password).returncode == 0
+    tag = f"{stack.tls_registry}/{unique_repo('tls')}/app:v1"
+    res = bakeguard(["--push", "--builder", "bg-remote"], {**env, "TAG": tag}, project)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "OK, 3/3" in res.stderr
+
+
+def test_tls_wrong_credentials_exit_3_without_secret(
+    stack: Stack, project: Path, tmp_path: Path
+) -> None:
+    env = stack.private_config("newest", tmp_path)
+    env["BAKEGUARD_CERTS_DIR"] = str(stack.certs_d)
+    assert login(env, stack.tls_registry, stack.tls_user, stack.tls_password).returncode == 0
+    tag = f"{stack.tls_registry}/{unique_repo('tlsbad')}/app:v1"
+    assert (
+        bakeguard(
+            ["--push", "--builder", "bg-remote", "--guard=off"], {**env, "TAG": tag}, project
+        ).returncode
+        == 0
+    )
+    # now the stored credentials are wrong: verification must fail clearly, leaking nothing
+    wrong = "not-the-password-" + "x" * 8
+    cfg = Path(env["DOCKER_CONFIG"]) / "config.json"
+    doc = json.loads(cfg.read_text())
+    import base64
+
+    doc["auths"] = {
+        stack.tls_registry: {
+            "auth": base64.b64encode(f"{stack.tls_user}:{wrong}".encode()).decode()
+        }
+    }
+    cfg.write_text(json.dumps(doc))
+    res = bakeguard(["--guard-verify-only", "--push"], {**env, "TAG": tag}, project)
+    assert res.returncode == 3
+    assert "refused access" in res.stderr and "401" in res.stderr
+    assert wrong not in res.stderr + res.stdout and stack.tls_password not in res.stderr
+    run(["docker", "logout", stack.tls_registry], env)
