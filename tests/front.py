@@ -4,7 +4,8 @@ Each mode reproduces something registries in the field do (see shared advisories
 
 - ``msr``: the Docker engine's HEAD of a manifest by tag answers 404, and an index the engine
   PUTs by tag is stored as its first platform's manifest only (buildx #3070, Mirantis MSR).
-- ``flaky``: every Nth manifest/blob request answers 503 or 429 (alternating) with Retry-After.
+- ``flaky``: every Nth manifest/blob request answers 503 or 429 (alternating) with Retry-After
+  (optionally only for one client, by User-Agent).
 - ``lag``: a manifest GET/HEAD by tag answers 404 for N seconds after that tag was PUT.
 - ``docker-v2-only``: a PUT of any OCI media type answers 400 MANIFEST_INVALID.
 - ``no-attestations``: a PUT of an index holding ``unknown/unknown`` entries answers 400.
@@ -18,8 +19,8 @@ Like Go's plain-HTTP servers, it answers a TLS client hello with an HTTP 400, so
 from __future__ import annotations
 
 import base64
-import hashlib
 import contextlib
+import hashlib
 import http.client
 import json
 import re
@@ -64,6 +65,7 @@ class Modes:
     msr: bool = False
     flaky_every: int = 0  # 0 = off
     flaky_retry_after: int = 0
+    flaky_agent: str = ""  # only requests whose User-Agent contains this (imagetools: containerd/)
     lag_seconds: float = 0.0
     docker_v2_only: bool = False
     no_attestations: bool = False
@@ -165,7 +167,8 @@ class _Handler(BaseHTTPRequestHandler):
         if first == b"\x16":  # a TLS handshake record: answer as Go's plain-HTTP server does
             self.connection.sendall(GO_TLS_ANSWER)
             self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
 
     def handle(self) -> None:
         with contextlib.suppress(ConnectionError, OSError):
@@ -250,7 +253,8 @@ class _Handler(BaseHTTPRequestHandler):
                 401, "UNAUTHORIZED", "authentication required", [("WWW-Authenticate", challenge)]
             )
 
-        if modes.flaky_every and (m or BLOB_RE.match(path)):
+        agent = self.headers.get("User-Agent", "")
+        if modes.flaky_every and (m or BLOB_RE.match(path)) and modes.flaky_agent in agent:
             with front.lock:
                 front.counter += 1
                 n = front.counter

@@ -120,6 +120,8 @@ class Session:
         early = guard.actionable(
             advisories.match(table_, guard.facts(env, None, self.bake, environ=self.environ))
         )
+        if self.opts.shard:
+            return self.shard(env, defn_f)
         if not early and self.opts.split != "always":
             # nothing in the table can apply: start bake now; the definition resolves meanwhile
             self.record["mode"] = "plain"
@@ -150,6 +152,29 @@ class Session:
         done.set_result((defn, ""))
         self.record["mode"] = "plain"
         return self.finish(self.plain(done, env))
+
+    def shard(self, env: probe.Environment, defn_f: Future[tuple[Definition | None, str]]) -> int:
+        from bakeguard import split
+        from bakeguard.platforms import normalize
+
+        if not self.opts.digests:
+            raise UsageError(
+                "--guard-shard needs --guard-digests DIR", "name the folder the merge job will read"
+            )
+        defn, why = defn_f.result()
+        if defn is None:
+            raise UsageError(f"cannot resolve the bake definition: {why}", "fix the bake arguments")
+        wanted = [normalize(p) for p in self.opts.shard.split(",") if p.strip()]  # type: ignore[union-attr]
+        known = {normalize(p) for t in defn.pushing for p in t.platforms}
+        unknown = [p for p in wanted if p not in known]
+        if unknown:
+            raise UsageError(
+                f"--guard-shard: {', '.join(unknown)} is not a platform of any pushing target",
+                f"choose from: {', '.join(sorted(known))}",
+            )
+        self.record["mode"] = "shard"
+        s = split.Split(self, env, defn, only_platforms=wanted, shard_dir=self.opts.digests)
+        return self.finish(s.run())
 
     def plain(self, defn_f: Future[tuple[Definition | None, str]], env: probe.Environment) -> int:
         """bake with the user's arguments (plus a metadata file of ours), then verify."""

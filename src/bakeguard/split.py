@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 # flags whose effect `bake --print` already resolved into the definition, or that the
 # generated definition replaces; everything else the user passed is kept
+SHARD_SCHEMA = "bakeguard-digest/1"
 RESOLVED_FLAGS = ("--file", "--set", "--var", "--push", "--load", "--metadata-file")
 BY_DIGEST_DRIVERS = ("remote", "docker-container", "kubernetes")
 PUSH_ATTRS = ("type", "name", "push", "push-by-digest", "name-canonical")
@@ -164,6 +165,7 @@ class Split:
     env: Environment
     defn: Definition
     only_platforms: Sequence[str] | None = None
+    shard_dir: str | None = None
     confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
 
     @property
@@ -208,6 +210,10 @@ class Split:
                     f"final tags of {', '.join(names)} left untouched (no partial tag written)"
                 )
                 return code or EXIT_VERIFY
+            if self.only_platforms is not None:
+                if code != 0 and not plan.by_digest:
+                    log.warning(f"bake exited {code}; every platform is confirmed by digest")
+                return self.write_shard(plan, self.shard_dir or ".")
             if code != 0:
                 log.warning(
                     f"bake exited {code}, yet every platform's push is confirmed in the registry "
@@ -260,36 +266,26 @@ class Split:
 
     def assemble(self, t: Target, variants: Sequence[Variant]) -> None:
         sources = [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in variants]
-        args = ["buildx", "imagetools", "create"]
-        if self.session.bake.last("--builder"):
-            args += ["--builder", str(self.session.bake.last("--builder"))]
-        for tag in t.tag_refs:
-            args += ["-t", tag]
-        for a in index_annotations(t):
-            args += ["--annotation", a]
-        args += sources
+        create(self.session, t.name, t.tag_refs, index_annotations(t), sources)
 
-        def attempt() -> None:
-            res = self.docker.capture(args, timeout=300)
-            if res.ok:
-                return
-            text = res.stderr.strip()
-            if any(w in text.lower() for w in TRANSIENT):
-                self.session.log.warning(f"imagetools create failed, retrying: {text[-300:]}")
-                raise Transient(text)
-            raise BakeguardError(
-                f"imagetools create for target {t.name} failed: {text[-1500:]}",
-                "check the registry; the per-platform images are pushed, re-run to assemble",
-            )
-
-        for try_ in Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, Transient)),
-            stop=stop_after_attempt(4),
-            wait=wait_exponential(multiplier=0.5, max=8),
-            reraise=True,
-        ):
-            with try_:
-                attempt()
+    def write_shard(self, plan: Plan, where: str) -> int:
+        """--guard-shard: one small JSON file per pushed platform, for --guard-merge."""
+        os.makedirs(where, exist_ok=True)
+        for v in plan.variants:
+            t = plan.split_targets[v.target]
+            doc = {
+                "schema": SHARD_SCHEMA,
+                "target": v.target,
+                "platform": v.platform,
+                "platforms": list(t.normalized_platforms),
+                "source": f"{v.repos[0]}@{self.confirmed[v.name]}",
+                "refs": list(t.tag_refs),
+                "annotations": index_annotations(t),
+            }
+            name = f"{v.target}{suffix(v.platform, '-{os}-{arch}{variant}')}.json"
+            Path(where, name).write_text(json.dumps(doc, indent=2))
+            self.session.log.info(f"shard: {v.target} {v.platform} -> {doc['source']}")
+        return 0
 
     def finish(self, plan: Plan, metadata: Mapping[str, Any] | None) -> int:
         log = self.session.log
@@ -367,5 +363,88 @@ def _read(path: str) -> Mapping[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def merge(session: Session) -> int:  # filled in by the shard/merge work
-    raise UsageError("--guard-merge is not available yet", "run without it")
+def create(
+    session: Session,
+    target: str,
+    refs: Sequence[str],
+    annotations: Sequence[str],
+    sources: Sequence[str],
+) -> None:
+    """`docker buildx imagetools create` for one target: all its tags at once, retried on
+    transient registry errors."""
+    args = ["buildx", "imagetools", "create"]
+    if session.bake.last("--builder"):
+        args += ["--builder", str(session.bake.last("--builder"))]
+    for tag in refs:
+        args += ["-t", tag]
+    for a in annotations:
+        args += ["--annotation", a]
+    args += list(sources)
+    docker, log = session.docker, session.log
+
+    def attempt() -> None:
+        res = docker.capture(args, timeout=300)
+        if res.ok:
+            return
+        text = res.stderr.strip()
+        if any(w in text.lower() for w in TRANSIENT):
+            log.warning(f"imagetools create failed, retrying: {text[-300:]}")
+            raise Transient(text)
+        raise BakeguardError(
+            f"imagetools create for target {target} failed: {text[-1500:]}",
+            "check the registry; the per-platform images are pushed, re-run to assemble",
+        )
+
+    for try_ in Retrying(
+        retry=retry_if_exception(lambda e: isinstance(e, Transient)),
+        stop=stop_after_attempt(4),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        reraise=True,
+    ):
+        with try_:
+            attempt()
+
+
+def merge(session: Session) -> int:
+    """--guard-merge DIR: assemble and verify every target from the shards' digest files."""
+    where = Path(session.opts.merge or ".")
+    files = sorted(where.glob("*.json"))
+    if not files:
+        raise UsageError(
+            f"--guard-merge: no digest files in {where}",
+            "copy every shard's --guard-digests folder there first",
+        )
+    by_target: dict[str, list[dict[str, Any]]] = {}
+    for f in files:
+        try:
+            doc = json.loads(f.read_text())
+        except ValueError as e:
+            raise UsageError(f"--guard-merge: {f} is not JSON: {e}", "re-run that shard") from e
+        if doc.get("schema") != SHARD_SCHEMA:
+            continue
+        by_target.setdefault(str(doc["target"]), []).append(doc)
+    exps: list[Expectation] = []
+    missing: list[str] = []
+    for target, docs in sorted(by_target.items()):
+        want = docs[0]["platforms"]
+        have = {d["platform"] for d in docs}
+        lost = [p for p in want if p not in have]
+        if lost:
+            missing.append(f"{target}: {', '.join(lost)}")
+            continue
+        ordered = sorted(docs, key=lambda d: want.index(d["platform"]))
+        create(
+            session, target, docs[0]["refs"], docs[0]["annotations"], [d["source"] for d in ordered]
+        )
+        session.log.info(f"assembled {', '.join(docs[0]['refs'])} from {len(docs)} shards")
+        exps += [Expectation(target, ref, tuple(want)) for ref in docs[0]["refs"]]
+    session.record["mode"] = "merge"
+    if missing:
+        session.log.error("no shard pushed: " + "; ".join(missing) + " (tags left untouched)")
+    outcomes = session.verify(exps, None) if session.opts.verify else []
+    if missing or not all(o.ok for o in outcomes):
+        session.finish(EXIT_VERIFY)
+        raise VerificationFailed(
+            "merge incomplete (see above)", "re-run the missing or failed shards, then merge again"
+        )
+    return session.finish(0)

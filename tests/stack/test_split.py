@@ -1,0 +1,164 @@
+"""The split on the real stack: per-platform pushes in one bake, imagetools create, verified;
+the field case fixed; remote and multi-node builders by digest; failures leave tags alone."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.front import Front
+from tests.helpers import THREE, Stack, bake, bakeguard, digest_at, platforms_at, unique_repo
+
+
+def tags_of(registry: str, repo: str) -> list[str]:
+    with urllib.request.urlopen(f"http://{registry}/v2/{repo}/tags/list", timeout=10) as r:
+        return sorted(json.load(r).get("tags") or [])
+
+
+@pytest.mark.parametrize("label", ["v0.21.1", "debian"])
+def test_field_case_msr_front(
+    stack: Stack, project: Path, front: Callable[..., Front], label: str, tmp_path: Path
+) -> None:
+    f = front(msr=True)
+    repo = f"{unique_repo('field')}/app"
+    plain_tag = f"localhost:{f.port}/{repo}:plain"
+    env = stack.buildx(label, TAG=plain_tag)
+    assert bake(["--push"], env, project).returncode == 0
+    assert platforms_at(plain_tag, env) == {"linux/amd64"}  # plain bake: quietly partial
+
+    tag = f"localhost:{f.port}/{repo}:v1"
+    meta = tmp_path / "meta.json"
+    res = bakeguard(["--push", "--metadata-file", str(meta)], {**env, "TAG": tag}, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "[docker-driver-double-push]" in res.stderr
+    assert "splitting per platform (advisory docker-driver-double-push)" in res.stderr
+    assert f"verify {tag} (target app): OK, 3/3 platforms" in res.stderr
+    assert platforms_at(tag, env) == THREE
+    doc = json.loads(meta.read_text())  # the user's metadata names the original target
+    assert set(doc) == {"app"} and doc["app"]["containerimage.digest"] == digest_at(tag, env)
+
+
+def test_remote_builder_splits_by_digest(stack: Stack, project: Path) -> None:
+    repo = f"{unique_repo('bydigest')}/app"
+    tag = f"localhost:5000/{repo}:v1"
+    env = stack.buildx("newest", TAG=tag)
+    res = bakeguard(["--push", "--guard-split=always", "--builder", "bg-remote"], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert platforms_at(tag, env) == THREE
+    assert tags_of("127.0.0.1:5000", repo) == ["v1"]  # no per-platform tags
+
+
+def test_multi_node_builder_split_and_verify(stack: Stack, project: Path) -> None:
+    repo = f"{unique_repo('multi')}/app"
+    tag = f"localhost:5000/{repo}:v1"
+    env = stack.buildx("newest", TAG=tag)
+    res = bakeguard(["--push", "--guard-split=always", "--builder", "bg-multi"], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "OK, 3/3" in res.stderr and platforms_at(tag, env) == THREE
+
+
+def test_docker_driver_split_uses_per_platform_tags(stack: Stack, project: Path) -> None:
+    repo = f"{unique_repo('pptags')}/app"
+    env = stack.buildx("newest", TAG=f"localhost:5000/{repo}:v1")
+    res = bakeguard(["--push", "--guard-split=always"], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert tags_of("127.0.0.1:5000", repo) == [
+        "v1",
+        "v1-linux-amd64",
+        "v1-linux-arm-v7",
+        "v1-linux-arm64",
+    ]
+
+
+def test_flaky_registry_during_imagetools_create(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    f = front(flaky_every=3, flaky_agent="containerd/")
+    tag = f"localhost:{f.port}/{unique_repo('flakyit')}/app:v1"
+    env = stack.buildx("newest", TAG=tag)
+    res = bakeguard(["--push", "--guard-split=always", "--builder", "bg-remote"], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert any(s.status in (429, 503) and "containerd/" in s.agent for s in f.seen)
+    assert platforms_at(tag, env) == THREE
+
+
+def test_failed_platform_leaves_the_old_tag(stack: Stack, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        "FROM scratch\nARG TARGETARCH\nCOPY hello-${TARGETARCH}.txt /\n"
+    )
+    for arch in ("amd64", "arm64", "arm"):
+        (tmp_path / f"hello-{arch}.txt").write_text(arch)
+    (tmp_path / "docker-bake.hcl").write_text(
+        'variable "TAG" {}\ntarget "default" {\n'
+        '  platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"]\n  tags = [TAG]\n}\n'
+    )
+    tag = f"localhost:5000/{unique_repo('keep')}/app:v1"
+    for label, builder in (("newest", "bg-remote"), ("v0.21.1", "default")):
+        env = stack.buildx(label, TAG=tag)
+        (tmp_path / "hello-arm.txt").write_text("arm")
+        assert (
+            bakeguard(["--push", "--guard=off", "--builder", builder], env, tmp_path).returncode
+            == 0
+        )
+        old = digest_at(tag, env)
+        (tmp_path / "hello-arm.txt").unlink()
+        (tmp_path / "hello-amd64.txt").write_text(f"changed for {label}")
+        res = bakeguard(["--push", "--guard-split=always", "--builder", builder], env, tmp_path)
+        assert res.returncode != 0
+        assert "platform linux/arm/v7 of target default did not reach the registry" in res.stderr
+        assert "left untouched" in res.stderr
+        assert digest_at(tag, env) == old
+
+
+@pytest.mark.parametrize("builder", ["bg-remote", "default"])
+def test_shard_then_merge_in_separate_processes(
+    stack: Stack, project: Path, tmp_path: Path, builder: str
+) -> None:
+    tag = f"localhost:5000/{unique_repo('shard')}/app:v1"
+    env = stack.buildx("newest", TAG=tag)
+    shards = {"a": "linux/amd64", "b": "linux/arm64,linux/arm/v7"}
+    for name, plats in shards.items():
+        res = bakeguard(
+            [
+                "--push",
+                "--builder",
+                builder,
+                "--guard-shard",
+                plats,
+                "--guard-digests",
+                str(tmp_path / name),
+            ],
+            env,
+            project,
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+    assert platforms_at(tag, env) == set()  # shards write no final tag
+    merged = tmp_path / "all"
+    merged.mkdir()
+    only_a = tmp_path / "only-a"
+    only_a.mkdir()
+    for name in shards:
+        for f in (tmp_path / name).glob("*.json"):
+            (merged / f.name).write_bytes(f.read_bytes())
+            if name == "a":
+                (only_a / f.name).write_bytes(f.read_bytes())
+    res = bakeguard(["--guard-merge", str(only_a)], env, project)
+    assert res.returncode == 3 and "linux/arm64, linux/arm/v7" in res.stderr
+    assert platforms_at(tag, env) == set()  # an incomplete merge writes nothing
+    res = bakeguard(["--guard-merge", str(merged)], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "OK, 3/3" in res.stderr and platforms_at(tag, env) == THREE
+
+
+def test_shard_rejects_a_platform_no_target_has(
+    stack: Stack, project: Path, tmp_path: Path
+) -> None:
+    env = stack.buildx("newest", TAG="localhost:5000/x/y:z")
+    res = bakeguard(
+        ["--push", "--guard-shard", "linux/s390x", "--guard-digests", str(tmp_path)], env, project
+    )
+    assert res.returncode == 2 and "linux/s390x" in res.stderr and "choose from" in res.stderr
