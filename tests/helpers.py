@@ -61,8 +61,9 @@ def load_stack() -> tuple[Stack | None, str]:
     except OSError as e:
         return None, f"no registry at 127.0.0.1:5000: {e}"
     lo, hi = exports["BAKEGUARD_STACK_FRONT_PORTS"].split("-")
-    env = {**os.environ, **exports}
-    env.pop("BUILDX_BUILDER", None)
+    env = {**os.environ, **exports, "BAKEGUARD_LOG_FORMAT": "console"}
+    for var in ("BUILDX_BUILDER", "GITHUB_ACTIONS", "GITLAB_CI", "GITHUB_STEP_SUMMARY"):
+        env.pop(var, None)
     return (
         Stack(
             env=env,

@@ -12,10 +12,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bakeguard import __version__, advisories, guard, log, probe, report
+from bakeguard import __version__, advisories, ci, guard, log, probe, report
+from bakeguard import compat as compat_
 from bakeguard.definition import Definition
-from bakeguard.docker import Docker
-from bakeguard.errors import EXIT_VERIFY, GuardRefused, UsageError, VerificationFailed
+from bakeguard.docker import Docker, Interrupted
+from bakeguard.errors import (
+    BakeguardError,
+    DockerError,
+    GuardRefused,
+    UsageError,
+    VerificationFailed,
+)
 from bakeguard.options import BakeArgs, GuardOptions
 from bakeguard.verify import Expectation, Outcome, expectations, table
 
@@ -80,11 +87,54 @@ class Session:
         self.record["verification"] = [o.to_json() for o in outcomes]
         if outcomes:
             text = table(outcomes)
-            if all(o.ok for o in outcomes):
-                self.log.info(text)
-            else:
-                self.log.error(text)
+            with ci.Section("bakeguard_verify", "bakeguard: verification", self.environ):
+                if all(o.ok for o in outcomes):
+                    self.log.info(text)
+                else:
+                    self.log.error(text)
+            for o in outcomes:
+                if not o.ok:
+                    what = f"missing {', '.join(o.missing)}" if o.missing else (o.error or "")
+                    ci.annotate(
+                        "error",
+                        "bakeguard: verification failed",
+                        f"{o.ref}: {what or 'see the log'}",
+                        self.environ,
+                    )
         return outcomes
+
+    @property
+    def compat(self) -> compat_.Compat:
+        return compat_.parse(self.opts.compat)
+
+    def compat_retry(
+        self, text: str, defn: Definition | None, retried: bool
+    ) -> compat_.Compat | None:
+        """After a failed push: the profile that fits a known registry rejection, if any.
+        --guard=auto retries once with it; otherwise bakeguard only names the setting."""
+        if defn is None:
+            return None
+        from bakeguard.registry import Reference
+
+        hosts = [Reference.parse(r).registry for t in defn.pushing for r in t.push_refs]
+        found = compat_.detect(text, hosts)
+        if found is None:
+            return None
+        host, profile = found
+        setting = f"BAKEGUARD_COMPAT={host}={profile}"
+        self.record.setdefault("compat_detected", []).append({"host": host, "profile": profile})
+        if retried or self.opts.guard != "auto":
+            self.log.warning(
+                f"the registry {host} rejected the push; the {profile} profile fits.\n"
+                f"  set {setting} (or --guard-compat={profile}) and run again"
+            )
+            return None
+        self.log.warning(
+            f"the registry {host} rejected the push in a known way: the {profile} profile fits "
+            f"({compat_.DESCRIPTIONS[profile]}).\n"
+            f"  rebuilding from cache with it, once. To skip this retry next time, set {setting}"
+        )
+        return compat_.Compat(hosts={host: profile})
 
     def note_env(self, env: probe.Environment) -> None:
         self.record["environment"] = report.environment(env)
@@ -96,17 +146,29 @@ class Session:
             {"id": m.advisory.id, "certain": m.certain, "unknown": list(m.unknown)}
             for m in decision.matches
         ]
-        for m in decision.matches:
-            text = guard.message(m, env, guard.action_for(self.opts, m, decision))
-            if m.advisory.level == "error":
-                self.log.warning(text)
-            else:
-                self.log.info(text)
+        if not decision.matches:
+            return
+        with ci.Section("bakeguard_advisories", "bakeguard: advisories", self.environ):
+            for m in decision.matches:
+                action = guard.action_for(self.opts, m, decision)
+                text = guard.message(m, env, action)
+                if m.advisory.level == "error":
+                    self.log.warning(text)
+                else:
+                    self.log.info(text)
+                ci.annotate(
+                    "warning",
+                    f"bakeguard: {m.advisory.id}",
+                    f"{m.advisory.title}. {action}. Fix: {m.advisory.fix}",
+                    self.environ,
+                )
 
     def finish(self, code: int) -> int:
+        """Once per run, whatever the outcome: the report and the CI summary."""
         self.record["exit_code"] = code
         if self.opts.report:
             report.write(self.opts.report, self.record)
+        ci.write_summary(self.record, self.environ)
         return code
 
     # ------------------------------------------------------------ the run
@@ -122,36 +184,42 @@ class Session:
         )
         if self.opts.shard:
             return self.shard(env, defn_f)
-        if not early and self.opts.split != "always":
+        if not early and self.opts.split != "always" and self.compat.empty:
             # nothing in the table can apply: start bake now; the definition resolves meanwhile
             self.record["mode"] = "plain"
-            return self.finish(self.plain(defn_f, env))
+            return self.plain(defn_f, env)
         defn, why = defn_f.result()
         if defn is None:
             self.log.debug(f"bake --print failed; running bake as is: {why}")
             self.record["mode"] = "plain"
-            return self.finish(self.docker.run_bake(self.bake.argv))
+            return self.docker.run_bake(self.bake.argv)
         decision = guard.decide(self.opts, table_, env, defn, self.bake)
         self.announce(decision, env)
         if decision.refuse:
             ids = ", ".join(m.advisory.id for m in decision.matches if m.advisory.level == "error")
-            self.finish(GuardRefused.exit_code)
             raise GuardRefused(
                 f"refused by --guard=strict: {ids} applies to this build; "
                 "nothing was built or pushed",
                 "use a fixed buildx or another builder (see above), "
                 "or run with --guard=auto to let bakeguard work around it",
             )
-        if decision.split:
+        profiles = {t.name: self.compat.for_target(t) for t in defn.pushing}
+        needs_compat = any(p not in (None, "oci") for p in profiles.values())
+        if decision.split or needs_compat:
             from bakeguard import split
 
-            self.record["mode"] = "split"
-            self.log.info(f"splitting per platform ({decision.split_reason})")
-            return self.finish(split.Split(self, env, defn).run())
+            self.record["mode"] = "split" if decision.split else "compat"
+            if decision.split:
+                self.log.info(f"splitting per platform ({decision.split_reason})")
+            for name, p in profiles.items():
+                if p not in (None, "oci"):
+                    self.log.info(f"target {name}: {p} profile ({compat_.DESCRIPTIONS[p]})")
+            s = split.Split(self, env, defn, split=decision.split, compat=self.compat)
+            return s.run()
         done: Future[tuple[Definition | None, str]] = Future()
         done.set_result((defn, ""))
         self.record["mode"] = "plain"
-        return self.finish(self.plain(done, env))
+        return self.plain(done, env)
 
     def shard(self, env: probe.Environment, defn_f: Future[tuple[Definition | None, str]]) -> int:
         from bakeguard import split
@@ -174,7 +242,7 @@ class Session:
             )
         self.record["mode"] = "shard"
         s = split.Split(self, env, defn, only_platforms=wanted, shard_dir=self.opts.digests)
-        return self.finish(s.run())
+        return s.run()
 
     def plain(self, defn_f: Future[tuple[Definition | None, str]], env: probe.Environment) -> int:
         """bake with the user's arguments (plus a metadata file of ours), then verify."""
@@ -189,9 +257,19 @@ class Session:
             meta_path = user_meta or ""
         try:
             threading.Thread(target=_preload_registry, daemon=True).start()
-            code = self.docker.run_bake(args.argv)
+            from bakeguard.split import Split, Tail
+
+            seen = Tail()
+            code = self.docker.run_bake(args.argv, tee=seen)
             self.record["bake_exit_code"] = code
-            if code != 0 or not self.opts.verify:
+            if code != 0:
+                defn, _why = defn_f.result()
+                retry = self.compat_retry(seen.text(), defn, retried=False)
+                if retry is None or defn is None:
+                    return code
+                self.record["mode"] = "compat"
+                return Split(self, env, defn, split=False, compat=retry, retried=True).run()
+            if not self.opts.verify:
                 return code
             defn, _why = defn_f.result()
             if defn is None or not defn.pushing:
@@ -221,14 +299,13 @@ class Session:
         exps = expectations(defn)
         if not exps:
             self.log.info("nothing to verify: no target pushes a tag with these arguments")
-            return self.finish(0)
+            return 0
         outcomes = self.verify(exps, env)
         if not all(o.ok for o in outcomes):
-            self.finish(EXIT_VERIFY)
             raise VerificationFailed(
                 "verification failed (see the table above)", "push again, or check the registry"
             )
-        return self.finish(0)
+        return 0
 
 
 def _read_json(path: str) -> Mapping[str, Any] | None:
@@ -260,28 +337,36 @@ def run(opts: GuardOptions, bake: BakeArgs) -> int:
     log.configure(opts.verbose)
     if opts.advisories:
         return list_advisories(opts, os.environ)
-    docker = Docker.from_env()
+    try:
+        docker = Docker.from_env()
+    except DockerError:
+        if not opts.plan:  # the plan can read bake files offline
+            raise
+        docker = Docker("")
     session = Session(opts, bake, docker)
-    if opts.version:
-        from bakeguard import doctor
+    if opts.version or opts.doctor or opts.plan or opts.install_plugin:
+        from bakeguard import doctor, plan, plugin
 
-        return doctor.version(session)
-    if opts.doctor:
-        from bakeguard import doctor
-
-        return doctor.doctor(session)
-    if opts.plan:
-        from bakeguard import plan
-
-        return plan.plan(session)
-    if opts.install_plugin:
-        from bakeguard import plugin
-
+        if opts.version:
+            return doctor.version(session)
+        if opts.doctor:
+            return doctor.doctor(session)
+        if opts.plan:
+            return plan.plan(session)
         return plugin.install(session)
-    if opts.merge:
-        from bakeguard import split
+    try:
+        if opts.merge:
+            from bakeguard import split
 
-        return split.merge(session)
-    if opts.verify_only:
-        return session.verify_only()
-    return session.build()
+            code = split.merge(session)
+        elif opts.verify_only:
+            code = session.verify_only()
+        else:
+            code = session.build()
+    except BakeguardError as e:
+        session.finish(e.exit_code)
+        raise
+    except Interrupted as e:
+        session.finish(e.code)
+        raise
+    return session.finish(code)

@@ -7,14 +7,19 @@ short helper commands (probes, `bake --print`, `imagetools`) with their output c
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import subprocess
+import sys
+import termios
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 from bakeguard.errors import EXIT_INTERRUPTED, DockerError
 
@@ -108,24 +113,34 @@ class Docker:
         bake_args: Sequence[str],
         env: Mapping[str, str] | None = None,
         unset: Sequence[str] = (),
+        tee: Callable[[bytes], None] | None = None,
     ) -> int:
-        """`docker buildx bake ARGS` with the user's terminal; returns bake's exit code."""
-        return self.run_attached(("buildx", "bake", *bake_args), env=env, unset=unset)
+        """`docker buildx bake ARGS` with the user's terminal; returns bake's exit code.
+        With `tee`, bake's stderr also goes to tee (bakeguard reads push errors there)."""
+        return self.run_attached(("buildx", "bake", *bake_args), env=env, unset=unset, tee=tee)
 
     def run_attached(
         self,
         args: Sequence[str],
         env: Mapping[str, str] | None = None,
         unset: Sequence[str] = (),
+        tee: Callable[[bytes], None] | None = None,
     ) -> int:
         argv = (self.binary, *args)
         got: list[int] = []
+        stderr = _Tee(tee) if tee else None
         try:
-            child = subprocess.Popen(argv, env=self._env(env, unset))
+            child = subprocess.Popen(
+                argv, env=self._env(env, unset), stderr=stderr.child_fd if stderr else None
+            )
         except OSError as e:
+            if stderr:
+                stderr.close()
             raise DockerError(
                 f"could not start {argv[0]}: {e}", "check BAKEGUARD_DOCKER / PATH", exit_code=127
             ) from e
+        if stderr:
+            stderr.start()
 
         def forward(signum: int, _frame: FrameType | None) -> None:
             got.append(signum)
@@ -144,9 +159,67 @@ class Docker:
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)
+            if stderr:
+                stderr.close()
         if got:
             raise Interrupted(EXIT_INTERRUPTED if got[0] == signal.SIGINT else 128 + got[0])
         return code if code >= 0 else 128 - code
+
+
+class _Tee:
+    """bake's stderr, copied byte for byte to ours and to a callback. When our stderr is a
+    terminal, bake writes to a pseudo-terminal of the same size (output processing off), so it
+    still sees a TTY and draws its live progress exactly as it would; otherwise a pipe."""
+
+    def __init__(self, sink: Callable[[bytes], None]) -> None:
+        self.sink = sink
+        self.out = sys.stderr.fileno()
+        self.pty = os.isatty(self.out)
+        self._old_winch: Any = None
+        if self.pty:
+            self.read_fd, self.child_fd = os.openpty()
+            attrs = termios.tcgetattr(self.child_fd)
+            attrs[1] &= ~termios.OPOST  # no \n -> \r\n here: the real terminal does it
+            termios.tcsetattr(self.child_fd, termios.TCSANOW, attrs)
+            self._copy_size()
+            if threading.current_thread() is threading.main_thread():
+                self._old_winch = signal.signal(signal.SIGWINCH, lambda *_: self._copy_size())
+        else:
+            self.read_fd, self.child_fd = os.pipe()
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+
+    def _copy_size(self) -> None:
+        with contextlib.suppress(OSError):
+            size = fcntl.ioctl(self.out, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(self.child_fd, termios.TIOCSWINSZ, size)
+
+    def start(self) -> None:
+        os.close(self.child_fd)  # the child holds its own copy
+        self.child_fd = -1
+        self.thread.start()
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                data = os.read(self.read_fd, 65536)
+            except OSError:  # EIO: the pty's other side closed
+                break
+            if not data:
+                break
+            with contextlib.suppress(OSError):
+                os.write(self.out, data)
+            self.sink(data)
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+        for fd in (self.read_fd, self.child_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.read_fd = self.child_fd = -1
+        if self._old_winch is not None:
+            signal.signal(signal.SIGWINCH, self._old_winch)
 
 
 def _text(v: str | bytes | None) -> str:

@@ -19,7 +19,9 @@ def log_format(environ: Mapping[str, str]) -> str:
     fmt = environ.get("BAKEGUARD_LOG_FORMAT", "").lower()
     if fmt in ("json", "console"):
         return fmt
-    return "console"
+    from bakeguard.ci import system
+
+    return "json" if system(environ) else "console"
 
 
 class ConsoleRenderer:
@@ -45,6 +47,8 @@ class ConsoleRenderer:
 
 
 def configure(verbose: bool = False, environ: Mapping[str, str] | None = None) -> None:
+    """Console lines (coloured on a TTY unless NO_COLOR), or JSON lines with
+    BAKEGUARD_LOG_FORMAT=json or when a CI system is detected."""
     environ = os.environ if environ is None else environ
     fmt = log_format(environ)
     renderer: Any

@@ -1,14 +1,52 @@
-"""`--guard-install-plugin`: placeholder."""
+"""The docker CLI plugin form: `bakeguard --guard-install-plugin` writes `docker-bakeguard` into
+the user's cli-plugins folder, so that `docker bakeguard ARGS` = `bakeguard ARGS`."""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bakeguard.errors import UsageError
+from bakeguard import __version__
 
 if TYPE_CHECKING:
     from bakeguard.app import Session
 
+METADATA = {
+    "SchemaVersion": "0.1.0",
+    "Vendor": "bakeguard",
+    "Version": __version__,
+    "ShortDescription": "docker buildx bake, guarded and verified",
+    "URL": "https://pypi.org/project/bakeguard/",
+}
+SCRIPT = """#!{python}
+# docker CLI plugin installed by `bakeguard --guard-install-plugin`
+import sys
+from bakeguard.plugin import plugin_main
+sys.exit(plugin_main(sys.argv[1:]))
+"""
+
+
+def plugin_main(argv: list[str]) -> int:
+    if argv[:1] == ["docker-cli-plugin-metadata"]:
+        print(json.dumps(METADATA))
+        return 0
+    if argv[:1] == ["bakeguard"]:  # docker runs `docker-bakeguard bakeguard ARGS`
+        argv = argv[1:]
+    from bakeguard.cli import main
+
+    return main(argv)
+
 
 def install(session: Session) -> int:
-    raise UsageError("--guard-install-plugin is not available yet", "run without it")
+    config = session.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+    target = Path(config) / "cli-plugins" / "docker-bakeguard"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(SCRIPT.format(python=sys.executable))
+    os.chmod(tmp, 0o755)
+    tmp.replace(target)
+    session.log.info(f"installed {target}: `docker bakeguard ARGS` now runs bakeguard")
+    return 0

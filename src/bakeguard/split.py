@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from bakeguard.compat import Compat
+from bakeguard.compat import apply as apply_profile
 from bakeguard.definition import Definition, Target
 from bakeguard.docker import Docker
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, UsageError, VerificationFailed
@@ -62,6 +64,22 @@ TRANSIENT = (
 
 class Transient(BakeguardError):
     pass
+
+
+class Tail:
+    """The last 64 KiB of what bake wrote to stderr (read for known registry rejections)."""
+
+    def __init__(self, limit: int = 65536) -> None:
+        self.buf = bytearray()
+        self.limit = limit
+
+    def __call__(self, data: bytes) -> None:
+        self.buf += data
+        if len(self.buf) > self.limit:
+            del self.buf[: len(self.buf) - self.limit]
+
+    def text(self) -> str:
+        return self.buf.decode(errors="replace")
 
 
 @dataclass(frozen=True)
@@ -106,27 +124,39 @@ def make_plan(
     by_digest: bool,
     suffix_template: str,
     only_platforms: Sequence[str] | None = None,
+    split: bool = True,
+    compat: Compat | None = None,
 ) -> Plan:
+    """The generated definition: multi-platform pushing targets split per platform (when
+    `split`), every pushing target with its registry's compatibility profile applied."""
+    compat = compat or Compat()
     targets: dict[str, Any] = {}
     variants: list[Variant] = []
     split_targets: dict[str, Target] = {}
     others: list[str] = []
     taken = set(defn.targets)
     for t in defn.targets.values():
-        if not (t.pushes and len(t.platforms) > 1 and t.tag_refs):
+        profile = compat.for_target(t) if t.pushes else None
+        if not (split and t.pushes and len(t.platforms) > 1 and t.tag_refs):
             if only_platforms is None:
-                targets[t.name] = dict(t.raw)
+                targets[t.name] = apply_profile(t.raw, profile)
                 others.append(t.name)
             continue
         split_targets[t.name] = t
         pushing = [o for o in t.outputs if o.pushes]
         extra = {k: v for k, v in pushing[0].attrs.items() if k not in PUSH_ATTRS}
+        if profile == "docker-v2":
+            extra["oci-mediatypes"] = "false"
         for plat in t.platforms:
             if only_platforms is not None and normalize(plat) not in only_platforms:
                 continue
             sfx = suffix(plat, suffix_template)
             name = _unique(f"{t.name}{sfx}", taken)
-            raw = {k: v for k, v in t.raw.items() if k not in ("output", "tags", "platforms")}
+            raw = {
+                k: v
+                for k, v in apply_profile(t.raw, profile).items()
+                if k not in ("output", "tags", "platforms")
+            }
             raw["platforms"] = [plat]
             repos = tuple(dict.fromkeys(repo_of(r) for r in t.tag_refs))
             if by_digest:
@@ -166,6 +196,9 @@ class Split:
     defn: Definition
     only_platforms: Sequence[str] | None = None
     shard_dir: str | None = None
+    split: bool = True
+    compat: Compat = field(default_factory=Compat)
+    retried: bool = False
     confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
 
     @property
@@ -174,7 +207,14 @@ class Split:
 
     def plan(self) -> Plan:
         by_digest = self.env.driver in BY_DIGEST_DRIVERS
-        return make_plan(self.defn, by_digest, self.session.opts.split_suffix, self.only_platforms)
+        return make_plan(
+            self.defn,
+            by_digest,
+            self.session.opts.split_suffix,
+            self.only_platforms,
+            self.split,
+            self.compat,
+        )
 
     def bake_args(self, gen_file: str, meta: str, plan: Plan) -> list[str]:
         kept = self.session.bake.without(*RESOLVED_FLAGS).without_targets()
@@ -195,10 +235,26 @@ class Split:
                 self._forget_local(plan.variants)
             # the generated file is the whole definition: no bake files from the environment
             unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
-            code = self.docker.run_bake(self.bake_args(gen, meta, plan), unset=unset)
+            seen = Tail()
+            code = self.docker.run_bake(self.bake_args(gen, meta, plan), unset=unset, tee=seen)
             self.session.record["bake_exit_code"] = code
             metadata = _read(meta)
-            failed = self.confirm(plan, code, metadata)
+            failed = self.confirm(plan, code, metadata) if plan.variants else []
+            if code != 0 and (failed or not plan.variants):
+                retry = self.session.compat_retry(seen.text(), self.defn, self.retried)
+                if retry is not None:
+                    return Split(
+                        self.session,
+                        self.env,
+                        self.defn,
+                        self.only_platforms,
+                        self.shard_dir,
+                        self.split,
+                        self.compat.merged(retry),
+                        retried=True,
+                    ).run()
+                if not plan.variants:
+                    return code
             if failed:
                 for v, why in failed:
                     log.error(
@@ -304,6 +360,12 @@ class Split:
                     "by_digest": plan.by_digest,
                 }
             )
+            if not plan.by_digest:
+                kept = ", ".join(t for v in vs for t in v.tags)
+                log.info(
+                    f"per-platform tags stay in the registry: {kept} "
+                    "(the docker driver cannot push by digest)"
+                )
             log.info(
                 f"assembled {', '.join(t.tag_refs)} from {len(vs)} platforms "
                 f"({', '.join(v.platform for v in vs)})"
@@ -443,8 +505,7 @@ def merge(session: Session) -> int:
         session.log.error("no shard pushed: " + "; ".join(missing) + " (tags left untouched)")
     outcomes = session.verify(exps, None) if session.opts.verify else []
     if missing or not all(o.ok for o in outcomes):
-        session.finish(EXIT_VERIFY)
         raise VerificationFailed(
             "merge incomplete (see above)", "re-run the missing or failed shards, then merge again"
         )
-    return session.finish(0)
+    return 0

@@ -76,3 +76,28 @@ def test_advisories_listing(stack: Stack, project: Path) -> None:
     res = bakeguard(["--guard-advisories", "--guard-report", "-"], stack.env, project)
     doc = json.loads(res.stdout)
     assert len(doc["advisories"]) >= 12
+
+
+def test_doctor(stack: Stack, project: Path) -> None:
+    env = stack.buildx("v0.21.1", TAG="localhost:5000/doctor/app:v1", BAKEGUARD_PROBE_TTL="0")
+    res = bakeguard(["--guard-doctor", "--push"], env, project)
+    assert res.returncode == 4, res.stdout + res.stderr
+    for needle in (
+        "buildx: 0.21.1",
+        "builder: default (driver docker)",
+        "image store: containerd",
+        "advisory docker-driver-double-push [error]: applies",
+        "registry localhost:5000: reachable",
+    ):
+        assert needle in res.stdout
+    res = bakeguard(
+        ["--guard-doctor", "--push"], stack.buildx("newest", TAG="localhost:5000/d/a:1"), project
+    )
+    assert res.returncode == 0 and "advisories: none apply" in res.stdout
+
+
+def test_version(stack: Stack, project: Path) -> None:
+    res = bakeguard(["--guard-version"], stack.buildx("debian"), project)
+    assert res.returncode == 0
+    assert res.stdout.splitlines()[0].startswith("bakeguard ")
+    assert "buildx 0.13.1 (github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3)" in res.stdout

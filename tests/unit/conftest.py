@@ -25,6 +25,7 @@ def popen_tripwire(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
     monkeypatch.delenv("BUILDX_BUILDER", raising=False)
+    monkeypatch.setenv("BAKEGUARD_LOG_FORMAT", "console")  # CI=true would pick JSON lines
     yield
 
 

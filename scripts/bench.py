@@ -1,0 +1,212 @@
+"""bakeguard's speed goals, measured against plain `docker buildx bake` in the same run.
+
+Runs alternate (plain, bakeguard, plain, ...) so drift hits both sides alike; the table shows
+medians and the ratio or the added milliseconds, with each goal from the issues:
+
+  pass-through (--guard=off) on a cached 3-platform push      <= 1.05x
+  probes (cached / uncached), in-process                      <= 60 ms added
+  guard (probe + advisories, no verify) on that push          <= 60 ms added
+  verification of that push                                   <= 40 ms added
+  50 tags x 3 platforms verified                              <= 1 s
+  split vs plain, uncached 3 platforms x 20 MB layer          <= 1.10x
+  split vs plain, cached                                      <= 1.30x
+
+Usage: scripts/bench [--runs N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def project(where: Path, layer_mb: int = 0) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "Dockerfile").write_text("FROM scratch\nCOPY . /data/\n")
+    (where / "hello.txt").write_text("bench\n")
+    if layer_mb:
+        (where / "blob.bin").write_bytes(os.urandom(layer_mb * 1024 * 1024))
+    (where / "docker-bake.hcl").write_text(
+        'variable "TAG" {}\ntarget "default" {\n'
+        '  platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"]\n  tags = [TAG]\n}\n'
+    )
+    return where
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    t0 = time.perf_counter()
+    res = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} failed:\n{res.stderr[-2000:]}")
+    return took
+
+
+BAKE = ["docker", "buildx", "bake", "--push", "--progress=quiet"]
+GUARD = [sys.executable, "-m", "bakeguard", "--push", "--progress=quiet"]
+
+
+def alternate(n: int, fns: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(n):
+        for k, fn in fns.items():
+            out[k].append(fn())
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--quick", action="store_true", help="fewer runs, skip the 20 MB split")
+    a = ap.parse_args()
+    runs = 5 if a.quick else a.runs
+    newest = os.environ["BAKEGUARD_STACK_NEWEST"]
+    env = {
+        **os.environ,
+        "DOCKER_CONFIG": f"{os.environ['BAKEGUARD_STACK_CONFIGS']}/{newest}",
+        "BAKEGUARD_LOG_FORMAT": "console",
+    }
+    tmp = Path(tempfile.mkdtemp(prefix="bakeguard-bench-"))
+    rows: list[tuple[str, str, str, str]] = []
+
+    # 1. cached 3-platform push: plain vs pass-through vs guard vs guard+verify
+    p = project(tmp / "cached")
+    tag = {"TAG": f"localhost:5000/bench/{uuid.uuid4().hex[:8]}:v1"}
+    e = {**env, **tag}
+    timed(BAKE, e, p)  # warm the cache and the probe cache
+    timed(GUARD, e, p)
+    res = alternate(
+        runs,
+        {
+            "plain": lambda: timed(BAKE, e, p),
+            "off": lambda: timed([*GUARD, "--guard=off"], e, p),
+            "guard": lambda: timed([*GUARD, "--guard-verify=false"], e, p),
+            "verify": lambda: timed(GUARD, e, p),
+        },
+    )
+    med = {k: statistics.median(v) for k, v in res.items()}
+    rows.append(("plain bake, cached 3-platform push", f"{med['plain'] * 1000:.0f} ms", "-", "-"))
+    rows.append(
+        (
+            "bakeguard --guard=off",
+            f"{med['off'] * 1000:.0f} ms",
+            f"{med['off'] / med['plain']:.3f}x",
+            "<= 1.05x",
+        )
+    )
+    rows.append(
+        (
+            "bakeguard guard, no verify",
+            f"{med['guard'] * 1000:.0f} ms",
+            f"+{(med['guard'] - med['plain']) * 1000:.0f} ms",
+            "<= +60 ms",
+        )
+    )
+    rows.append(
+        (
+            "bakeguard guard + verify",
+            f"{med['verify'] * 1000:.0f} ms",
+            f"+{(med['verify'] - med['guard']) * 1000:.0f} ms (verify)",
+            "<= +40 ms",
+        )
+    )
+
+    # 2. the probes themselves, in-process (cached and not)
+    from bakeguard.docker import Docker
+    from bakeguard.probe import probe
+
+    d = Docker("docker", env)
+    cached = [_t(lambda: probe(d, None, env)) for _ in range(runs)]
+    fresh = [_t(lambda: probe(d, None, {**env, "BAKEGUARD_PROBE_TTL": "0"})) for _ in range(runs)]
+    rows.append(("probes, cached", f"{statistics.median(cached) * 1000:.1f} ms", "-", "<= 60 ms"))
+    rows.append(
+        (
+            "probes, uncached (3 docker calls at once)",
+            f"{statistics.median(fresh) * 1000:.0f} ms",
+            "-",
+            "(not a goal)",
+        )
+    )
+
+    # 3. 50 tags x 3 platforms
+    from bakeguard.registry import Registry
+    from bakeguard.verify import Expectation, Verifier
+
+    repo = f"localhost:5000/bench/many-{uuid.uuid4().hex[:6]}"
+    tags = [f"{repo}:t{i}" for i in range(50)]
+    src = tag["TAG"]
+    args = ["docker", "buildx", "imagetools", "create", *[x for t in tags for x in ("-t", t)], src]
+    subprocess.run(args, env=env, check=True, capture_output=True)
+    plats = ("linux/amd64", "linux/arm64", "linux/arm/v7")
+    exps = [Expectation("many", t, plats) for t in tags]
+    times = []
+    for _ in range(max(3, runs // 3)):
+        reg = Registry()
+        t0 = time.perf_counter()
+        out = Verifier(reg).run(exps)
+        times.append(time.perf_counter() - t0)
+        reg.close()
+        assert all(o.ok for o in out)
+    rows.append(
+        (
+            "verify 50 tags x 3 platforms",
+            f"{statistics.median(times) * 1000:.0f} ms",
+            "-",
+            "<= 1000 ms",
+        )
+    )
+
+    # 4. split vs plain: uncached (fresh 20 MB layer each run) and cached
+    if not a.quick:
+        n = max(3, runs // 3)
+        un: dict[str, list[float]] = {"plain": [], "split": []}
+        for i in range(n):
+            for k in ("plain", "split"):
+                pp = project(tmp / f"uncached-{k}-{i}", layer_mb=20)
+                ee = {**env, "TAG": f"localhost:5000/bench/split-{uuid.uuid4().hex[:8]}:v1"}
+                argv = BAKE if k == "plain" else [*GUARD, "--guard-split=always"]
+                un[k].append(timed(argv, ee, pp))
+        rp, rs = statistics.median(un["plain"]), statistics.median(un["split"])
+        rows.append(("plain bake, uncached 3 x 20 MB", f"{rp * 1000:.0f} ms", "-", "-"))
+        rows.append(
+            ("split, uncached 3 x 20 MB", f"{rs * 1000:.0f} ms", f"{rs / rp:.3f}x", "<= 1.10x")
+        )
+    sp = alternate(
+        runs,
+        {
+            "plain": lambda: timed(BAKE, e, p),
+            "split": lambda: timed([*GUARD, "--guard-split=always"], e, p),
+        },
+    )
+    mp, ms = statistics.median(sp["plain"]), statistics.median(sp["split"])
+    rows.append(
+        ("split, cached 3-platform push", f"{ms * 1000:.0f} ms", f"{ms / mp:.3f}x", "<= 1.30x")
+    )
+
+    w = max(len(r[0]) for r in rows)
+    print(f"\nbakeguard bench ({runs} runs each, medians; buildx {newest}, docker driver)")
+    print(f"{'measure':<{w}}  {'median':>9}  {'vs plain':>22}  goal")
+    for r in rows:
+        print(f"{r[0]:<{w}}  {r[1]:>9}  {r[2]:>22}  {r[3]}")
+    return 0
+
+
+def _t(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""CI systems: GitHub Actions annotations (`::warning`/`::error` workflow commands, on stdout
+as the runner reads them) and a markdown summary in $GITHUB_STEP_SUMMARY; GitLab collapsible
+sections around bakeguard's own blocks. Only for builds: pass-through commands add nothing."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+CI_VARS = ("GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "JENKINS_URL", "TF_BUILD")
+
+
+def system(environ: Mapping[str, str] | None = None) -> str | None:
+    environ = os.environ if environ is None else environ
+    if environ.get("GITHUB_ACTIONS") == "true":
+        return "github"
+    if environ.get("GITLAB_CI") == "true":
+        return "gitlab"
+    if any(environ.get(v) for v in CI_VARS) or environ.get("CI", "").lower() in ("true", "1"):
+        return "other"
+    return None
+
+
+def _escape(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def annotate(
+    level: str, title: str, message: str, environ: Mapping[str, str] | None = None
+) -> None:
+    """A GitHub annotation (level: warning | error | notice); nothing elsewhere."""
+    if system(environ) != "github":
+        return
+    t = title.replace(",", "%2C").replace("::", "%3A%3A")
+    sys.stdout.write(f"::{level} title={_escape(t)}::{_escape(message)}\n")
+    sys.stdout.flush()
+
+
+class Section:
+    """A GitLab collapsible section around a block of bakeguard's lines (on stderr)."""
+
+    def __init__(self, name: str, header: str, environ: Mapping[str, str] | None = None) -> None:
+        self.on = system(environ) == "gitlab"
+        self.name = name
+        self.header = header
+
+    def __enter__(self) -> Section:
+        if self.on:
+            sys.stderr.write(
+                f"\x1b[0Ksection_start:{int(time.time())}:{self.name}"
+                f"[collapsed=true]\r\x1b[0K{self.header}\n"
+            )
+            sys.stderr.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.on:
+            sys.stderr.write(f"\x1b[0Ksection_end:{int(time.time())}:{self.name}\r\x1b[0K\n")
+            sys.stderr.flush()
+
+
+def summary_markdown(record: Mapping[str, Any]) -> str:
+    lines = ["### bakeguard", ""]
+    env = record.get("environment") or {}
+    if env:
+        lines.append(
+            f"buildx `{env.get('buildx') or env.get('buildx_raw')}`, builder "
+            f"`{env.get('builder')}` ({env.get('driver')} driver); mode: "
+            f"**{record.get('mode', '?')}**; exit code {record.get('exit_code')}"
+        )
+        lines.append("")
+    for a in record.get("advisories") or []:
+        lines.append(f"- advisory `{a['id']}`" + ("" if a.get("certain") else " (cannot tell)"))
+    ver = record.get("verification") or []
+    if ver:
+        lines += ["", "| tag | result | platforms | missing | digest |", "|---|---|---|---|---|"]
+        for o in ver:
+            lines.append(
+                f"| `{o['ref']}` | {'✅ verified' if o['ok'] else '❌ FAILED'} | "
+                f"{', '.join(o['found']) or '-'} | {', '.join(o['missing']) or '-'} | "
+                f"`{(o.get('digest') or '-')[:19]}` |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(record: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
+    environ = os.environ if environ is None else environ
+    path = environ.get("GITHUB_STEP_SUMMARY")
+    if system(environ) != "github" or not path:
+        return
+    try:
+        with open(path, "a") as f:
+            f.write(summary_markdown(record))
+    except OSError:
+        pass

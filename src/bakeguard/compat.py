@@ -1,0 +1,144 @@
+"""Registry compatibility profiles, for registries that reject what BuildKit pushes by default.
+
+  docker-v2        Docker schema-2 media types (oci-mediatypes=false) and no attestations
+                   (BuildKit >= 0.31 refuses oci-mediatypes=false with attestations);
+                   imagetools create then writes a Docker manifest list.
+  no-attestations  no provenance/SBOM attestations (no unknown/unknown index entries).
+  oci              what BuildKit does by default (a host that needs nothing).
+
+Set per host with BAKEGUARD_COMPAT="host[:port]=PROFILE,..." or for all hosts with a bare
+PROFILE (--guard-compat / BAKEGUARD_COMPAT). Profiles are applied to the generated definition
+(never to the user's files). `detect` reads a failed push's error text and names the profile
+that fits, for --guard=auto's one retry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bakeguard.definition import Output, Target
+from bakeguard.errors import UsageError
+from bakeguard.registry import Reference
+
+PROFILES = ("docker-v2", "no-attestations", "oci")
+STRICTNESS = {"oci": 0, "no-attestations": 1, "docker-v2": 2}
+DESCRIPTIONS = {
+    "docker-v2": "Docker schema-2 media types, no attestations",
+    "no-attestations": "no provenance/SBOM attestations",
+    "oci": "BuildKit's defaults",
+}
+ATTEST_OFF = ["type=provenance,disabled=true", "type=sbom,disabled=true"]
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# (pattern on an error line, profile); the first that matches wins
+RULES = (
+    (re.compile(r"attestation|unknown/unknown", re.I), "no-attestations"),
+    (
+        re.compile(
+            r"manifest[_ ]invalid|unsupported media ?type|"
+            r"does not support (the )?oci|oci (index|manifest).*not (supported|accepted)|"
+            r"failed commit on ref \"(manifest|index)-sha256.*400",
+            re.I,
+        ),
+        "docker-v2",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Compat:
+    default: str | None = None
+    hosts: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return self.default in (None, "oci") and all(p == "oci" for p in self.hosts.values())
+
+    def for_host(self, host: str) -> str | None:
+        if host in self.hosts:
+            return self.hosts[host]
+        alias = (
+            host.replace("127.0.0.1", "localhost")
+            if "127.0.0.1" in host
+            else host.replace("localhost", "127.0.0.1")
+        )
+        return self.hosts.get(alias, self.default)
+
+    def for_target(self, t: Target) -> str | None:
+        found = [self.for_host(Reference.parse(r).registry) for r in t.push_refs]
+        known = [p for p in found if p]
+        return max(known, key=lambda p: STRICTNESS[p]) if known else None
+
+    def merged(self, other: Compat) -> Compat:
+        return Compat(other.default or self.default, {**self.hosts, **other.hosts})
+
+    def setting(self) -> str:
+        parts = [f"{h}={p}" for h, p in self.hosts.items()]
+        return ",".join(([self.default] if self.default else []) + parts)
+
+
+def parse(value: str | None) -> Compat:
+    if not value:
+        return Compat()
+    default: str | None = None
+    hosts: dict[str, str] = {}
+    for item in (x.strip() for x in value.split(",")):
+        if not item:
+            continue
+        host, eq, profile = item.rpartition("=")
+        if not eq:
+            host, profile = "", item
+        if profile not in PROFILES:
+            raise UsageError(
+                f"unknown compatibility profile {profile!r} in {value!r}",
+                f"use one of {', '.join(PROFILES)}, as PROFILE or host[:port]=PROFILE",
+            )
+        if host:
+            hosts[host] = profile
+        else:
+            default = profile
+    return Compat(default, hosts)
+
+
+def apply(raw: Mapping[str, Any], profile: str | None) -> dict[str, Any]:
+    """A target's printed attributes with the profile applied."""
+    out = dict(raw)
+    if profile in (None, "oci"):
+        return out
+    out["attest"] = list(ATTEST_OFF)
+    if profile == "docker-v2":
+        outputs = []
+        for o in raw.get("output") or []:
+            parsed = Output.parse(o)
+            if parsed.pushes:
+                attrs = {**parsed.attrs, "oci-mediatypes": "false"}
+                outputs.append(",".join(f"{k}={v}" for k, v in attrs.items()))
+            else:
+                outputs.append(o)
+        out["output"] = outputs
+    return out
+
+
+def error_lines(text: str) -> list[str]:
+    clean = _ANSI.sub("", text)
+    return [
+        line
+        for line in clean.splitlines()
+        if re.search(r"\berror\b|failed", line, re.I) and "exporting attestation" not in line
+    ]
+
+
+def detect(text: str, hosts: Iterable[str]) -> tuple[str, str] | None:
+    """(host, profile) when a failed push's error text is a known rejection."""
+    hosts = list(dict.fromkeys(hosts))
+    for line in error_lines(text):
+        for rx, profile in RULES:
+            if rx.search(line):
+                host = next((h for h in hosts if h in line), None)
+                if host is None and len(hosts) == 1:
+                    host = hosts[0]
+                if host:
+                    return host, profile
+    return None

@@ -1,0 +1,115 @@
+"""Picky registries on the real stack: explicit profiles, --guard=auto's one detected retry,
+attestations dropped only where needed, and a profile combined with the split."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.front import Front
+from tests.helpers import THREE, Stack, bake, bakeguard, platforms_at, run, unique_repo
+
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+def raw_of(ref: str, env: dict[str, str]) -> dict[str, Any]:
+    res = run(["docker", "buildx", "imagetools", "inspect", "--raw", ref], env)
+    assert res.returncode == 0, res.stderr
+    doc: dict[str, Any] = json.loads(res.stdout)
+    return doc
+
+
+def has_attestations(doc: dict[str, Any]) -> bool:
+    return any((m.get("platform") or {}).get("os") == "unknown" for m in doc.get("manifests", []))
+
+
+@pytest.mark.parametrize("builder", ["bg-remote", "default"])
+def test_docker_v2_only_with_explicit_profile(
+    stack: Stack, project: Path, front: Callable[..., Front], builder: str
+) -> None:
+    f = front(docker_v2_only=True)
+    host = f"localhost:{f.port}"
+    tag = f"{host}/{unique_repo('v2')}/app:v1"
+    env = stack.buildx("newest", TAG=tag)
+    assert bake(["--push", "--builder", builder], env, project).returncode != 0  # plain bake fails
+    res = bakeguard(
+        ["--push", "--builder", builder], {**env, "BAKEGUARD_COMPAT": f"{host}=docker-v2"}, project
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "docker-v2 profile" in res.stderr and "OK, 3/3" in res.stderr
+    doc = raw_of(tag, env)
+    assert doc["mediaType"] == DOCKER_LIST and not has_attestations(doc)
+    assert platforms_at(tag, env) == THREE
+
+
+def test_auto_detects_retries_once_and_prints_the_setting(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    f = front(docker_v2_only=True)
+    host = f"localhost:{f.port}"
+    tag = f"{host}/{unique_repo('v2auto')}/app:v1"
+    env = stack.buildx("newest", TAG=tag)
+    res = bakeguard(["--push", "--builder", "bg-remote"], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"BAKEGUARD_COMPAT={host}=docker-v2" in res.stderr
+    assert "rebuilding from cache with it, once" in res.stderr
+    assert raw_of(tag, env)["mediaType"] == DOCKER_LIST
+    rejected = [
+        s for s in f.seen if s.method == "PUT" and "/manifests/" in s.path and s.status == 400
+    ]
+    assert rejected  # the first push really was rejected
+
+
+def test_auto_does_not_retry_twice(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    f = front(docker_v2_only=True)
+    host = f"localhost:{f.port}"
+    env = stack.buildx("newest", TAG=f"{host}/{unique_repo('v2x')}/app:v1")
+    res = bakeguard(["--push", "--builder", "bg-remote", "--guard=warn"], env, project)
+    assert res.returncode != 0
+    assert f"set BAKEGUARD_COMPAT={host}=docker-v2" in res.stderr  # named, not retried
+    assert "rebuilding" not in res.stderr
+
+
+def test_no_attestations_only_for_that_host(
+    stack: Stack, front: Callable[..., Front], tmp_path: Path
+) -> None:
+    f = front(no_attestations=True)
+    host = f"localhost:{f.port}"
+    repo = unique_repo("noatt")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /\n")
+    (tmp_path / "hello.txt").write_text(repo)
+    (tmp_path / "docker-bake.hcl").write_text(
+        'group "default" {\n  targets = ["picky", "plain"]\n}\n'
+        f'target "picky" {{\n  platforms = ["linux/amd64", "linux/arm64"]\n'
+        f'  tags = ["{host}/{repo}/picky:v1"]\n}}\n'
+        f'target "plain" {{\n  platforms = ["linux/amd64", "linux/arm64"]\n'
+        f'  tags = ["localhost:5000/{repo}/plain:v1"]\n}}\n'
+    )
+    env = stack.buildx("newest")
+    assert bake(["--push", "--builder", "bg-remote"], env, tmp_path).returncode != 0
+    for extra in ({"BAKEGUARD_COMPAT": f"{host}=no-attestations"}, {}):
+        res = bakeguard(["--push", "--builder", "bg-remote"], {**env, **extra}, tmp_path)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert not has_attestations(raw_of(f"{host}/{repo}/picky:v1", env))
+        assert has_attestations(raw_of(f"localhost:5000/{repo}/plain:v1", env))
+    assert f"BAKEGUARD_COMPAT={host}=no-attestations" in res.stderr  # the auto run named it
+
+
+def test_profile_with_the_split_field_case(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    f = front(msr=True, docker_v2_only=True)
+    host = f"localhost:{f.port}"
+    tag = f"{host}/{unique_repo('v2split')}/app:v1"
+    env = stack.buildx("v0.21.1", TAG=tag, BAKEGUARD_COMPAT=f"{host}=docker-v2")
+    res = bakeguard(["--push"], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "splitting per platform" in res.stderr and "docker-v2 profile" in res.stderr
+    doc = raw_of(tag, env)
+    assert doc["mediaType"] == DOCKER_LIST and platforms_at(tag, env) == THREE

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bakeguard.compat import ATTEST_OFF, Compat, apply, detect, parse
+from bakeguard.definition import Definition
+from bakeguard.errors import UsageError
+from bakeguard.split import make_plan
+
+
+def test_parse_hosts_and_default() -> None:
+    c = parse("reg.example:5000=docker-v2,ghcr.io=no-attestations")
+    assert c.hosts == {"reg.example:5000": "docker-v2", "ghcr.io": "no-attestations"}
+    assert c.for_host("ghcr.io") == "no-attestations" and c.for_host("quay.io") is None
+    assert parse("docker-v2").for_host("anything") == "docker-v2"
+    assert parse("localhost:5100=docker-v2").for_host("127.0.0.1:5100") == "docker-v2"
+    assert parse("") == Compat() and parse(None).empty
+
+
+def test_bad_profile_is_a_usage_error() -> None:
+    with pytest.raises(UsageError) as e:
+        parse("reg=oci-ish")
+    assert "docker-v2, no-attestations, oci" in e.value.message() and e.value.exit_code == 2
+
+
+def test_apply_docker_v2_and_no_attestations() -> None:
+    raw = {"output": [{"type": "image", "push": "true"}, "type=local,dest=x"], "tags": ["r/a:1"]}
+    v2 = apply(raw, "docker-v2")
+    assert v2["attest"] == ATTEST_OFF
+    assert "oci-mediatypes=false" in v2["output"][0] and v2["output"][1] == "type=local,dest=x"
+    na = apply(raw, "no-attestations")
+    assert na["attest"] == ATTEST_OFF and na["output"] == raw["output"]
+    assert apply(raw, "oci") == raw and apply(raw, None) == raw
+
+
+def two_registries() -> Definition:
+    return Definition.parse(
+        json.dumps(
+            {
+                "target": {
+                    "picky": {
+                        "tags": ["picky.example/o/a:1"],
+                        "platforms": ["linux/amd64", "linux/arm64"],
+                        "output": ["type=registry"],
+                    },
+                    "plain": {
+                        "tags": ["localhost:5000/o/b:1"],
+                        "platforms": ["linux/amd64", "linux/arm64"],
+                        "output": ["type=registry"],
+                    },
+                }
+            }
+        )
+    )
+
+
+def test_profile_applies_only_to_targets_pushing_there() -> None:
+    c = parse("picky.example=no-attestations")
+    plan = make_plan(two_registries(), True, "-{os}-{arch}{variant}", split=False, compat=c)
+    gen = plan.definition["target"]
+    assert gen["picky"]["attest"] == ATTEST_OFF and "attest" not in gen["plain"]
+    plan = make_plan(
+        two_registries(), True, "-{os}-{arch}{variant}", compat=parse("picky.example=docker-v2")
+    )
+    gen = plan.definition["target"]
+    assert "oci-mediatypes=false" in gen["picky-linux-arm64"]["output"][0]
+    assert gen["picky-linux-arm64"]["attest"] == ATTEST_OFF
+    assert "attest" not in gen["plain-linux-arm64"]
+
+
+@pytest.mark.parametrize(
+    ("text", "profile"),
+    [
+        (
+            "ERROR: failed to push picky.example/o/a:1: manifest invalid: attestation manifests "
+            "(unknown/unknown) are not accepted",
+            "no-attestations",
+        ),
+        (
+            "ERROR: failed to solve: failed to push picky.example/o/a:1: unexpected status "
+            "from PUT request: 400 Bad Request: MANIFEST_INVALID: manifest invalid: media type "
+            "application/vnd.oci.image.index.v1+json is not supported",
+            "docker-v2",
+        ),
+        (
+            'error: failed commit on ref "manifest-sha256:abc": unexpected status: 400 Bad Request',
+            "docker-v2",
+        ),
+    ],
+)
+def test_detect_known_rejections(text: str, profile: str) -> None:
+    assert detect(text, ["picky.example"]) == ("picky.example", profile)
+
+
+def test_detect_ignores_progress_and_unrelated_errors() -> None:
+    progress = "#6 exporting attestation manifest sha256:abc done\n#6 DONE 0.1s\n"
+    assert detect(progress, ["r"]) is None
+    assert detect("ERROR: failed to solve: process did not complete successfully", ["r"]) is None
+    # two pushing hosts and the line names neither: no guess
+    assert detect("ERROR: manifest invalid", ["a.example", "b.example"]) is None
+    assert detect(
+        "\x1b[31mERROR: manifest invalid for b.example/x\x1b[0m", ["a.example", "b.example"]
+    ) == ("b.example", "docker-v2")
