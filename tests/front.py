@@ -9,6 +9,8 @@ Each mode reproduces something registries in the field do (see shared advisories
 - ``lag``: a manifest GET/HEAD by tag answers 404 for N seconds after that tag was PUT.
 - ``docker-v2-only``: a PUT of any OCI media type answers 400 MANIFEST_INVALID.
 - ``no-attestations``: a PUT of an index holding ``unknown/unknown`` entries answers 400.
+- ``truncate``: like ``msr``'s storage, for every client (any index PUT by tag keeps its first
+  platform only).
 - ``bearer``: token auth (401 + ``WWW-Authenticate: Bearer``; a token endpoint that checks
   basic credentials).
 
@@ -70,6 +72,7 @@ class Modes:
     docker_v2_only: bool = False
     no_attestations: bool = False
     bearer: tuple[str, str] | None = None  # (user, password)
+    truncate: bool = False  # like msr's storage, for every client: any index PUT by tag
 
 
 @dataclass
@@ -314,7 +317,11 @@ class _Handler(BaseHTTPRequestHandler):
                     "MANIFEST_INVALID",
                     "manifest invalid: attestation manifests (unknown/unknown) are not accepted",
                 )
-            if modes.msr and by_tag and ctype in INDEX_TYPES and self._is_engine():
+            if (
+                by_tag
+                and ctype in INDEX_TYPES
+                and ((modes.msr and self._is_engine()) or modes.truncate)
+            ):
                 # Store the first platform's manifest at the tag, but acknowledge the index
                 # the engine sent, as the registry in buildx #3070 did: the push "succeeds".
                 sent = "sha256:" + hashlib.sha256(body or b"").hexdigest()

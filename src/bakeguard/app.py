@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bakeguard import __version__, advisories, ci, guard, log, probe, report
-from bakeguard import compat as compat_
+from bakeguard import __version__, cachekey, ci, log, probe, report
 from bakeguard.definition import Definition
-from bakeguard.docker import Docker, Interrupted
+from bakeguard.docker import Docker, Interrupted, Tail
 from bakeguard.errors import (
     BakeguardError,
     DockerError,
@@ -24,19 +24,45 @@ from bakeguard.errors import (
     VerificationFailed,
 )
 from bakeguard.options import BakeArgs, GuardOptions
-from bakeguard.verify import Expectation, Outcome, expectations, table
+
+if TYPE_CHECKING:  # the fast path imports this module while bake runs: keep it light
+    from bakeguard import compat as compat_
+    from bakeguard import guard
+    from bakeguard.verify import Expectation, Outcome
 
 
-def resolve(docker: Docker, bake: BakeArgs) -> tuple[Definition | None, str]:
-    """`bake --print` with the user's own arguments; (None, why) when it fails."""
+def resolve(
+    docker: Docker, bake: BakeArgs, nice: bool = False, environ: Mapping[str, str] | None = None
+) -> tuple[Definition | None, str]:
+    """`bake --print` with the user's own arguments; (None, why) when it fails. The printed
+    definition is cached under a key of everything it depends on (cachekey.definition_key)."""
+    environ = os.environ if environ is None else environ
     args = bake.without("--metadata-file").plus("--print").argv
-    res = docker.capture(["buildx", "bake", *args], timeout=120)
+    key = None
+    if cachekey.ttl(environ) > 0:
+        key = cachekey.definition_key(
+            docker.binary, args, bake.values("--file"), environ, os.getcwd()
+        )
+    path = cachekey.cache_dir(environ).parent / "definitions" / f"{key}.json"
+    if key:
+        try:
+            return Definition.parse(path.read_text()), ""
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice)
     if not res.ok:
         return None, res.stderr.strip()[-2000:]
     try:
-        return Definition.parse(res.stdout), ""
+        defn = Definition.parse(res.stdout)
     except (ValueError, KeyError, TypeError) as e:
         return None, f"unreadable `bake --print` output: {e}"
+    if key:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(res.stdout)
+            tmp.replace(path)
+    return defn, ""
 
 
 def _preload_registry() -> None:
@@ -64,8 +90,10 @@ class Session:
         name = probe.builder_name(self.bake.last("--builder"), self.environ)
         return self.pool.submit(probe.probe, self.docker, name, self.environ)
 
-    def start_resolve(self, bake: BakeArgs | None = None) -> Future[tuple[Definition | None, str]]:
-        return self.pool.submit(resolve, self.docker, bake or self.bake)
+    def start_resolve(
+        self, bake: BakeArgs | None = None, nice: bool = False
+    ) -> Future[tuple[Definition | None, str]]:
+        return self.pool.submit(resolve, self.docker, bake or self.bake, nice, self.environ)
 
     def registry(self, env: probe.Environment | None) -> Any:
         from bakeguard.registry import Credentials, Registry
@@ -77,7 +105,7 @@ class Session:
         )
 
     def verify(self, exps: Sequence[Expectation], env: probe.Environment | None) -> list[Outcome]:
-        from bakeguard.verify import Verifier
+        from bakeguard.verify import Verifier, table
 
         reg = self.registry(env)
         try:
@@ -105,6 +133,8 @@ class Session:
 
     @property
     def compat(self) -> compat_.Compat:
+        from bakeguard import compat as compat_
+
         return compat_.parse(self.opts.compat)
 
     def compat_retry(
@@ -114,6 +144,7 @@ class Session:
         --guard=auto retries once with it; otherwise bakeguard only names the setting."""
         if defn is None:
             return None
+        from bakeguard import compat as compat_
         from bakeguard.registry import Reference
 
         hosts = [Reference.parse(r).registry for t in defn.pushing for r in t.push_refs]
@@ -142,6 +173,8 @@ class Session:
             self.log.debug(f"probe: {p}")
 
     def announce(self, decision: guard.Decision, env: probe.Environment) -> None:
+        from bakeguard import guard
+
         self.record["advisories"] = [
             {"id": m.advisory.id, "certain": m.certain, "unknown": list(m.unknown)}
             for m in decision.matches
@@ -174,6 +207,9 @@ class Session:
     # ------------------------------------------------------------ the run
 
     def build(self) -> int:
+        from bakeguard import advisories, fastpath, guard
+        from bakeguard import compat as compat_
+
         env_f = self.start_probe()
         defn_f = self.start_resolve()
         table_ = advisories.load(self.environ)
@@ -184,6 +220,9 @@ class Session:
         )
         if self.opts.shard:
             return self.shard(env, defn_f)
+        fastpath.remember(
+            self.docker, self.bake, self.environ, clean=not early and not env.problems
+        )
         if not early and self.opts.split != "always" and self.compat.empty:
             # nothing in the table can apply: start bake now; the definition resolves meanwhile
             self.record["mode"] = "plain"
@@ -246,47 +285,66 @@ class Session:
 
     def plain(self, defn_f: Future[tuple[Definition | None, str]], env: probe.Environment) -> int:
         """bake with the user's arguments (plus a metadata file of ours), then verify."""
-        user_meta = self.bake.last("--metadata-file")
-        tmp = None
-        args = self.bake
-        if user_meta is None and self.opts.verify:
-            tmp = tempfile.mkdtemp(prefix="bakeguard-")
-            meta_path = os.path.join(tmp, "metadata.json")
-            args = self.bake.plus("--metadata-file", meta_path)
-        else:
-            meta_path = user_meta or ""
+        args, meta_path, tmp = self.bake_with_metadata()
         try:
             threading.Thread(target=_preload_registry, daemon=True).start()
-            from bakeguard.split import Split, Tail
-
             seen = Tail()
             code = self.docker.run_bake(args.argv, tee=seen)
-            self.record["bake_exit_code"] = code
-            if code != 0:
-                defn, _why = defn_f.result()
-                retry = self.compat_retry(seen.text(), defn, retried=False)
-                if retry is None or defn is None:
-                    return code
-                self.record["mode"] = "compat"
-                return Split(self, env, defn, split=False, compat=retry, retried=True).run()
-            if not self.opts.verify:
-                return code
-            defn, _why = defn_f.result()
-            if defn is None or not defn.pushing:
-                return code
-            metadata = _read_json(meta_path)
-            outcomes = self.verify(expectations(defn, metadata), env)
-            if not all(o.ok for o in outcomes):
-                raise VerificationFailed(
-                    "verification failed: bake exited 0 but the registry does not hold what it "
-                    "pushed (see the table above)",
-                    "re-run with --guard-split=always, or check the registry; "
-                    "`bakeguard --guard-verify-only ARGS` re-checks without building",
-                )
-            return code
+            done: Future[probe.Environment] = Future()
+            done.set_result(env)
+            return self.after_bake(code, defn_f, done, seen, meta_path)
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def bake_with_metadata(self) -> tuple[BakeArgs, str, str | None]:
+        """The user's arguments, plus a metadata file of ours when they gave none."""
+        user_meta = self.bake.last("--metadata-file")
+        if user_meta is not None or not self.opts.verify:
+            return self.bake, user_meta or "", None
+        tmp = tempfile.mkdtemp(prefix="bakeguard-")
+        meta_path = os.path.join(tmp, "metadata.json")
+        return self.bake.plus("--metadata-file", meta_path), meta_path, tmp
+
+    def after_bake(
+        self,
+        code: int,
+        defn_f: Future[tuple[Definition | None, str]],
+        env_f: Future[probe.Environment],
+        seen: Tail,
+        meta_path: str,
+    ) -> int:
+        """What follows a plain bake: a known registry rejection's one retry, verification."""
+        self.record["bake_exit_code"] = code
+        env = env_f.result()
+        if "environment" not in self.record:
+            self.note_env(env)
+        if code != 0:
+            defn, _why = defn_f.result()
+            retry = self.compat_retry(seen.text(), defn, retried=False)
+            if retry is None or defn is None:
+                return code
+            from bakeguard.split import Split
+
+            self.record["mode"] = "compat"
+            return Split(self, env, defn, split=False, compat=retry, retried=True).run()
+        if not self.opts.verify:
+            return code
+        defn, _why = defn_f.result()
+        if defn is None or not defn.pushing:
+            return code
+        from bakeguard.verify import expectations
+
+        metadata = _read_json(meta_path)
+        outcomes = self.verify(expectations(defn, metadata), env)
+        if not all(o.ok for o in outcomes):
+            raise VerificationFailed(
+                "verification failed: bake exited 0 but the registry does not hold what it "
+                "pushed (see the table above)",
+                "re-run with --guard-split=always, or check the registry; "
+                "`bakeguard --guard-verify-only ARGS` re-checks without building",
+            )
+        return code
 
     def verify_only(self) -> int:
         env_f = self.start_probe()
@@ -296,6 +354,8 @@ class Session:
         env = env_f.result()
         self.note_env(env)
         self.record["mode"] = "verify-only"
+        from bakeguard.verify import expectations
+
         exps = expectations(defn)
         if not exps:
             self.log.info("nothing to verify: no target pushes a tag with these arguments")
@@ -318,6 +378,8 @@ def _read_json(path: str) -> Mapping[str, Any] | None:
 
 
 def list_advisories(opts: GuardOptions, environ: Mapping[str, str]) -> int:
+    from bakeguard import advisories
+
     table_ = advisories.load(environ)
     if opts.report:
         report.write(
@@ -354,15 +416,19 @@ def run(opts: GuardOptions, bake: BakeArgs) -> int:
         if opts.plan:
             return plan.plan(session)
         return plugin.install(session)
-    try:
-        if opts.merge:
-            from bakeguard import split
+    if opts.merge:
+        from bakeguard import split
 
-            code = split.merge(session)
-        elif opts.verify_only:
-            code = session.verify_only()
-        else:
-            code = session.build()
+        return finishing(session, lambda: split.merge(session))
+    if opts.verify_only:
+        return finishing(session, session.verify_only)
+    return finishing(session, session.build)
+
+
+def finishing(session: Session, step: Callable[[], int]) -> int:
+    """Run a step; whatever its outcome, write the report and CI summary once."""
+    try:
+        code = step()
     except BakeguardError as e:
         session.finish(e.exit_code)
         raise

@@ -1,37 +1,110 @@
 """`bakeguard ARGS` = `docker buildx bake ARGS`, guarded. Errors become exit codes here, and
-only here. The pass-through path (`--guard=off`, `--print`, `--list`, `--call`, `--help`)
-imports nothing heavy, so it costs what starting Python costs."""
+only here.
+
+`--guard=off` with nothing else of bakeguard's set is pure pass-through: bakeguard replaces
+itself with `docker buildx bake ARGS` (exec), so it costs what starting Python costs, and
+signals, terminal and exit code are bake's own. That path imports nothing but os and sys."""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from bakeguard import options
-from bakeguard.docker import Docker, Interrupted
-from bakeguard.errors import EXIT_INTERRUPTED, BakeguardError
+# the variables options.parse reads besides BAKEGUARD_GUARD (kept equal by a unit test): set,
+# they are validated by the full parser even when the guard is off
+_OPTION_VARS = (
+    "BAKEGUARD_SPLIT",
+    "BAKEGUARD_SPLIT_SUFFIX",
+    "BAKEGUARD_VERIFY",
+    "BAKEGUARD_VERIFY_TIMEOUT",
+    "BAKEGUARD_REPORT",
+    "BAKEGUARD_SHARD",
+    "BAKEGUARD_DIGESTS",
+    "BAKEGUARD_COMPAT",
+    "BAKEGUARD_VERBOSE",
+)
+
+
+def _exec_args(args: Sequence[str], environ: Mapping[str, str]) -> list[str] | None:
+    """bake's arguments when this is a plain `--guard=off` run, else None."""
+    off = environ.get("BAKEGUARD_GUARD") == "off"
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest.extend(args[i:])
+            break
+        if a == "--guard=off":
+            off = True
+        elif a == "--guard" and args[i + 1 : i + 2] == ["off"]:
+            off, i = True, i + 1
+        elif a.startswith("--guard"):
+            return None  # another bakeguard option, or another --guard value: parse it fully
+        else:
+            rest.append(a)
+        i += 1
+    if not off or any(environ.get(k) for k in _OPTION_VARS):
+        return None
+    return rest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        opts, bake = options.parse(args)
-        special = (
-            opts.version
-            or opts.advisories
-            or opts.doctor
-            or opts.plan
-            or opts.verify_only
-            or opts.merge
-            or opts.install_plugin
-        )
-        if not special and (opts.guard == "off" or bake.passthrough_only):
-            return Docker.from_env().run_bake(bake.argv)
-        from bakeguard import app
+    code = _main(argv)
+    if argv is None:
+        # The command itself (not a caller in-process): every child and temporary file is
+        # done with by now, so leave without tearing down the modules a run imported; that
+        # teardown costs tens of milliseconds on every push.
+        for stream in (sys.stdout, sys.stderr):
+            try:  # noqa: SIM105
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    return code
 
-        return app.run(opts, bake)
-    except Interrupted as e:
-        return e.code
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    bake_args = _exec_args(args, os.environ)
+    if bake_args is not None and argv is None:
+        docker = os.environ.get("BAKEGUARD_DOCKER") or _which("docker")
+        if docker:
+            try:  # noqa: SIM105 - contextlib would cost an import on the fastest path
+                os.execv(docker, [docker, "buildx", "bake", *bake_args])
+            except OSError:
+                pass  # fall through: the full path reports the error clearly
+    from bakeguard.errors import EXIT_INTERRUPTED, BakeguardError
+
+    try:
+        from bakeguard import options
+        from bakeguard.docker import Docker, Interrupted
+
+        try:
+            opts, bake = options.parse(args)
+            special = (
+                opts.version
+                or opts.advisories
+                or opts.doctor
+                or opts.plan
+                or opts.verify_only
+                or opts.merge
+                or opts.install_plugin
+            )
+            if not special and (opts.guard == "off" or bake.passthrough_only):
+                return Docker.from_env().run_bake(bake.argv)
+            from bakeguard import fastpath
+
+            if not special:
+                runner = Docker.from_env()
+                if fastpath.eligible(opts, bake, runner, os.environ):
+                    return fastpath.run(opts, bake, runner)
+            from bakeguard import app
+
+            return app.run(opts, bake)
+        except Interrupted as e:
+            return e.code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BakeguardError as e:
@@ -40,3 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.configure()
         log.get().error(e.message())
         return e.exit_code
+
+
+def _which(name: str) -> str | None:
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        p = os.path.join(d or ".", name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None

@@ -17,17 +17,15 @@ import sys
 import termios
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from bakeguard.errors import EXIT_INTERRUPTED, DockerError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     argv: tuple[str, ...]
     code: int
     stdout: str
@@ -62,10 +60,10 @@ class Interrupted(Exception):
         self.code = code
 
 
-@dataclass
 class Docker:
-    binary: str
-    env: Mapping[str, str] | None = None
+    def __init__(self, binary: str, env: Mapping[str, str] | None = None) -> None:
+        self.binary = binary
+        self.env = env
 
     @classmethod
     def from_env(cls) -> Docker:
@@ -88,8 +86,13 @@ class Docker:
         timeout: float | None = 60,
         env: Mapping[str, str] | None = None,
         stdin: str | None = None,
+        nice: bool = False,
     ) -> Result:
+        """A helper command, output captured. `nice` lowers its CPU priority: it runs beside
+        a bake and must not slow it down."""
         argv = (self.binary, *args)
+        if nice and shutil.which("nice"):
+            argv = ("nice", "-n", "19", *argv)
         try:
             p = subprocess.run(
                 argv,
@@ -164,6 +167,22 @@ class Docker:
         if got:
             raise Interrupted(EXIT_INTERRUPTED if got[0] == signal.SIGINT else 128 + got[0])
         return code if code >= 0 else 128 - code
+
+
+class Tail:
+    """The last 64 KiB of what bake wrote to stderr (read for known registry rejections)."""
+
+    def __init__(self, limit: int = 65536) -> None:
+        self.buf = bytearray()
+        self.limit = limit
+
+    def __call__(self, data: bytes) -> None:
+        self.buf += data
+        if len(self.buf) > self.limit:
+            del self.buf[: len(self.buf) - self.limit]
+
+    def text(self) -> str:
+        return self.buf.decode(errors="replace")
 
 
 class _Tee:

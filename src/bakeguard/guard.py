@@ -10,19 +10,9 @@ from pathlib import Path
 
 from bakeguard.advisories import Advisory, Facts, Match, facts_version, match
 from bakeguard.definition import Definition
+from bakeguard.fastpath import uses_compose
 from bakeguard.options import BakeArgs, GuardOptions
 from bakeguard.probe import Environment
-
-COMPOSE_DEFAULTS = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
-
-
-def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: Path) -> bool:
-    files = bake.values("--file") or [
-        f for f in environ.get("BUILDX_BAKE_FILE", "").split(os.pathsep) if f
-    ]
-    if files:
-        return any(f.endswith((".yml", ".yaml")) for f in files)
-    return any((cwd / f).exists() for f in COMPOSE_DEFAULTS)
 
 
 def facts(

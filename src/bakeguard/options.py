@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bakeguard.errors import UsageError
 
@@ -55,8 +55,7 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 
 
-@dataclass(frozen=True)
-class GuardSpec:
+class GuardSpec(NamedTuple):
     flag: str
     env: str | None
     kind: str  # "choice" | "value" | "bool"
@@ -135,8 +134,7 @@ GUARD_SPECS: tuple[GuardSpec, ...] = (
 SPECS_BY_FLAG = {s.flag: s for s in GUARD_SPECS}
 
 
-@dataclass(frozen=True)
-class GuardOptions:
+class GuardOptions(NamedTuple):
     guard: str = "auto"
     split: str = "auto"
     split_suffix: str = "-{os}-{arch}{variant}"
@@ -156,8 +154,7 @@ class GuardOptions:
     install_plugin: bool = False
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     """One bake argument as the user wrote it: a flag with its value token(s), or a target."""
 
     tokens: tuple[str, ...]
@@ -166,9 +163,8 @@ class Item:
     known: bool = True
 
 
-@dataclass(frozen=True)
-class BakeArgs:
-    items: tuple[Item, ...] = field(default_factory=tuple)
+class BakeArgs(NamedTuple):
+    items: tuple[Item, ...] = ()
 
     @property
     def argv(self) -> list[str]:

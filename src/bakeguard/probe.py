@@ -8,26 +8,17 @@ A probe that fails yields "unknown" and never blocks the build.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from bakeguard import cachekey
 from bakeguard.docker import Docker, Result
 from bakeguard.versions import BuildxVersion, parse_buildx_version
 
-DEFAULT_TTL = 60.0
-PLUGIN_DIRS = (
-    "/usr/local/lib/docker/cli-plugins",
-    "/usr/local/libexec/docker/cli-plugins",
-    "/usr/lib/docker/cli-plugins",
-    "/usr/libexec/docker/cli-plugins",
-)
 INFO_FORMAT = '{"driver_status":{{json .DriverStatus}},"registry":{{json .RegistryConfig}}}'
 
 
@@ -141,25 +132,6 @@ def builder_name(bake_builder: str | None, environ: Mapping[str, str]) -> str | 
     return bake_builder or environ.get("BUILDX_BUILDER") or None
 
 
-def _cache_key(docker: Docker, name: str | None, environ: Mapping[str, str]) -> str:
-    parts: list[str] = [docker.binary, str(name)]
-    for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "BUILDX_CONFIG"):
-        parts.append(f"{var}={environ.get(var, '')}")
-    config = environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
-    for f in (
-        docker.binary,
-        *(f"{d}/docker-buildx" for d in (f"{config}/cli-plugins", *PLUGIN_DIRS)),
-    ):
-        with contextlib.suppress(OSError):
-            parts.append(f"{f}@{os.stat(f).st_mtime_ns}")
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
-
-
-def cache_dir(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "bakeguard" / "probe"
-
-
 def probe(
     docker: Docker,
     name: str | None,
@@ -168,12 +140,9 @@ def probe(
 ) -> Environment:
     environ = os.environ if environ is None else environ
     if ttl is None:
-        try:
-            ttl = float(environ.get("BAKEGUARD_PROBE_TTL", DEFAULT_TTL))
-        except ValueError:
-            ttl = DEFAULT_TTL
-    key = _cache_key(docker, name, environ)
-    path = cache_dir(environ) / f"{key}.json"
+        ttl = cachekey.ttl(environ)
+    key = cachekey.probe_key(docker.binary, name, environ)
+    path = cachekey.cache_dir(environ) / f"{key}.json"
     raw: dict[str, list[object]] | None = None
     if ttl > 0:
         try:

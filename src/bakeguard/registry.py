@@ -335,8 +335,13 @@ class Registry:
         with self._lock:
             if host in self._clients:
                 return self._clients[host][0]
-        client = self._new_client(host, "https")
-        if is_insecure(host, self.insecure):
+        if is_loopback(host):
+            # plain HTTP first on loopback; a TLS port answers "Client sent an HTTP request to an
+            # HTTPS server" and _once switches (no credentials go out before a 401 challenge)
+            client = self._new_client(host, "http")
+        else:
+            client = self._new_client(host, "https")
+        if is_insecure(host, self.insecure) and not is_loopback(host):
             try:  # docker's order for insecure registries: HTTPS first, then plain HTTP
                 client.get("/v2/")
             except httpx.TransportError:
@@ -347,6 +352,16 @@ class Registry:
                 client.close()
                 return self._clients[host][0]
             self._clients[host] = (client, str(client.base_url))
+        return client
+
+    def _switch_to_https(self, host: str, old: httpx.Client) -> httpx.Client:
+        with self._lock:
+            current = self._clients.get(host, (old, ""))[0]
+            if current is not old:  # another thread switched already
+                return current
+            client = self._new_client(host, "https")
+            self._clients[host] = (client, str(client.base_url))
+        old.close()
         return client
 
     def close(self) -> None:
@@ -398,6 +413,13 @@ class Registry:
         try:
             client = self._client(ref.api_host)
             r = client.request(method, url, headers={"Accept": ACCEPT})
+            if (
+                r.status_code == 400
+                and client.base_url.scheme == "http"
+                and (method == "HEAD" or b"HTTPS server" in r.content)
+            ):
+                client = self._switch_to_https(ref.api_host, client)
+                r = client.request(method, url, headers={"Accept": ACCEPT})
         except httpx.TransportError as e:
             raise RegistryError(f"{ref.registry}: {type(e).__name__}: {e}", transient=True) from e
         if r.status_code < 300:

@@ -30,7 +30,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from bakeguard.compat import Compat
 from bakeguard.compat import apply as apply_profile
 from bakeguard.definition import Definition, Target
-from bakeguard.docker import Docker
+from bakeguard.docker import Docker, Tail
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, UsageError, VerificationFailed
 from bakeguard.platforms import normalize, suffix
 from bakeguard.probe import Environment
@@ -64,22 +64,6 @@ TRANSIENT = (
 
 class Transient(BakeguardError):
     pass
-
-
-class Tail:
-    """The last 64 KiB of what bake wrote to stderr (read for known registry rejections)."""
-
-    def __init__(self, limit: int = 65536) -> None:
-        self.buf = bytearray()
-        self.limit = limit
-
-    def __call__(self, data: bytes) -> None:
-        self.buf += data
-        if len(self.buf) > self.limit:
-            del self.buf[: len(self.buf) - self.limit]
-
-    def text(self) -> str:
-        return self.buf.decode(errors="replace")
 
 
 @dataclass(frozen=True)
@@ -216,11 +200,13 @@ class Split:
             self.compat,
         )
 
-    def bake_args(self, gen_file: str, meta: str, plan: Plan) -> list[str]:
+    def bake(self, gen_file: str, meta: str, targets: Sequence[str], seen: Tail) -> int:
+        """One bake of the generated definition (it is the whole definition: bake files named
+        in the environment are not merged in)."""
         kept = self.session.bake.without(*RESOLVED_FLAGS).without_targets()
-        return kept.plus("--file", gen_file, "--metadata-file", meta).argv + list(
-            plan.definition["target"]
-        )
+        args = kept.plus("--file", gen_file, "--metadata-file", meta).argv + list(targets)
+        unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
+        return self.docker.run_bake(args, unset=unset, tee=seen)
 
     def run(self) -> int:
         log = self.session.log
@@ -231,15 +217,11 @@ class Split:
             gen = os.path.join(tmp, "bakeguard-split.json")
             meta = os.path.join(tmp, "metadata.json")
             Path(gen).write_text(json.dumps(plan.definition, indent=2))
-            if not plan.by_digest:
-                self._forget_local(plan.variants)
-            # the generated file is the whole definition: no bake files from the environment
-            unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
             seen = Tail()
-            code = self.docker.run_bake(self.bake_args(gen, meta, plan), unset=unset, tee=seen)
+            code = self.bake(gen, meta, list(plan.definition["target"]), seen)
             self.session.record["bake_exit_code"] = code
             metadata = _read(meta)
-            failed = self.confirm(plan, code, metadata) if plan.variants else []
+            failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
             if code != 0 and (failed or not plan.variants):
                 retry = self.session.compat_retry(seen.text(), self.defn, self.retried)
                 if retry is not None:
@@ -255,6 +237,29 @@ class Split:
                     ).run()
                 if not plan.variants:
                     return code
+            if failed:
+                # Per-platform pushes of a shared layer upload the same blob at once; some
+                # registries lose that race ("provided digest did not match uploaded content").
+                # From cache, with the blob now in place, a second try is cheap.
+                again = [v for v, _ in failed]
+                plats = ", ".join(v.platform for v in again)
+                if plan.by_digest:
+                    log.warning(f"bake exited {code}; pushing {plats} once more, from cache")
+                else:
+                    log.warning(
+                        f"bake exited {code} (on the docker driver buildx < 0.22 also fails in "
+                        f"the engine's second push); re-running {plats} once from cache to "
+                        "confirm each platform on its own"
+                    )
+                if not plan.by_digest:
+                    # only this run may have named the engine's local per-platform images
+                    self._forget_local(again)
+                meta2 = os.path.join(tmp, "metadata-retry.json")
+                code2 = self.bake(gen, meta2, [v.name for v in again], Tail())
+                metadata = {**(metadata or {}), **(_read(meta2) or {})}
+                failed = self.confirm(again, plan.by_digest, code2, _read(meta2), local_fresh=True)
+                if not failed:
+                    code = code2
             if failed:
                 for v, why in failed:
                     log.error(
@@ -273,8 +278,8 @@ class Split:
             if code != 0:
                 log.warning(
                     f"bake exited {code}, yet every platform's push is confirmed in the registry "
-                    "by digest: the failure was the engine's second push (advisory "
-                    "docker-driver-double-push); continuing"
+                    "by digest (on the docker driver, buildx < 0.22 fails in the engine's second "
+                    "push: advisory docker-driver-double-push); continuing"
                 )
             return self.finish(plan, metadata)
         finally:
@@ -287,14 +292,28 @@ class Split:
             self.docker.capture(["image", "rm", *tags], timeout=60)
 
     def confirm(
-        self, plan: Plan, code: int, metadata: Mapping[str, Any] | None
+        self,
+        variants: Sequence[Variant],
+        by_digest: bool,
+        code: int,
+        metadata: Mapping[str, Any] | None,
+        local_fresh: bool = False,
     ) -> list[tuple[Variant, str]]:
+        """The variants whose push is NOT in the registry, with why. After a failed bake on the
+        docker driver, the engine's local images count only when `local_fresh` (their tags
+        were removed before that bake)."""
+        if not variants:
+            return []
+
         def one(v: Variant) -> tuple[Variant, str | None, str]:
-            if plan.by_digest:
-                if code != 0 or not metadata or v.name not in metadata:
-                    return v, None, f"bake exited {code}"
+            if code == 0 and metadata and v.name in metadata:
+                # bake succeeded: its metadata names what it pushed
                 digest = str(metadata[v.name].get("containerimage.digest", ""))
+            elif by_digest or code == 0 or not local_fresh:
+                return v, None, f"bake exited {code}"
             else:
+                # docker driver, bake failed (maybe only in the engine's second push): the
+                # engine's local image, named by this run (the tag was removed before it)
                 res = self.docker.capture(["image", "inspect", "--format", "{{.Id}}", v.tags[0]])
                 digest = res.stdout.strip()
                 if not res.ok or not digest.startswith("sha256:"):
@@ -309,7 +328,7 @@ class Split:
         reg = self.session.registry(self.env)
         try:
             with ThreadPoolExecutor(8) as pool:
-                results = list(pool.map(one, plan.variants))
+                results = list(pool.map(one, variants))
         finally:
             reg.close()
         failed = []

@@ -162,3 +162,22 @@ def test_shard_rejects_a_platform_no_target_has(
         ["--push", "--guard-shard", "linux/s390x", "--guard-digests", str(tmp_path)], env, project
     )
     assert res.returncode == 2 and "linux/s390x" in res.stderr and "choose from" in res.stderr
+
+
+def test_shared_layer_pushed_by_every_platform(stack: Stack, tmp_path: Path) -> None:
+    """Each platform's push uploads the same 20 MB blob at once; a registry may lose that race
+    (distribution: "provided digest did not match uploaded content"). The split retries the
+    platforms that did not land once, from cache, and ends complete."""
+    import os
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY blob.bin /\n")
+    (tmp_path / "blob.bin").write_bytes(os.urandom(20 * 1024 * 1024))
+    (tmp_path / "docker-bake.hcl").write_text(
+        'variable "TAG" {}\ntarget "default" {\n'
+        '  platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"]\n  tags = [TAG]\n}\n'
+    )
+    tag = f"localhost:5000/{unique_repo('shared')}/app:v1"
+    env = stack.buildx("newest", TAG=tag)
+    res = bakeguard(["--push", "--guard-split=always"], env, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert platforms_at(tag, env) == THREE

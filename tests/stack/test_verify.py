@@ -133,3 +133,22 @@ def test_tls_wrong_credentials_exit_3_without_secret(
     assert "refused access" in res.stderr and "401" in res.stderr
     assert wrong not in res.stderr + res.stdout and stack.tls_password not in res.stderr
     run(["docker", "logout", stack.tls_registry], env)
+
+
+def test_fast_path_still_verifies(
+    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path
+) -> None:
+    """After one full run has found no advisory for this builder, the next run starts bake at
+    once (the fast path) and still catches a partial tag."""
+    f = front()
+    env = stack.buildx("newest", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    report = tmp_path / "r.json"
+    for n, truncate in enumerate((False, True)):
+        f.modes.truncate = truncate
+        tag = f"localhost:{f.port}/{unique_repo('fast')}/app:v{n}"
+        res = bakeguard(["--push", "--guard-report", str(report)], {**env, "TAG": tag}, project)
+        doc = json.loads(report.read_text())
+        assert doc.get("fast_path", False) is bool(n), res.stderr[-2000:]
+    assert res.returncode == 3
+    assert "missing: linux/arm64, linux/arm/v7" in res.stderr
+    assert doc["verification"][0]["ok"] is False

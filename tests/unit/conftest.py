@@ -34,11 +34,11 @@ import json, os, sys, signal, time
 log = os.environ["FAKE_DOCKER_LOG"]
 with open(log, "a") as f:
     f.write(json.dumps(sys.argv[1:]) + "\\n")
-if os.environ.get("FAKE_DOCKER_SLEEP"):
+if os.environ.get("FAKE_DOCKER_SLEEP") and "bake" in sys.argv and "--print" not in sys.argv:
     def on(sig, _):
         with open(log, "a") as f:
             f.write(json.dumps(["signal", sig]) + "\\n")
-        sys.exit(130)
+        sys.exit(128 + sig)
     signal.signal(signal.SIGINT, on)
     signal.signal(signal.SIGTERM, on)
     print("ready", flush=True)

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -74,13 +73,15 @@ def test_missing_docker_is_a_clear_error(
     assert "BAKEGUARD_DOCKER" in capfd.readouterr().err
 
 
+@pytest.mark.parametrize("guard", ["--guard=off", "--guard=warn"])
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signals_reach_bake_and_no_child_outlives(
-    fake_docker: Path, tmp_path: Path, sig: int, code: int
+    fake_docker: Path, tmp_path: Path, sig: int, code: int, guard: str
 ) -> None:
-    env = {**os.environ, "FAKE_DOCKER_SLEEP": "30"}
+    """--guard=off execs bake (its own signal handling); a guarded run forwards the signal."""
+    env = {**os.environ, "FAKE_DOCKER_SLEEP": "30", "XDG_CACHE_HOME": str(tmp_path)}
     p = subprocess.Popen(
-        [sys.executable, "-m", "bakeguard", "--guard=off", "app"],
+        [sys.executable, "-m", "bakeguard", guard, "app"],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -90,6 +91,35 @@ def test_signals_reach_bake_and_no_child_outlives(
     p.send_signal(sig)
     assert p.wait(timeout=20) == code
     assert ["signal", sig] in calls(fake_docker)
-    time.sleep(0)  # the fake exits on the signal; nothing of ours may remain
     out = subprocess.run(["pgrep", "-f", str(fake_docker.parent / "fake-bin")], capture_output=True)
     assert out.stdout == b""
+
+
+def test_exec_check_reads_the_parsers_variables() -> None:
+    from bakeguard import cli
+    from bakeguard.options import GUARD_SPECS
+
+    env_names = {s.env for s in GUARD_SPECS if s.env} - {"BAKEGUARD_GUARD"}
+    assert set(cli._OPTION_VARS) == env_names
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "execs"),
+    [
+        (["--guard=off", "app"], {}, ["app"]),
+        (["--guard", "off", "--print"], {}, ["--print"]),
+        (["app"], {"BAKEGUARD_GUARD": "off"}, ["app"]),
+        (["app"], {"BAKEGUARD_GUARD": "off", "BAKEGUARD_STACK_DIR": "/x"}, ["app"]),
+        (["--guard=off", "app"], {"BAKEGUARD_SPLIT": "bogus"}, None),
+        (["--guard=off", "--guard-report", "r.json", "app"], {}, None),
+        (["--guard=warn", "app"], {}, None),
+        (["app"], {}, None),
+        (["--guard=off", "--", "--guard-x"], {}, ["--", "--guard-x"]),
+    ],
+)
+def test_when_guard_off_execs(
+    argv: list[str], env: dict[str, str], execs: list[str] | None
+) -> None:
+    from bakeguard.cli import _exec_args
+
+    assert _exec_args(argv, env) == execs

@@ -59,7 +59,7 @@ class FakeDocker(Docker):
         self.outputs = outputs
         self.calls: list[tuple[str, ...]] = []
 
-    def capture(self, args, timeout=60, env=None, stdin=None):  # type: ignore[no-untyped-def]
+    def capture(self, args, timeout=60, env=None, stdin=None, nice=False):  # type: ignore[no-untyped-def]
         self.calls.append(tuple(args))
         return self.outputs[args[1] if args[0] == "buildx" else args[0]]
 

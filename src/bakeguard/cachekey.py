@@ -1,0 +1,99 @@
+"""Where the probe's cache lives and what keys it (stdlib only: the fast path reads it before
+anything heavy is imported). The key: the docker binary and buildx plugins (path + mtime),
+the builder name and the docker endpoint variables."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+DEFAULT_TTL = 60.0
+
+
+def probe_key(binary: str, name: str | None, environ: Mapping[str, str]) -> str:
+    parts: list[str] = [binary, str(name)]
+    for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "BUILDX_CONFIG"):
+        parts.append(f"{var}={environ.get(var, '')}")
+    config = environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+    for f in (binary, *(f"{d}/docker-buildx" for d in (f"{config}/cli-plugins", *PLUGIN_DIRS))):
+        try:
+            parts.append(f"{f}@{os.stat(f).st_mtime_ns}")
+        except OSError:
+            continue
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+def cache_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bakeguard" / "probe"
+
+
+def ttl(environ: Mapping[str, str]) -> float:
+    try:
+        return float(environ.get("BAKEGUARD_PROBE_TTL", DEFAULT_TTL))
+    except ValueError:
+        return DEFAULT_TTL
+
+
+def table_hash(environ: Mapping[str, str]) -> str:
+    """The advisory table's identity: the built-in data and the user's files."""
+    h = hashlib.sha256((Path(__file__).parent / "data" / "advisories.toml").read_bytes())
+    for p in filter(None, environ.get("BAKEGUARD_ADVISORIES", "").split(os.pathsep)):
+        h.update(p.encode())
+        try:
+            h.update(Path(p).read_bytes())
+        except OSError:
+            h.update(b"missing")
+    return h.hexdigest()[:24]
+
+
+# shell bookkeeping that differs between otherwise identical invocations
+_VOLATILE = {"_", "SHLVL", "OLDPWD", "PWD", "COLUMNS", "LINES", "TERM_SESSION_ID"}
+DEFAULT_FILES = (
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+    "docker-bake.json",
+    "docker-bake.override.json",
+    "docker-bake.hcl",
+    "docker-bake.override.hcl",
+    ".env",
+)
+_NOT_CACHEABLE = (b"timestamp(", b"uuidv4(", b"uuid(")
+
+
+def definition_key(
+    binary: str, argv: list[str], files: list[str], environ: Mapping[str, str], cwd: str
+) -> str | None:
+    """The identity of what `bake --print` would print, or None when it cannot be cached:
+    a remote definition, or files that call timestamp()/uuidv4()."""
+    if any("://" in a or a.startswith("git@") for a in argv):
+        return None
+    h = hashlib.sha256()
+    h.update(probe_key(binary, None, environ).encode())
+    for part in (cwd, *argv):
+        h.update(part.encode() + b"\0")
+    for k in sorted(environ):
+        if k not in _VOLATILE:
+            h.update(f"{k}={environ[k]}\0".encode())
+    env_files = [f for f in environ.get("BUILDX_BAKE_FILE", "").split(os.pathsep) if f]
+    for f in sorted({*files, *env_files, *DEFAULT_FILES}):
+        path = Path(cwd, f)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            h.update(f"{f}:absent\0".encode())
+            continue
+        if any(word in data for word in _NOT_CACHEABLE):
+            return None
+        h.update(f"{f}:".encode() + hashlib.sha256(data).digest())
+    return h.hexdigest()[:32]

@@ -1,0 +1,141 @@
+"""The guarded run's fast path.
+
+When a recent full run on this machine found that no advisory can apply to this builder
+(the probe's cache, same key and TTL, plus the advisory table's identity), bake starts at
+once. Meanwhile a low-priority thread imports the rest of bakeguard, resolves the definition
+with a niced `bake --print` and warms the registry client; after bake, verification runs as
+on the full path. Nothing here imports more than the standard library and the light modules
+(options, docker, cachekey), so a guarded, cached push costs little more than bake itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from bakeguard import cachekey
+from bakeguard.docker import Docker, Tail
+from bakeguard.options import BakeArgs, GuardOptions
+
+COMPOSE_DEFAULTS = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+
+
+def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: Path) -> bool:
+    files = bake.values("--file") or [
+        f for f in environ.get("BUILDX_BAKE_FILE", "").split(os.pathsep) if f
+    ]
+    if files:
+        return any(f.endswith((".yml", ".yaml")) for f in files)
+    return any((cwd / f).exists() for f in COMPOSE_DEFAULTS)
+
+
+def _path(docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> Path:
+    name = bake.last("--builder") or environ.get("BUILDX_BUILDER") or None
+    key = cachekey.probe_key(docker.binary, name, environ)
+    return cachekey.cache_dir(environ) / f"{key}.early.json"
+
+
+def _argument_facts(bake: BakeArgs, environ: Mapping[str, str]) -> bool:
+    """Facts from the arguments that advisories also test; the cached verdict assumed none."""
+    return (bake.flag_set("--load") and bake.flag_set("--push")) or uses_compose(
+        bake, environ, Path.cwd()
+    )
+
+
+def remember(docker: Docker, bake: BakeArgs, environ: Mapping[str, str], clean: bool) -> None:
+    """Written by the full path: may the next run skip the pre-build matching?"""
+    ttl = cachekey.ttl(environ)
+    if ttl <= 0 or _argument_facts(bake, environ):
+        return
+    path = _path(docker, bake, environ)
+    doc = {"at": time.time(), "table": cachekey.table_hash(environ), "clean": clean}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(doc))
+        tmp.replace(path)
+    except OSError:
+        return
+
+
+def eligible(
+    opts: GuardOptions, bake: BakeArgs, docker: Docker, environ: Mapping[str, str]
+) -> bool:
+    if opts.split == "always" or opts.compat or opts.shard or opts.guard == "off":
+        return False
+    ttl = cachekey.ttl(environ)
+    if ttl <= 0 or _argument_facts(bake, environ):
+        return False
+    try:
+        doc = json.loads(_path(docker, bake, environ).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        doc.get("clean") is True
+        and time.time() - float(doc.get("at", 0)) < ttl
+        and doc.get("table") == cachekey.table_hash(environ)
+    )
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's nice is its own
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
+    box: dict[str, Any] = {}
+
+    def prepare() -> None:
+        _lower_priority()
+        from bakeguard import app, log
+
+        log.configure(opts.verbose)
+        session = app.Session(opts, bake, docker)
+        session.record["mode"] = "plain"
+        session.record["fast_path"] = True
+        box["env_f"] = session.start_probe()
+        if opts.verify or opts.report:
+            box["defn_f"] = session.start_resolve(nice=True)
+        else:
+            done: Future[tuple[Any, str]] = Future()
+            done.set_result((None, "verification is off"))
+            box["defn_f"] = done
+        box["session"] = session
+        if opts.verify:
+            import bakeguard.registry
+            import bakeguard.verify  # noqa: F401
+
+    thread = threading.Thread(target=prepare, daemon=True)
+    thread.start()
+    user_meta = bake.last("--metadata-file")
+    tmp = None
+    args, meta_path = bake, user_meta or ""
+    if user_meta is None and opts.verify:
+        import tempfile
+
+        tmp = tempfile.mkdtemp(prefix="bakeguard-")
+        meta_path = os.path.join(tmp, "metadata.json")
+        args = bake.plus("--metadata-file", meta_path)
+    try:
+        seen = Tail()
+        code = docker.run_bake(args.argv, tee=seen)
+        thread.join()
+        from bakeguard import app
+
+        if "session" not in box:  # the thread failed: do its work here
+            prepare()
+        session: app.Session = box["session"]
+        return app.finishing(
+            session, lambda: session.after_bake(code, box["defn_f"], box["env_f"], seen, meta_path)
+        )
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from bakeguard.cachekey import definition_key
+
+
+def key(tmp: Path, argv: list[str] | None = None, env: dict[str, str] | None = None) -> str | None:
+    return definition_key(
+        "/nonexistent/docker", argv or ["--print"], [], env or {"A": "1"}, str(tmp)
+    )
+
+
+def test_the_key_follows_every_input(tmp_path: Path) -> None:
+    (tmp_path / "docker-bake.hcl").write_text('target "a" {}\n')
+    base = key(tmp_path)
+    assert base and base == key(tmp_path)
+    assert key(tmp_path, ["--print", "b"]) != base
+    assert key(tmp_path, env={"A": "2"}) != base
+    assert key(tmp_path, env={"A": "1", "SHLVL": "3", "_": "/usr/bin/x"}) == base  # shell noise
+    (tmp_path / "docker-bake.hcl").write_text('target "b" {}\n')
+    assert key(tmp_path) != base
+    (tmp_path / ".env").write_text("TAG=2\n")
+    assert key(tmp_path) not in (base, None)
+
+
+def test_what_cannot_be_cached(tmp_path: Path) -> None:
+    (tmp_path / "docker-bake.hcl").write_text('target "a" {\n  tags = ["r:${timestamp()}"]\n}\n')
+    assert key(tmp_path) is None
+    (tmp_path / "docker-bake.hcl").write_text('target "a" {}\n')
+    assert key(tmp_path, ["--print", "https://github.com/o/r.git"]) is None
