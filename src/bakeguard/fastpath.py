@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Mapping
@@ -116,13 +115,12 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
     thread = threading.Thread(target=prepare, daemon=True)
     thread.start()
     user_meta = bake.last("--metadata-file")
-    tmp = None
+    ours = None
     args, meta_path = bake, user_meta or ""
     if user_meta is None and opts.verify:
-        import tempfile
-
-        tmp = tempfile.mkdtemp(prefix="bakeguard-")
-        meta_path = os.path.join(tmp, "metadata.json")
+        # bake creates it; the name is this process's own (tempfile would cost an import here)
+        base = os.environ.get("TMPDIR") or "/tmp"
+        ours = meta_path = os.path.join(base, f"bakeguard-{os.getpid()}-{time.time_ns()}.json")
         args = bake.plus("--metadata-file", meta_path)
     try:
         seen = Tail()
@@ -137,5 +135,6 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
             session, lambda: session.after_bake(code, box["defn_f"], box["env_f"], seen, meta_path)
         )
     finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if ours:
+            with contextlib.suppress(OSError):
+                os.unlink(ours)
