@@ -24,19 +24,23 @@ def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    res = run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)])
+    res = run(
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)]
+    )
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     return out
 
 
 def test_wheel_and_sdist(dist: Path) -> None:
     wheel = next(dist.glob(f"bakeguard-{__version__}-py3-none-any.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        entry = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "bakeguard = bakeguard.cli:main" in z.read(entry).decode()
     assert "bakeguard/data/advisories.toml" in names and "bakeguard/py.typed" in names
-    entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "bakeguard = bakeguard.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
     sdist = next(dist.glob(f"bakeguard-{__version__}.tar.gz"))
-    members = tarfile.open(sdist).getnames()
+    with tarfile.open(sdist) as t:
+        members = t.getnames()
     assert any(m.endswith("src/bakeguard/data/advisories.toml") for m in members)
 
 

@@ -42,23 +42,18 @@ def test_field_case_msr_front(
     assert set(doc) == {"app"} and doc["app"]["containerimage.digest"] == digest_at(tag, env)
 
 
-def test_remote_builder_splits_by_digest(stack: Stack, project: Path) -> None:
+@pytest.mark.parametrize("builder", ["bg-remote", "bg-multi"])
+def test_remote_builders_split_by_digest_and_verify(
+    stack: Stack, project: Path, builder: str
+) -> None:
+    """One node, and two nodes (buildx's multi-node merge): pushes by digest, no tags but v1."""
     repo = f"{unique_repo('bydigest')}/app"
     tag = f"localhost:5000/{repo}:v1"
     env = stack.buildx("newest", TAG=tag)
-    res = bakeguard(["--push", "--guard-split=always", "--builder", "bg-remote"], env, project)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert platforms_at(tag, env) == THREE
-    assert tags_of("127.0.0.1:5000", repo) == ["v1"]  # no per-platform tags
-
-
-def test_multi_node_builder_split_and_verify(stack: Stack, project: Path) -> None:
-    repo = f"{unique_repo('multi')}/app"
-    tag = f"localhost:5000/{repo}:v1"
-    env = stack.buildx("newest", TAG=tag)
-    res = bakeguard(["--push", "--guard-split=always", "--builder", "bg-multi"], env, project)
+    res = bakeguard(["--push", "--guard-split=always", "--builder", builder], env, project)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "OK, 3/3" in res.stderr and platforms_at(tag, env) == THREE
+    assert tags_of("127.0.0.1:5000", repo) == ["v1"]  # no per-platform tags
 
 
 def test_docker_driver_split_uses_per_platform_tags(stack: Stack, project: Path) -> None:
