@@ -90,13 +90,11 @@ def plan(session: Session) -> int:
     out("commands:")
     docker = session.docker.binary
     if decision.split and not decision.refuse and session.opts.guard != "off":
-        from bakeguard.split import make_plan, repo_of
+        from bakeguard.split import RESOLVED_FLAGS, make_plan, repo_of
 
         by_digest = env.driver in ("remote", "docker-container", "kubernetes")
         p = make_plan(defn, by_digest, session.opts.split_suffix)
-        kept = session.bake.without(
-            "--file", "--set", "--var", "--push", "--load", "--metadata-file"
-        ).without_targets()
+        kept = session.bake.without(*RESOLVED_FLAGS).without_targets()
         out(
             "  "
             + shlex.join(

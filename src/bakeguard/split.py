@@ -43,7 +43,18 @@ if TYPE_CHECKING:
 # flags whose effect `bake --print` already resolved into the definition, or that the
 # generated definition replaces; everything else the user passed is kept
 SHARD_SCHEMA = "bakeguard-digest/1"
-RESOLVED_FLAGS = ("--file", "--set", "--var", "--push", "--load", "--metadata-file")
+# (--provenance/--sbom: every buildx tested folds them into each target's printed `attest`,
+# where a compatibility profile may turn them off for one registry)
+RESOLVED_FLAGS = (
+    "--file",
+    "--set",
+    "--var",
+    "--push",
+    "--load",
+    "--metadata-file",
+    "--provenance",
+    "--sbom",
+)
 BY_DIGEST_DRIVERS = ("remote", "docker-container", "kubernetes")
 PUSH_ATTRS = ("type", "name", "push", "push-by-digest", "name-canonical")
 TRANSIENT = (

@@ -94,7 +94,12 @@ def test_no_attestations_only_for_that_host(
     env = stack.buildx("newest")
     assert bake(["--push", "--builder", "bg-remote"], env, tmp_path).returncode != 0
     for extra in ({"BAKEGUARD_COMPAT": f"{host}=no-attestations"}, {}):
-        res = bakeguard(["--push", "--builder", "bg-remote"], {**env, **extra}, tmp_path)
+        # the user's own --provenance applies everywhere but where the profile turns it off
+        res = bakeguard(
+            ["--push", "--builder", "bg-remote", "--provenance=mode=max"],
+            {**env, **extra},
+            tmp_path,
+        )
         assert res.returncode == 0, res.stderr[-3000:]
         assert not has_attestations(raw_of(f"{host}/{repo}/picky:v1", env))
         assert has_attestations(raw_of(f"localhost:5000/{repo}/plain:v1", env))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.front import Front
-from tests.helpers import THREE, Stack, bake, bakeguard, digest_at, platforms_at, unique_repo
+from tests.helpers import THREE, Stack, bake, bakeguard, digest_at, platforms_at, run, unique_repo
 
 
 def tags_of(registry: str, repo: str) -> list[str]:
@@ -176,3 +176,20 @@ def test_shared_layer_pushed_by_every_platform(stack: Stack, tmp_path: Path) -> 
     res = bakeguard(["--push", "--guard-split=always"], env, tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert platforms_at(tag, env) == THREE
+
+
+def test_index_annotations_survive_the_split(stack: Stack, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /\n")
+    (tmp_path / "hello.txt").write_text(unique_repo())
+    (tmp_path / "docker-bake.hcl").write_text(
+        'variable "TAG" {}\ntarget "default" {\n'
+        '  platforms = ["linux/amd64", "linux/arm64"]\n  tags = [TAG]\n'
+        '  annotations = ["index:org.opencontainers.image.description=kept by bakeguard"]\n}\n'
+    )
+    tag = f"localhost:5000/{unique_repo('annot')}/app:v1"
+    env = stack.buildx("newest", TAG=tag)
+    res = bakeguard(["--push", "--guard-split=always", "--builder", "bg-remote"], env, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    raw = run(["docker", "buildx", "imagetools", "inspect", "--raw", tag], env)
+    annotations = json.loads(raw.stdout).get("annotations") or {}
+    assert annotations.get("org.opencontainers.image.description") == "kept by bakeguard"
