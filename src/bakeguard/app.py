@@ -62,6 +62,7 @@ def resolve(
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(res.stdout)
             tmp.replace(path)
+            cachekey.prune(path.parent)
     return defn, ""
 
 

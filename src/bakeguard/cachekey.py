@@ -97,3 +97,10 @@ def definition_key(
             return None
         h.update(f"{f}:".encode() + hashlib.sha256(data).digest())
     return h.hexdigest()[:32]
+
+
+def prune(folder: Path, keep: int = 200) -> None:
+    """Keep the newest `keep` cached definitions."""
+    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        old.unlink(missing_ok=True)

@@ -29,3 +29,16 @@ def test_what_cannot_be_cached(tmp_path: Path) -> None:
     assert key(tmp_path) is None
     (tmp_path / "docker-bake.hcl").write_text('target "a" {}\n')
     assert key(tmp_path, ["--print", "https://github.com/o/r.git"]) is None
+
+
+def test_prune_keeps_the_newest(tmp_path: Path) -> None:
+    import os
+
+    from bakeguard.cachekey import prune
+
+    for i in range(5):
+        f = tmp_path / f"{i}.json"
+        f.write_text("{}")
+        os.utime(f, (1000 + i, 1000 + i))
+    prune(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["3.json", "4.json"]
