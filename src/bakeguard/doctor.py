@@ -8,6 +8,7 @@ from bakeguard import __version__, advisories, guard, probe
 
 if TYPE_CHECKING:
     from bakeguard.app import Session
+    from bakeguard.definition import Definition
 
 
 def version(session: Session) -> int:
@@ -54,26 +55,26 @@ def doctor(session: Session) -> int:
     if not matches:
         out("advisories: none apply")
     if defn is not None:
-        reachable(session, defn, env, out)
+        reachable(session, defn, env)
     return 4 if refuse else 0
 
 
-def reachable(session: Session, defn: object, env: probe.Environment, out: object) -> None:
-    from bakeguard.definition import Definition
+def reachable(session: Session, defn: Definition, env: probe.Environment) -> None:
     from bakeguard.registry import Reference, RegistryError
 
-    assert isinstance(defn, Definition)
-    hosts = {Reference.parse(r).registry: r for t in defn.pushing for r in t.push_refs}
+    hosts = {
+        Reference.parse(r).registry: Reference.parse(r) for t in defn.pushing for r in t.push_refs
+    }
     if not hosts:
         return
     reg = session.registry(env)
-    reg.budget = 0
+    reg.budget = 0  # one try each: the doctor reports, it does not wait
     try:
         for host, ref in sorted(hosts.items()):
             try:
-                reg._client(Reference.parse(ref).api_host).get("/v2/")
-                print(f"registry {host}: reachable")
-            except (RegistryError, Exception) as e:
-                print(f"registry {host}: NOT reachable ({type(e).__name__}: {e})")
+                status, url = reg.ping(ref)
+                print(f"registry {host}: reachable ({url} answered {status})")
+            except RegistryError as e:
+                print(f"registry {host}: NOT reachable ({e})")
     finally:
         reg.close()

@@ -444,6 +444,18 @@ class Registry:
             )
         raise RegistryError(f"{method} {ref}: {r.status_code}{detail}", r.status_code)
 
+    def ping(self, ref: Reference) -> tuple[int, str]:
+        """GET /v2/ of ref's registry (200, or 401 before credentials): (status, url)."""
+        try:
+            client = self._client(ref.api_host)
+            r = client.get("/v2/")
+            if r.status_code == 400 and client.base_url.scheme == "http":
+                client = self._switch_to_https(ref.api_host, client)
+                r = client.get("/v2/")
+        except httpx.TransportError as e:
+            raise RegistryError(f"{ref.registry}: {type(e).__name__}: {e}", transient=True) from e
+        return r.status_code, str(r.url)
+
     def manifest(self, ref: Reference, lag_ok: bool = False) -> Manifest:
         r = self._request("GET", ref, f"manifests/{ref.ref}", lag_ok=lag_ok and not ref.digest)
         body = r.content

@@ -87,7 +87,7 @@ def test_doctor(stack: Stack, project: Path) -> None:
         "builder: default (driver docker)",
         "image store: containerd",
         "advisory docker-driver-double-push [error]: applies",
-        "registry localhost:5000: reachable",
+        "registry localhost:5000: reachable (http://localhost:5000/v2/ answered 200)",
     ):
         assert needle in res.stdout
     res = bakeguard(
@@ -101,3 +101,14 @@ def test_version(stack: Stack, project: Path) -> None:
     assert res.returncode == 0
     assert res.stdout.splitlines()[0].startswith("bakeguard ")
     assert "buildx 0.13.1 (github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3)" in res.stdout
+
+
+def test_doctor_finds_the_tls_registrys_scheme(stack: Stack, project: Path) -> None:
+    env = stack.buildx(
+        "newest", TAG=f"{stack.tls_registry}/doctor/app:v1", BAKEGUARD_CERTS_DIR=str(stack.certs_d)
+    )
+    res = bakeguard(["--guard-doctor", "--push"], env, project)
+    assert (
+        f"registry {stack.tls_registry}: reachable (https://{stack.tls_registry}/v2/ answered 401)"
+        in res.stdout
+    )
