@@ -77,6 +77,7 @@ class Session:
     docker: Docker
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     record: dict[str, Any] = field(default_factory=dict)
+    warm: Any = None  # a registry client the fast path opened while bake ran
 
     def __post_init__(self) -> None:
         self.log = log.get()
@@ -96,6 +97,28 @@ class Session:
     ) -> Future[tuple[Definition | None, str]]:
         return self.pool.submit(resolve, self.docker, bake or self.bake, nice, self.environ)
 
+    def warm_registry(
+        self,
+        env_f: Future[probe.Environment],
+        defn_f: Future[tuple[Definition | None, str]],
+    ) -> None:
+        """While bake runs: a registry client with a connection open to each push host, so
+        that verification afterwards starts on a warm connection."""
+        from bakeguard.registry import Reference, RegistryError
+
+        defn, _why = defn_f.result()
+        if defn is None:
+            return
+        reg = self.registry(env_f.result())
+        for ref in {
+            Reference.parse(r).registry: Reference.parse(r)
+            for t in defn.pushing
+            for r in t.tag_refs
+        }.values():
+            with contextlib.suppress(RegistryError):
+                reg.ping(ref)
+        self.warm = reg
+
     def registry(self, env: probe.Environment | None) -> Any:
         from bakeguard.registry import Credentials, Registry
 
@@ -108,7 +131,8 @@ class Session:
     def verify(self, exps: Sequence[Expectation], env: probe.Environment | None) -> list[Outcome]:
         from bakeguard.verify import Verifier, table
 
-        reg = self.registry(env)
+        reg = self.warm if self.warm is not None else self.registry(env)
+        self.warm = None
         try:
             outcomes = Verifier(reg).run(exps)
         finally:

@@ -109,8 +109,7 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
             box["defn_f"] = done
         box["session"] = session
         if opts.verify:
-            import bakeguard.registry
-            import bakeguard.verify  # noqa: F401
+            session.warm_registry(box["env_f"], box["defn_f"])
 
     thread = threading.Thread(target=prepare, daemon=True)
     thread.start()
