@@ -49,6 +49,7 @@ DEBS = (
     ("docker-buildx", "trixie"),
     ("runc", "bookworm"),
     ("docker-registry", "bookworm"),
+    ("docker-cli", "sid"),  # on PATH only where the machine has no docker
 )
 PLAIN_REGISTRY = "127.0.0.1:5000"
 TLS_REGISTRY = "127.0.0.1:5443"
@@ -108,8 +109,8 @@ def system_sources_stanza() -> dict[str, str]:
     }
 
 
-def install_debs(want_cli: bool) -> bool:
-    debs = list(DEBS) + ([("docker-cli", "sid")] if want_cli else [])
+def install_debs() -> bool:
+    debs = list(DEBS)
     stamp = ROOT / ".debs"
     key = json.dumps(debs)
     if stamp.exists() and stamp.read_text() == key:
@@ -137,9 +138,18 @@ def install_debs(want_cli: bool) -> bool:
     return True
 
 
+def go_binary() -> str:
+    """go from PATH, else the usual install places (CI's PATH may not name them)."""
+    for candidate in (shutil.which("go"), "/usr/local/go/bin/go", "/usr/lib/go/bin/go"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise SystemExit("stack: `go` was not found (PATH, /usr/local/go/bin); it builds buildx")
+
+
 def go_env() -> dict[str, str]:
     return {
         **os.environ,
+        "PATH": f"{Path(go_binary()).parent}:{os.environ.get('PATH', '')}",
         "GOPATH": str(GO),
         "GOCACHE": str(GO / "cache"),
         "GOMODCACHE": str(GO / "pkg" / "mod"),
@@ -173,7 +183,7 @@ def go_build(module: str, version: str, pkg: str, out: str, ldflags: str = "") -
         return False
     env = go_env()
     info = json.loads(
-        run(["go", "mod", "download", "-json", f"{module}@{version}"], env=env).stdout
+        run([go_binary(), "mod", "download", "-json", f"{module}@{version}"], env=env).stdout
     )
     src = GO / "src" / out
     shutil.rmtree(src, ignore_errors=True)
@@ -182,7 +192,7 @@ def go_build(module: str, version: str, pkg: str, out: str, ldflags: str = "") -
         p.chmod(p.stat().st_mode | 0o200)
     log(f"go build {module}@{version} ./{pkg}")
     BIN.mkdir(parents=True, exist_ok=True)
-    cmd = ["go", "build", "-mod=mod", "-trimpath", "-o", str(target) + ".tmp"]
+    cmd = [go_binary(), "build", "-mod=mod", "-trimpath", "-o", str(target) + ".tmp"]
     if ldflags:
         cmd += ["-ldflags", ldflags]
     run([*cmd, f"./{pkg}"], env=env, cwd=src)
@@ -612,11 +622,12 @@ def cmd_up() -> int:
     t0 = time.monotonic()
     if os.geteuid() != 0:
         raise SystemExit("stack: `up` needs root (dockerd, containerd, buildkitd with runc)")
-    for tool in ("apt-get", "dpkg", "go"):
+    for tool in ("apt-get", "dpkg"):
         if not shutil.which(tool):
             raise SystemExit(f"stack: `{tool}` is not on PATH; it is needed to build the stack")
+    go_binary()
     newest = newest_buildx()
-    cold = install_debs(want_cli=shutil.which("docker") is None)
+    cold = install_debs()
     cold |= build_go_parts(newest)
     make_configs(newest)
     start_services()
