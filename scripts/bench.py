@@ -1,7 +1,8 @@
 """bakeguard's speed goals, measured against plain `docker buildx bake` in the same run.
 
-Runs alternate (plain, bakeguard, plain, ...) so drift hits both sides alike; the table shows
-medians and the ratio or the added milliseconds, with each goal from the issues:
+Runs alternate (plain, bakeguard, plain, ...) in rounds; each round's bakeguard time is set
+against the same round's plain bake, and the table shows the median of those paired ratios or
+differences (drift and load spikes hit both sides of a pair alike), with each goal:
 
   pass-through (--guard=off) on a cached 3-platform push      <= 1.05x
   probes (cached / uncached), in-process                      <= 60 ms added

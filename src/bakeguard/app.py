@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakeguard import __version__, cachekey, ci, log, probe, report
@@ -43,7 +44,7 @@ def resolve(
         key = cachekey.definition_key(
             docker.binary, args, bake.values("--file"), environ, os.getcwd()
         )
-    path = cachekey.cache_dir(environ).parent / "definitions" / f"{key}.json"
+    path = Path(cachekey.cache_dir(environ)).parent / "definitions" / f"{key}.json"
     if key:
         try:
             return Definition.parse(path.read_text()), ""
@@ -62,7 +63,7 @@ def resolve(
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(res.stdout)
             tmp.replace(path)
-            cachekey.prune(path.parent)
+            cachekey.prune(str(path.parent))
     return defn, ""
 
 

@@ -4,10 +4,10 @@ the builder name and the docker endpoint variables."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 PLUGIN_DIRS = (
     "/usr/local/lib/docker/cli-plugins",
@@ -22,7 +22,7 @@ def probe_key(binary: str, name: str | None, environ: Mapping[str, str]) -> str:
     parts: list[str] = [binary, str(name)]
     for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "BUILDX_CONFIG"):
         parts.append(f"{var}={environ.get(var, '')}")
-    config = environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+    config = environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
     for f in (binary, *(f"{d}/docker-buildx" for d in (f"{config}/cli-plugins", *PLUGIN_DIRS))):
         try:
             parts.append(f"{f}@{os.stat(f).st_mtime_ns}")
@@ -31,9 +31,14 @@ def probe_key(binary: str, name: str | None, environ: Mapping[str, str]) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 
-def cache_dir(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "bakeguard" / "probe"
+def cache_dir(environ: Mapping[str, str]) -> str:
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bakeguard", "probe")
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def ttl(environ: Mapping[str, str]) -> float:
@@ -45,11 +50,11 @@ def ttl(environ: Mapping[str, str]) -> float:
 
 def table_hash(environ: Mapping[str, str]) -> str:
     """The advisory table's identity: the built-in data and the user's files."""
-    h = hashlib.sha256((Path(__file__).parent / "data" / "advisories.toml").read_bytes())
+    h = hashlib.sha256(_read(os.path.join(os.path.dirname(__file__), "data", "advisories.toml")))
     for p in filter(None, environ.get("BAKEGUARD_ADVISORIES", "").split(os.pathsep)):
         h.update(p.encode())
         try:
-            h.update(Path(p).read_bytes())
+            h.update(_read(p))
         except OSError:
             h.update(b"missing")
     return h.hexdigest()[:24]
@@ -87,9 +92,8 @@ def definition_key(
             h.update(f"{k}={environ[k]}\0".encode())
     env_files = [f for f in environ.get("BUILDX_BAKE_FILE", "").split(os.pathsep) if f]
     for f in sorted({*files, *env_files, *DEFAULT_FILES}):
-        path = Path(cwd, f)
         try:
-            data = path.read_bytes()
+            data = _read(os.path.join(cwd, f))
         except OSError:
             h.update(f"{f}:absent\0".encode())
             continue
@@ -99,8 +103,10 @@ def definition_key(
     return h.hexdigest()[:32]
 
 
-def prune(folder: Path, keep: int = 200) -> None:
+def prune(folder: str, keep: int = 200) -> None:
     """Keep the newest `keep` cached definitions."""
-    files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    files = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json")]
+    files.sort(key=os.path.getmtime, reverse=True)
     for old in files[keep:]:
-        old.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(old)

@@ -18,18 +18,23 @@ import termios
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from bakeguard.errors import EXIT_INTERRUPTED, DockerError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class Result(NamedTuple):
-    argv: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
+class Result:
+    """A finished helper command."""
+
+    __slots__ = ("argv", "code", "stderr", "stdout")
+
+    def __init__(self, argv: tuple[str, ...], code: int, stdout: str, stderr: str) -> None:
+        self.argv, self.code, self.stdout, self.stderr = argv, code, stdout, stderr
 
     @property
     def ok(self) -> bool:

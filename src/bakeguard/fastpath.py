@@ -16,36 +16,37 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakeguard import cachekey
 from bakeguard.docker import Docker, Tail
 from bakeguard.options import BakeArgs, GuardOptions
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 COMPOSE_DEFAULTS = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 
 
-def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: Path) -> bool:
+def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: str) -> bool:
     files = bake.values("--file") or [
         f for f in environ.get("BUILDX_BAKE_FILE", "").split(os.pathsep) if f
     ]
     if files:
         return any(f.endswith((".yml", ".yaml")) for f in files)
-    return any((cwd / f).exists() for f in COMPOSE_DEFAULTS)
+    return any(os.path.exists(os.path.join(cwd, f)) for f in COMPOSE_DEFAULTS)
 
 
-def _path(docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> Path:
+def _path(docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> str:
     name = bake.last("--builder") or environ.get("BUILDX_BUILDER") or None
     key = cachekey.probe_key(docker.binary, name, environ)
-    return cachekey.cache_dir(environ) / f"{key}.early.json"
+    return os.path.join(cachekey.cache_dir(environ), f"{key}.early.json")
 
 
 def _argument_facts(bake: BakeArgs, environ: Mapping[str, str]) -> bool:
     """Facts from the arguments that advisories also test; the cached verdict assumed none."""
     return (bake.flag_set("--load") and bake.flag_set("--push")) or uses_compose(
-        bake, environ, Path.cwd()
+        bake, environ, os.getcwd()
     )
 
 
@@ -57,10 +58,11 @@ def remember(docker: Docker, bake: BakeArgs, environ: Mapping[str, str], clean: 
     path = _path(docker, bake, environ)
     doc = {"at": time.time(), "table": cachekey.table_hash(environ), "clean": clean}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(doc))
-        tmp.replace(path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(json.dumps(doc))
+        os.replace(tmp, path)
     except OSError:
         return
 
@@ -74,7 +76,8 @@ def eligible(
     if ttl <= 0 or _argument_facts(bake, environ):
         return False
     try:
-        doc = json.loads(_path(docker, bake, environ).read_text())
+        with open(_path(docker, bake, environ)) as f:
+            doc = json.load(f)
     except (OSError, ValueError):
         return False
     return (
@@ -104,6 +107,8 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
         if opts.verify or opts.report:
             box["defn_f"] = session.start_resolve(nice=True)
         else:
+            from concurrent.futures import Future
+
             done: Future[tuple[Any, str]] = Future()
             done.set_result((None, "verification is off"))
             box["defn_f"] = done

@@ -45,7 +45,7 @@ def facts(
         else tuple(o.attrs for t in pushing for o in t.outputs if o.pushes),
         attestations=atts,
         load_and_push=bake.flag_set("--load") and bake.flag_set("--push"),
-        compose=uses_compose(bake, environ, cwd or Path.cwd()),
+        compose=uses_compose(bake, environ, str(cwd or Path.cwd())),
         imagetools=imagetools,
     )
 

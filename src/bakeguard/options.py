@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 from bakeguard.errors import UsageError
 
@@ -55,13 +54,22 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 
 
-class GuardSpec(NamedTuple):
-    flag: str
-    env: str | None
-    kind: str  # "choice" | "value" | "bool"
-    default: str | None
-    help: str
-    choices: tuple[str, ...] = ()
+class GuardSpec:
+    """One bakeguard option: its flag, variable, kind (choice | value | bool), default."""
+
+    __slots__ = ("choices", "default", "env", "flag", "help", "kind")
+
+    def __init__(
+        self,
+        flag: str,
+        env: str | None,
+        kind: str,
+        default: str | None,
+        help: str,
+        choices: tuple[str, ...] = (),
+    ) -> None:
+        self.flag, self.env, self.kind, self.default = flag, env, kind, default
+        self.help, self.choices = help, choices
 
 
 GUARD_SPECS: tuple[GuardSpec, ...] = (
@@ -134,37 +142,90 @@ GUARD_SPECS: tuple[GuardSpec, ...] = (
 SPECS_BY_FLAG = {s.flag: s for s in GUARD_SPECS}
 
 
-class GuardOptions(NamedTuple):
-    guard: str = "auto"
-    split: str = "auto"
-    split_suffix: str = "-{os}-{arch}{variant}"
-    verify: bool = True
-    verify_timeout: float = 60.0
-    report: str | None = None
-    verify_only: bool = False
-    doctor: bool = False
-    plan: bool = False
-    advisories: bool = False
-    shard: str | None = None
-    digests: str | None = None
-    merge: str | None = None
-    compat: str | None = None
-    verbose: bool = False
-    version: bool = False
-    install_plugin: bool = False
+class GuardOptions:
+    """bakeguard's settings for one run (flags over variables over defaults)."""
+
+    __slots__ = (
+        "advisories",
+        "compat",
+        "digests",
+        "doctor",
+        "guard",
+        "install_plugin",
+        "merge",
+        "plan",
+        "report",
+        "shard",
+        "split",
+        "split_suffix",
+        "verbose",
+        "verify",
+        "verify_only",
+        "verify_timeout",
+        "version",
+    )
+
+    def __init__(
+        self,
+        guard: str = "auto",
+        split: str = "auto",
+        split_suffix: str = "-{os}-{arch}{variant}",
+        verify: bool = True,
+        verify_timeout: float = 60.0,
+        report: str | None = None,
+        verify_only: bool = False,
+        doctor: bool = False,
+        plan: bool = False,
+        advisories: bool = False,
+        shard: str | None = None,
+        digests: str | None = None,
+        merge: str | None = None,
+        compat: str | None = None,
+        verbose: bool = False,
+        version: bool = False,
+        install_plugin: bool = False,
+    ) -> None:
+        self.guard, self.split, self.split_suffix = guard, split, split_suffix
+        self.verify, self.verify_timeout, self.report = verify, verify_timeout, report
+        self.verify_only, self.doctor, self.plan = verify_only, doctor, plan
+        self.advisories, self.shard, self.digests = advisories, shard, digests
+        self.merge, self.compat, self.verbose = merge, compat, verbose
+        self.version, self.install_plugin = version, install_plugin
+
+    def __repr__(self) -> str:
+        return (
+            "GuardOptions(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+        )
 
 
-class Item(NamedTuple):
+class Item:
     """One bake argument as the user wrote it: a flag with its value token(s), or a target."""
 
-    tokens: tuple[str, ...]
-    flag: str | None = None  # canonical long name; None for a positional (target)
-    value: str | None = None
-    known: bool = True
+    __slots__ = ("flag", "known", "tokens", "value")
+
+    def __init__(
+        self,
+        tokens: tuple[str, ...],
+        flag: str | None = None,  # canonical long name; None for a positional (target)
+        value: str | None = None,
+        known: bool = True,
+    ) -> None:
+        self.tokens, self.flag, self.value, self.known = tokens, flag, value, known
+
+    def __repr__(self) -> str:
+        return f"Item({self.tokens!r}, {self.flag!r}, {self.value!r}, {self.known!r})"
 
 
-class BakeArgs(NamedTuple):
-    items: tuple[Item, ...] = ()
+class BakeArgs:
+    """bake's own arguments, in order and untouched, read for what bakeguard needs."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[Item, ...] = ()) -> None:
+        self.items = items
+
+    def __repr__(self) -> str:
+        return f"BakeArgs({self.argv!r})"
 
     @property
     def argv(self) -> list[str]:

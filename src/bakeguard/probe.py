@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bakeguard import cachekey
 from bakeguard.docker import Docker, Result
@@ -142,7 +143,7 @@ def probe(
     if ttl is None:
         ttl = cachekey.ttl(environ)
     key = cachekey.probe_key(docker.binary, name, environ)
-    path = cachekey.cache_dir(environ) / f"{key}.json"
+    path = Path(cachekey.cache_dir(environ)) / f"{key}.json"
     raw: dict[str, list[object]] | None = None
     if ttl > 0:
         try:

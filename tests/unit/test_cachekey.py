@@ -40,5 +40,5 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
         f = tmp_path / f"{i}.json"
         f.write_text("{}")
         os.utime(f, (1000 + i, 1000 + i))
-    prune(tmp_path, keep=2)
+    prune(str(tmp_path), keep=2)
     assert sorted(p.name for p in tmp_path.glob("*.json")) == ["3.json", "4.json"]
