@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+
+TYPE_CHECKING = False  # typing itself would cost ~9 ms on the exec path
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 # the variables options.parse reads besides BAKEGUARD_GUARD (kept equal by a unit test): set,
 # they are validated by the full parser even when the guard is off
