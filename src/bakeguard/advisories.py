@@ -164,17 +164,16 @@ def load(environ: Mapping[str, str] | None = None) -> list[Advisory]:
     return table
 
 
-def _version(v: str | None) -> Version | None:
+def facts_version(v: str | None) -> Version | None:
+    """A BuildKit version as nodes report it: v0.34.2 -> 0.34.2; a dev build (v0.0.0+unknown,
+    as Debian's engine reports its BuildKit) or anything unreadable -> None (unknown)."""
     if not v:
         return None
     try:
-        return Version(v.lstrip("v").split("+")[0].split("-")[0])
+        found = Version(v.lstrip("v").split("+")[0].split("-")[0])
     except InvalidVersion:
         return None
-
-
-def facts_version(v: str | None) -> Version | None:
-    return _version(v)
+    return None if found == Version("0.0.0") else found
 
 
 def _check(key: str, want: Any, f: Facts) -> bool | None:

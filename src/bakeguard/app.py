@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -93,10 +91,8 @@ class Session:
         name = probe.builder_name(self.bake.last("--builder"), self.environ)
         return self.pool.submit(probe.probe, self.docker, name, self.environ)
 
-    def start_resolve(
-        self, bake: BakeArgs | None = None, nice: bool = False
-    ) -> Future[tuple[Definition | None, str]]:
-        return self.pool.submit(resolve, self.docker, bake or self.bake, nice, self.environ)
+    def start_resolve(self, nice: bool = False) -> Future[tuple[Definition | None, str]]:
+        return self.pool.submit(resolve, self.docker, self.bake, nice, self.environ)
 
     def warm_registry(
         self,
@@ -311,7 +307,9 @@ class Session:
 
     def plain(self, defn_f: Future[tuple[Definition | None, str]], env: probe.Environment) -> int:
         """bake with the user's arguments (plus a metadata file of ours), then verify."""
-        args, meta_path, tmp = self.bake_with_metadata()
+        from bakeguard.fastpath import with_metadata
+
+        args, meta_path, ours = with_metadata(self.bake, self.opts.verify)
         try:
             threading.Thread(target=_preload_registry, daemon=True).start()
             seen = Tail()
@@ -320,17 +318,9 @@ class Session:
             done.set_result(env)
             return self.after_bake(code, defn_f, done, seen, meta_path)
         finally:
-            if tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
-
-    def bake_with_metadata(self) -> tuple[BakeArgs, str, str | None]:
-        """The user's arguments, plus a metadata file of ours when they gave none."""
-        user_meta = self.bake.last("--metadata-file")
-        if user_meta is not None or not self.opts.verify:
-            return self.bake, user_meta or "", None
-        tmp = tempfile.mkdtemp(prefix="bakeguard-")
-        meta_path = os.path.join(tmp, "metadata.json")
-        return self.bake.plus("--metadata-file", meta_path), meta_path, tmp
+            if ours:
+                with contextlib.suppress(OSError):
+                    os.unlink(ours)
 
     def after_bake(
         self,

@@ -74,10 +74,6 @@ class Compat:
     def merged(self, other: Compat) -> Compat:
         return Compat(other.default or self.default, {**self.hosts, **other.hosts})
 
-    def setting(self) -> str:
-        parts = [f"{h}={p}" for h, p in self.hosts.items()]
-        return ",".join(([self.default] if self.default else []) + parts)
-
 
 def parse(value: str | None) -> Compat:
     if not value:

@@ -87,6 +87,18 @@ def eligible(
     )
 
 
+def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | None]:
+    """bake's arguments with a metadata file to read after it: the user's own, else one of
+    ours (returned third, for the caller to remove; bake creates it, and the name is this
+    process's own: tempfile would cost an import before bake starts)."""
+    user = bake.last("--metadata-file")
+    if user is not None or not verify:
+        return bake, user or "", None
+    base = os.environ.get("TMPDIR") or "/tmp"
+    ours = os.path.join(base, f"bakeguard-{os.getpid()}-{time.time_ns()}.json")
+    return bake.plus("--metadata-file", ours), ours, ours
+
+
 def _lower_priority() -> None:
     with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's nice is its own
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
@@ -118,14 +130,7 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
 
     thread = threading.Thread(target=prepare, daemon=True)
     thread.start()
-    user_meta = bake.last("--metadata-file")
-    ours = None
-    args, meta_path = bake, user_meta or ""
-    if user_meta is None and opts.verify:
-        # bake creates it; the name is this process's own (tempfile would cost an import here)
-        base = os.environ.get("TMPDIR") or "/tmp"
-        ours = meta_path = os.path.join(base, f"bakeguard-{os.getpid()}-{time.time_ns()}.json")
-        args = bake.plus("--metadata-file", meta_path)
+    args, meta_path, ours = with_metadata(bake, opts.verify)
     try:
         seen = Tail()
         code = docker.run_bake(args.argv, tee=seen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bakeguard.definition import Definition
@@ -87,7 +87,6 @@ class Verifier:
     registry: Registry
     workers: int = 16
     lag_ok: bool = True
-    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def run(self, exps: Sequence[Expectation]) -> list[Outcome]:
         if not exps:

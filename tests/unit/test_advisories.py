@@ -184,3 +184,15 @@ def test_bad_advisory_files_are_usage_errors(text: str, needle: str) -> None:
 def test_missing_user_file(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         load({"BAKEGUARD_ADVISORIES": str(tmp_path / "nope.toml")})
+
+
+@pytest.mark.parametrize(
+    ("reported", "certain"), [("v0.12.5", True), ("v0.0.0+unknown", False), (None, False)]
+)
+def test_a_dev_buildkit_cannot_tell(reported: str | None, certain: bool) -> None:
+    from bakeguard.advisories import facts_version
+
+    adv = next(a for a in TABLE if a.id == "multinode-merge-desc-0.10")
+    facts = Facts(Version("0.10.1"), nodes=2, push=True, buildkit=(facts_version(reported),))
+    found = match([adv], facts)
+    assert found and found[0].certain is certain
