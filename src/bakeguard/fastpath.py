@@ -99,6 +99,11 @@ def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | No
     return bake.plus("--metadata-file", ours), ours, ours
 
 
+def _ci_output(environ: Mapping[str, str]) -> bool:
+    """A CI system that gets a step summary or annotations from bakeguard (see ci.py)."""
+    return environ.get("GITHUB_ACTIONS") == "true" or environ.get("GITLAB_CI") == "true"
+
+
 def _lower_priority() -> None:
     with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's nice is its own
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
@@ -108,7 +113,8 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
     box: dict[str, Any] = {}
 
     def prepare() -> None:
-        _lower_priority()
+        if threading.current_thread() is not threading.main_thread():
+            _lower_priority()
         from bakeguard import app, log
 
         log.configure(opts.verbose)
@@ -116,8 +122,8 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
         session.record["mode"] = "plain"
         session.record["fast_path"] = True
         box["env_f"] = session.start_probe()
-        if opts.verify or opts.report:
-            box["defn_f"] = session.start_resolve(nice=True)
+        if opts.verify or opts.report or box.get("failed"):
+            box["defn_f"] = session.start_resolve(nice=not box.get("failed"))
         else:
             from concurrent.futures import Future
 
@@ -128,16 +134,24 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
         if opts.verify:
             session.warm_registry(box["env_f"], box["defn_f"])
 
+    # Nothing to verify, report or annotate: a successful bake needs nothing more from
+    # bakeguard, so the rest of it is loaded only if bake fails (to read the error).
+    quiet = not opts.verify and not opts.report and not _ci_output(os.environ)
     thread = threading.Thread(target=prepare, daemon=True)
-    thread.start()
+    if not quiet:
+        thread.start()
     args, meta_path, ours = with_metadata(bake, opts.verify)
     try:
         seen = Tail()
         code = docker.run_bake(args.argv, tee=seen)
-        thread.join()
+        if quiet and code == 0:
+            return 0
+        box["failed"] = code != 0
+        if not quiet:
+            thread.join()
         from bakeguard import app
 
-        if "session" not in box:  # the thread failed: do its work here
+        if "session" not in box:  # not started (quiet), or it failed: do its work here
             prepare()
         session: app.Session = box["session"]
         return app.finishing(

@@ -118,3 +118,32 @@ def test_profile_with_the_split_field_case(
     assert "splitting per platform" in res.stderr and "docker-v2 profile" in res.stderr
     doc = raw_of(tag, env)
     assert doc["mediaType"] == DOCKER_LIST and platforms_at(tag, env) == THREE
+
+
+def test_fast_path_without_verification_still_detects_a_rejection(
+    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path
+) -> None:
+    """With verification off, a guarded run on a clean builder loads nothing beyond bake on
+    success; when bake fails it still reads the rejection and retries with the profile."""
+    env = stack.buildx("newest", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    ok = bakeguard(
+        ["--push", "--builder", "bg-remote"],
+        {**env, "TAG": f"localhost:5000/{unique_repo('prime')}/app:v1"},
+        project,
+    )
+    assert ok.returncode == 0  # a full run: records that no advisory applies to bg-remote
+    f = front(docker_v2_only=True)
+    host = f"localhost:{f.port}"
+    tag = f"{host}/{unique_repo('quiet')}/app:v1"
+    quiet = bakeguard(
+        ["--push", "--builder", "bg-remote", "--guard-verify=false", "--progress=quiet"],
+        {**env, "TAG": f"localhost:5000/{unique_repo()}/a:1"},
+        project,
+    )
+    assert quiet.returncode == 0 and "bakeguard" not in quiet.stderr
+    res = bakeguard(
+        ["--push", "--builder", "bg-remote", "--guard-verify=false"], {**env, "TAG": tag}, project
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"BAKEGUARD_COMPAT={host}=docker-v2" in res.stderr
+    assert raw_of(tag, env)["mediaType"] == DOCKER_LIST
