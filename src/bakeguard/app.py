@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -56,11 +55,8 @@ def resolve(
     except (ValueError, KeyError, TypeError) as e:
         return None, f"unreadable `bake --print` output: {e}"
     if key:
+        cachekey.write_atomic(str(path), res.stdout)
         with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(res.stdout)
-            tmp.replace(path)
             cachekey.prune(str(path.parent))
     return defn, ""
 
@@ -351,7 +347,7 @@ class Session:
             return code
         from bakeguard.verify import expectations
 
-        metadata = _read_json(meta_path)
+        metadata = report.read_object(meta_path)
         outcomes = self.verify(expectations(defn, metadata), env)
         if not all(o.ok for o in outcomes):
             raise VerificationFailed(
@@ -382,15 +378,6 @@ class Session:
                 "verification failed (see the table above)", "push again, or check the registry"
             )
         return 0
-
-
-def _read_json(path: str) -> Mapping[str, Any] | None:
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def list_advisories(opts: GuardOptions, environ: Mapping[str, str]) -> int:

@@ -36,6 +36,20 @@ def cache_dir(environ: Mapping[str, str]) -> str:
     return os.path.join(base, "bakeguard", "probe")
 
 
+def write_atomic(path: str, text: str) -> None:
+    """A cache file, written whole or not at all (a temporary name, then rename); a cache
+    that cannot be written is skipped silently."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
@@ -62,17 +76,15 @@ def table_hash(environ: Mapping[str, str]) -> str:
 
 # shell bookkeeping that differs between otherwise identical invocations
 _VOLATILE = {"_", "SHLVL", "OLDPWD", "PWD", "COLUMNS", "LINES", "TERM_SESSION_ID"}
-DEFAULT_FILES = (
-    "compose.yaml",
-    "compose.yml",
-    "docker-compose.yml",
-    "docker-compose.yaml",
+# the files bake reads from the working directory when no -f is given, in its order
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+BAKE_FILES = (
     "docker-bake.json",
     "docker-bake.override.json",
     "docker-bake.hcl",
     "docker-bake.override.hcl",
-    ".env",
 )
+DEFAULT_FILES = (*COMPOSE_FILES, *BAKE_FILES, ".env")
 _NOT_CACHEABLE = (b"timestamp(", b"uuidv4(", b"uuid(")
 
 

@@ -25,8 +25,6 @@ from bakeguard.options import BakeArgs, GuardOptions
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-COMPOSE_DEFAULTS = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
-
 
 def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: str) -> bool:
     files = bake.values("--file") or [
@@ -34,7 +32,7 @@ def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: str) -> bool:
     ]
     if files:
         return any(f.endswith((".yml", ".yaml")) for f in files)
-    return any(os.path.exists(os.path.join(cwd, f)) for f in COMPOSE_DEFAULTS)
+    return any(os.path.exists(os.path.join(cwd, f)) for f in cachekey.COMPOSE_FILES)
 
 
 def _path(docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> str:
@@ -57,14 +55,7 @@ def remember(docker: Docker, bake: BakeArgs, environ: Mapping[str, str], clean: 
         return
     path = _path(docker, bake, environ)
     doc = {"at": time.time(), "table": cachekey.table_hash(environ), "clean": clean}
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(json.dumps(doc))
-        os.replace(tmp, path)
-    except OSError:
-        return
+    cachekey.write_atomic(path, json.dumps(doc))
 
 
 def eligible(

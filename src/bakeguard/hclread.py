@@ -15,12 +15,8 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-DEFAULT_FILES = (
-    "docker-bake.json",
-    "docker-bake.override.json",
-    "docker-bake.hcl",
-    "docker-bake.override.hcl",
-)
+from bakeguard.cachekey import BAKE_FILES
+
 COMPOSE = (".yml", ".yaml")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\((.*)\)$", re.S)
@@ -250,7 +246,7 @@ def read(
     cwd: Path,
 ) -> dict[str, Any]:
     """The definition as `bake --print` would print it (target: name -> attributes)."""
-    paths = [cwd / f for f in files] or [cwd / f for f in DEFAULT_FILES if (cwd / f).exists()]
+    paths = [cwd / f for f in files] or [cwd / f for f in BAKE_FILES if (cwd / f).exists()]
     if not paths:
         raise Unsupported("no bake file given and none of the default names exists here")
     r = Reader(environ)

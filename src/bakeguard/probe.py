@@ -155,13 +155,7 @@ def probe(
     if raw is None:
         raw = _run_probes(docker, name)
         if ttl > 0 and all(v[0] == 0 for v in raw.values()):
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(json.dumps({"at": time.time(), "raw": raw}))
-                tmp.replace(path)
-            except OSError:
-                pass
+            cachekey.write_atomic(str(path), json.dumps({"at": time.time(), "raw": raw}))
     return interpret(raw)
 
 

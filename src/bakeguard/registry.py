@@ -410,18 +410,7 @@ class Registry:
 
     def _once(self, method: str, ref: Reference, path: str, lag_ok: bool) -> httpx.Response:
         url = f"/v2/{ref.repository}/{path}"
-        try:
-            client = self._client(ref.api_host)
-            r = client.request(method, url, headers={"Accept": ACCEPT})
-            if (
-                r.status_code == 400
-                and client.base_url.scheme == "http"
-                and (method == "HEAD" or b"HTTPS server" in r.content)
-            ):
-                client = self._switch_to_https(ref.api_host, client)
-                r = client.request(method, url, headers={"Accept": ACCEPT})
-        except httpx.TransportError as e:
-            raise RegistryError(f"{ref.registry}: {type(e).__name__}: {e}", transient=True) from e
+        r = self._send(ref, method, url, {"Accept": ACCEPT})
         if r.status_code < 300:
             return r
         if r.status_code == 429 or r.status_code >= 500:
@@ -444,16 +433,29 @@ class Registry:
             )
         raise RegistryError(f"{method} {ref}: {r.status_code}{detail}", r.status_code)
 
-    def ping(self, ref: Reference) -> tuple[int, str]:
-        """GET /v2/ of ref's registry (200, or 401 before credentials): (status, url)."""
+    def _send(
+        self, ref: Reference, method: str, url: str, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        """One request; a loopback registry that answers plain HTTP with "Client sent an HTTP
+        request to an HTTPS server" (a HEAD gets the 400 without that body) is asked again over
+        HTTPS, and stays HTTPS for this run."""
         try:
             client = self._client(ref.api_host)
-            r = client.get("/v2/")
-            if r.status_code == 400 and client.base_url.scheme == "http":
+            r = client.request(method, url, headers=headers)
+            if (
+                r.status_code == 400
+                and client.base_url.scheme == "http"
+                and (method == "HEAD" or b"HTTPS server" in r.content)
+            ):
                 client = self._switch_to_https(ref.api_host, client)
-                r = client.get("/v2/")
+                r = client.request(method, url, headers=headers)
         except httpx.TransportError as e:
             raise RegistryError(f"{ref.registry}: {type(e).__name__}: {e}", transient=True) from e
+        return r
+
+    def ping(self, ref: Reference) -> tuple[int, str]:
+        """GET /v2/ of ref's registry (200, or 401 before credentials): (status, url)."""
+        r = self._send(ref, "GET", "/v2/", {})
         return r.status_code, str(r.url)
 
     def manifest(self, ref: Reference, lag_ok: bool = False) -> Manifest:

@@ -36,6 +36,16 @@ def environment(env: Environment) -> dict[str, Any]:
     }
 
 
+def read_object(path: str) -> Mapping[str, Any] | None:
+    """A JSON object from a file (bake's metadata, a digests file), or None."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def write(path: str, data: Mapping[str, Any]) -> None:
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if path == "-":

@@ -35,6 +35,7 @@ from bakeguard.errors import EXIT_VERIFY, BakeguardError, UsageError, Verificati
 from bakeguard.platforms import normalize, suffix
 from bakeguard.probe import Environment
 from bakeguard.registry import Reference, RegistryError
+from bakeguard.report import read_object
 from bakeguard.verify import Expectation
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ class Split:
             seen = Tail()
             code = self.bake(gen, meta, list(plan.definition["target"]), seen)
             self.session.record["bake_exit_code"] = code
-            metadata = _read(meta)
+            metadata = read_object(meta)
             failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
             if code != 0 and (failed or not plan.variants):
                 retry = self.session.compat_retry(seen.text(), self.defn, self.retried)
@@ -267,8 +268,10 @@ class Split:
                     self._forget_local(again)
                 meta2 = os.path.join(tmp, "metadata-retry.json")
                 code2 = self.bake(gen, meta2, [v.name for v in again], Tail())
-                metadata = {**(metadata or {}), **(_read(meta2) or {})}
-                failed = self.confirm(again, plan.by_digest, code2, _read(meta2), local_fresh=True)
+                metadata = {**(metadata or {}), **(read_object(meta2) or {})}
+                failed = self.confirm(
+                    again, plan.by_digest, code2, read_object(meta2), local_fresh=True
+                )
                 if not failed:
                     code = code2
             if failed:
@@ -445,14 +448,6 @@ class Split:
                 entry["buildx.build.ref"] = next(r for r in refs if r)
             out[name] = entry
         Path(path).write_text(json.dumps(out, indent=2))
-
-
-def _read(path: str) -> Mapping[str, Any] | None:
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def create(
