@@ -21,7 +21,7 @@ from typing import Any
 
 from bakeguard.definition import Output, Target
 from bakeguard.errors import UsageError
-from bakeguard.registry import Reference
+from bakeguard.refs import Reference
 
 PROFILES = ("docker-v2", "no-attestations", "oci")
 STRICTNESS = {"oci": 0, "no-attestations": 1, "docker-v2": 2}

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 from bakeguard.errors import EXIT_INTERRUPTED, DockerError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# For a bake whose metadata file is bakeguard's own (the user asked for none): bake would
+# fetch each target's provenance from the build history for that file, one round trip per
+# target; bakeguard reads only the digests.
+OWN_METADATA_ENV = {"BUILDX_METADATA_PROVENANCE": "disabled"}
 
 
 class Result:
@@ -65,10 +69,28 @@ class Interrupted(Exception):
         self.code = code
 
 
+# set by the docker CLI for the plugins it runs; a buildx that sees it expects to be one
+PLUGIN_MARK = "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND"
+
+
 class Docker:
     def __init__(self, binary: str, env: Mapping[str, str] | None = None) -> None:
         self.binary = binary
         self.env = env
+        # The buildx plugin this docker CLI runs (from the probe's `docker info`). bakeguard's
+        # own buildx calls (`bake --print`, the split's generated bake, `imagetools create`)
+        # run it directly, as buildx's standalone mode: the same binary, builder and
+        # credentials, without the CLI's ~30-50 ms of start-up and plugin validation. The
+        # user's own bake always goes through `docker buildx bake`.
+        self.buildx_path: str | None = None
+
+    def _argv(self, args: Sequence[str], direct: bool) -> tuple[tuple[str, ...], list[str]]:
+        """The command line for `docker ARGS`, and the variables to unset for it."""
+        plugin = self.buildx_path
+        if direct and plugin and args[:1] == ["buildx"] and os.access(plugin, os.X_OK):
+            environ = os.environ if self.env is None else self.env
+            return (plugin, *args[1:]), [PLUGIN_MARK] if PLUGIN_MARK in environ else []
+        return (self.binary, *args), []
 
     @classmethod
     def from_env(cls) -> Docker:
@@ -92,10 +114,11 @@ class Docker:
         env: Mapping[str, str] | None = None,
         stdin: str | None = None,
         nice: bool = False,
+        direct: bool = False,
     ) -> Result:
         """A helper command, output captured. `nice` lowers its CPU priority: it runs beside
-        a bake and must not slow it down."""
-        argv = (self.binary, *args)
+        a bake and must not slow it down. `direct`: a buildx command runs the plugin itself."""
+        argv, unset = self._argv(list(args), direct)
         if nice and shutil.which("nice"):
             argv = ("nice", "-n", "19", *argv)
         try:
@@ -105,7 +128,7 @@ class Docker:
                 capture_output=True,
                 text=True,
                 timeout=timeout,
-                env=self._env(env),
+                env=self._env(env, unset),
                 stdin=None if stdin is not None else subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired as e:
@@ -122,10 +145,14 @@ class Docker:
         env: Mapping[str, str] | None = None,
         unset: Sequence[str] = (),
         tee: Callable[[bytes], None] | None = None,
+        direct: bool = False,
     ) -> int:
         """`docker buildx bake ARGS` with the user's terminal; returns bake's exit code.
-        With `tee`, bake's stderr also goes to tee (bakeguard reads push errors there)."""
-        return self.run_attached(("buildx", "bake", *bake_args), env=env, unset=unset, tee=tee)
+        With `tee`, bake's stderr also goes to tee (bakeguard reads push errors there).
+        `direct` (bakeguard's own generated bakes only): run the buildx plugin itself."""
+        return self.run_attached(
+            ("buildx", "bake", *bake_args), env=env, unset=unset, tee=tee, direct=direct
+        )
 
     def run_attached(
         self,
@@ -133,8 +160,10 @@ class Docker:
         env: Mapping[str, str] | None = None,
         unset: Sequence[str] = (),
         tee: Callable[[bytes], None] | None = None,
+        direct: bool = False,
     ) -> int:
-        argv = (self.binary, *args)
+        argv, plugin_unset = self._argv(list(args), direct)
+        unset = [*unset, *plugin_unset]
         got: list[int] = []
         stderr = _Tee(tee) if tee else None
         try:

@@ -60,7 +60,8 @@ def doctor(session: Session) -> int:
 
 
 def reachable(session: Session, defn: Definition, env: probe.Environment) -> None:
-    from bakeguard.registry import Reference, RegistryError
+    from bakeguard.refs import Reference
+    from bakeguard.registry import RegistryError
 
     hosts = {
         Reference.parse(r).registry: Reference.parse(r) for t in defn.pushing for r in t.push_refs

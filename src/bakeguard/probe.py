@@ -20,7 +20,10 @@ from bakeguard import cachekey
 from bakeguard.docker import Docker, Result
 from bakeguard.versions import BuildxVersion, parse_buildx_version
 
-INFO_FORMAT = '{"driver_status":{{json .DriverStatus}},"registry":{{json .RegistryConfig}}}'
+INFO_FORMAT = (
+    '{"driver_status":{{json .DriverStatus}},"registry":{{json .RegistryConfig}},'
+    '"plugins":{{json .ClientInfo.Plugins}}}'
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Builder:
 class EngineInfo:
     containerd_store: bool | None  # None: unknown
     insecure_registries: tuple[str, ...] = ()  # host[:port] names and CIDRs the engine allows
+    buildx_path: str | None = None  # the buildx plugin binary this docker CLI runs
 
 
 @dataclass(frozen=True)
@@ -125,12 +129,41 @@ def parse_info(text: str) -> EngineInfo:
     for name, idx in (reg.get("IndexConfigs") or {}).items():
         if isinstance(idx, dict) and not idx.get("Secure", True):
             insecure.append(name)
-    return EngineInfo(store, tuple(insecure))
+    plugin = next(
+        (
+            str(p.get("Path"))
+            for p in doc.get("plugins") or []
+            if isinstance(p, dict) and p.get("Name") == "buildx" and not p.get("Err")
+        ),
+        None,
+    )
+    return EngineInfo(store, tuple(insecure), plugin)
 
 
 def builder_name(bake_builder: str | None, environ: Mapping[str, str]) -> str | None:
     """Which builder bake will use: --builder, then BUILDX_BUILDER, then the current one."""
     return bake_builder or environ.get("BUILDX_BUILDER") or None
+
+
+def _cache_path(docker: Docker, name: str | None, environ: Mapping[str, str]) -> Path:
+    key = cachekey.probe_key(docker.binary, name, environ)
+    return Path(cachekey.cache_dir(environ)) / f"{key}.json"
+
+
+def cached(
+    docker: Docker, name: str | None, environ: Mapping[str, str], ttl: float | None = None
+) -> Environment | None:
+    """The probe's result if a fresh one is cached, without running anything."""
+    ttl = cachekey.ttl(environ) if ttl is None else ttl
+    if ttl <= 0:
+        return None
+    try:
+        doc = json.loads(_cache_path(docker, name, environ).read_text())
+        if time.time() - float(doc["at"]) < ttl:
+            return interpret(doc["raw"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def probe(
@@ -140,22 +173,14 @@ def probe(
     ttl: float | None = None,
 ) -> Environment:
     environ = os.environ if environ is None else environ
-    if ttl is None:
-        ttl = cachekey.ttl(environ)
-    key = cachekey.probe_key(docker.binary, name, environ)
-    path = Path(cachekey.cache_dir(environ)) / f"{key}.json"
-    raw: dict[str, list[object]] | None = None
-    if ttl > 0:
-        try:
-            cached = json.loads(path.read_text())
-            if time.time() - float(cached["at"]) < ttl:
-                raw = cached["raw"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raw = None
-    if raw is None:
-        raw = _run_probes(docker, name)
-        if ttl > 0 and all(v[0] == 0 for v in raw.values()):
-            cachekey.write_atomic(str(path), json.dumps({"at": time.time(), "raw": raw}))
+    ttl = cachekey.ttl(environ) if ttl is None else ttl
+    env = cached(docker, name, environ, ttl)
+    if env is not None:
+        return env
+    raw = _run_probes(docker, name)
+    if ttl > 0 and all(v[0] == 0 for v in raw.values()):
+        path = _cache_path(docker, name, environ)
+        cachekey.write_atomic(str(path), json.dumps({"at": time.time(), "raw": raw}))
     return interpret(raw)
 
 

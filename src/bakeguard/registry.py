@@ -33,13 +33,14 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception
 from tenacity.wait import wait_exponential_jitter
 
+from bakeguard.refs import DOCKER_HUB, Reference
+
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
-DOCKER_HUB = "docker.io"
 HUB_AUTH_KEY = "https://index.docker.io/v1/"
 
 
@@ -53,49 +54,6 @@ class RegistryError(Exception):
 
 class NotYet(RegistryError):
     """404 for a tag just pushed: retried within the wait budget (lagging registries)."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    registry: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-
-    @classmethod
-    def parse(cls, ref: str) -> Reference:
-        name, _, digest = ref.partition("@")
-        first, slash, rest = name.partition("/")
-        if slash and ("." in first or ":" in first or first == "localhost"):
-            registry, path = first, rest
-        else:
-            registry, path = DOCKER_HUB, name
-            if "/" not in path:
-                path = f"library/{path}"
-        tag = None
-        last = path.rsplit("/", 1)[-1]
-        if ":" in last:
-            path, _, tag = path.rpartition(":")
-        if registry in ("index.docker.io", "registry-1.docker.io"):
-            registry = DOCKER_HUB
-        return cls(registry, path, tag or (None if digest else "latest"), digest or None)
-
-    @property
-    def api_host(self) -> str:
-        return "registry-1.docker.io" if self.registry == DOCKER_HUB else self.registry
-
-    @property
-    def ref(self) -> str:
-        """What to ask the registry for: the digest if there is one, else the tag."""
-        return self.digest or self.tag or "latest"
-
-    def __str__(self) -> str:
-        s = f"{self.registry}/{self.repository}"
-        if self.tag:
-            s += f":{self.tag}"
-        if self.digest:
-            s += f"@{self.digest}"
-        return s
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from typing import Any
 
 from bakeguard.definition import Definition
 from bakeguard.platforms import from_oci, is_attestation
-from bakeguard.registry import Reference, Registry, RegistryError
+from bakeguard.refs import Reference
+from bakeguard.registry import Registry, RegistryError
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class FakeDocker(Docker):
         self.outputs = outputs
         self.calls: list[tuple[str, ...]] = []
 
-    def capture(self, args, timeout=60, env=None, stdin=None, nice=False):  # type: ignore[no-untyped-def]
+    def capture(self, args, timeout=60, env=None, stdin=None, nice=False, direct=False):  # type: ignore[no-untyped-def]
         self.calls.append(tuple(args))
         return self.outputs[args[1] if args[0] == "buildx" else args[0]]
 
@@ -105,3 +105,15 @@ def test_containerd_store_only_matters_on_the_docker_driver() -> None:
     raw["inspect"][1] = (DATA / "inspect-v0.21.1-bg-multi.txt").read_text()
     e = interpret(raw)
     assert e.driver == "remote" and e.containerd_store is None and e.node_count == 2
+
+
+def test_info_names_the_buildx_plugin_docker_runs() -> None:
+    text = (
+        '{"driver_status":[],"registry":{},"plugins":['
+        '{"Name":"compose","Path":"/usr/libexec/docker/cli-plugins/docker-compose"},'
+        '{"Name":"buildx","Path":"/home/u/.docker/cli-plugins/docker-buildx"}]}'
+    )
+    assert parse_info(text).buildx_path == "/home/u/.docker/cli-plugins/docker-buildx"
+    broken = '{"plugins":[{"Name":"buildx","Path":"/x/docker-buildx","Err":"not executable"}]}'
+    assert parse_info(broken).buildx_path is None
+    assert parse_info('{"driver_status":[],"registry":{}}').buildx_path is None

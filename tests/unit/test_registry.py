@@ -7,7 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bakeguard.registry import ACCEPT, Credentials, Reference, Registry, RegistryError, is_insecure
+from bakeguard.refs import Reference
+from bakeguard.registry import ACCEPT, Credentials, Registry, RegistryError, is_insecure
 
 INDEX = {
     "schemaVersion": 2,
