@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakeguard import __version__, cachekey, ci, log, probe, report
 from bakeguard.definition import Definition
-from bakeguard.docker import Docker, Interrupted, Tail
+from bakeguard.docker import OWN_METADATA_ENV, Docker, Interrupted, Tail
 from bakeguard.errors import (
     BakeguardError,
     DockerError,
@@ -47,7 +47,7 @@ def resolve(
             return Definition.parse(path.read_text()), ""
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice)
+    res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice, direct=True)
     if not res.ok:
         return None, res.stderr.strip()[-2000:]
     try:
@@ -73,6 +73,7 @@ class Session:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     record: dict[str, Any] = field(default_factory=dict)
     warm: Any = None  # a registry client the fast path opened while bake ran
+    said: list[tuple[str, str]] = field(default_factory=list)  # (level, text) before bake
 
     def __post_init__(self) -> None:
         self.log = log.get()
@@ -84,8 +85,25 @@ class Session:
     # ------------------------------------------------------------ building blocks
 
     def start_probe(self) -> Future[probe.Environment]:
+        """The probe: its cached result at once when fresh (so that bakeguard's own buildx
+        calls can run the plugin directly from the start), else running beside the rest."""
         name = probe.builder_name(self.bake.last("--builder"), self.environ)
-        return self.pool.submit(probe.probe, self.docker, name, self.environ)
+        env = probe.cached(self.docker, name, self.environ)
+        if env is not None:
+            self._use_plugin(env)
+            done: Future[probe.Environment] = Future()
+            done.set_result(env)
+            return done
+        fut = self.pool.submit(probe.probe, self.docker, name, self.environ)
+        fut.add_done_callback(self._use_plugin)
+        return fut
+
+    def _use_plugin(self, done: probe.Environment | Future[probe.Environment]) -> None:
+        if isinstance(done, Future):
+            if done.exception() is not None:
+                return
+            done = done.result()
+        self.docker.buildx_path = done.engine.buildx_path
 
     def start_resolve(self, nice: bool = False) -> Future[tuple[Definition | None, str]]:
         return self.pool.submit(resolve, self.docker, self.bake, nice, self.environ)
@@ -97,7 +115,8 @@ class Session:
     ) -> None:
         """While bake runs: a registry client with a connection open to each push host, so
         that verification afterwards starts on a warm connection."""
-        from bakeguard.registry import Reference, RegistryError
+        from bakeguard.refs import Reference
+        from bakeguard.registry import RegistryError
 
         defn, _why = defn_f.result()
         if defn is None:
@@ -163,7 +182,7 @@ class Session:
         if defn is None:
             return None
         from bakeguard import compat as compat_
-        from bakeguard.registry import Reference
+        from bakeguard.refs import Reference
 
         hosts = [Reference.parse(r).registry for t in defn.pushing for r in t.push_refs]
         found = compat_.detect(text, hosts)
@@ -185,6 +204,11 @@ class Session:
         )
         return compat_.Compat(hosts={host: profile})
 
+    def say(self, level: str, text: str) -> None:
+        """A line of the decision, printed before bake (the split fast path replays them)."""
+        self.said.append((level, text))
+        getattr(self.log, level)(text)
+
     def note_env(self, env: probe.Environment) -> None:
         self.record["environment"] = report.environment(env)
         for p in env.problems:
@@ -203,10 +227,7 @@ class Session:
             for m in decision.matches:
                 action = guard.action_for(self.opts, m, decision)
                 text = guard.message(m, env, action)
-                if m.advisory.level == "error":
-                    self.log.warning(text)
-                else:
-                    self.log.info(text)
+                self.say("warning" if m.advisory.level == "error" else "info", text)
                 ci.annotate(
                     "warning",
                     f"bakeguard: {m.advisory.id}",
@@ -267,12 +288,14 @@ class Session:
 
             self.record["mode"] = "split" if decision.split else "compat"
             if decision.split:
-                self.log.info(f"splitting per platform ({decision.split_reason})")
+                self.say("info", f"splitting per platform ({decision.split_reason})")
             for name, p in profiles.items():
                 if p not in (None, "oci"):
-                    self.log.info(f"target {name}: {p} profile ({compat_.DESCRIPTIONS[p]})")
+                    self.say("info", f"target {name}: {p} profile ({compat_.DESCRIPTIONS[p]})")
             s = split.Split(self, env, defn, split=decision.split, compat=self.compat)
-            return s.run()
+            plan = s.plan()
+            fastpath.remember_split(self, plan.definition, decision.split)
+            return s.run(plan)
         done: Future[tuple[Definition | None, str]] = Future()
         done.set_result((defn, ""))
         self.record["mode"] = "plain"
@@ -309,7 +332,8 @@ class Session:
         try:
             threading.Thread(target=_preload_registry, daemon=True).start()
             seen = Tail()
-            code = self.docker.run_bake(args.argv, tee=seen)
+            extra = OWN_METADATA_ENV if ours else None
+            code = self.docker.run_bake(args.argv, tee=seen, env=extra)
             done: Future[probe.Environment] = Future()
             done.set_result(env)
             return self.after_bake(code, defn_f, done, seen, meta_path)

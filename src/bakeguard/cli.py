@@ -101,6 +101,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
             if not special:
                 runner = Docker.from_env()
+                entry = fastpath.split_entry(opts, bake, runner, os.environ)
+                if entry is not None:
+                    return fastpath.run_split(opts, bake, runner, entry)
                 if fastpath.eligible(opts, bake, runner, os.environ):
                     return fastpath.run(opts, bake, runner)
             from bakeguard import app

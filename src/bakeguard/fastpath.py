@@ -1,29 +1,43 @@
-"""The guarded run's fast path.
+"""The guarded run's fast paths.
 
-When a recent full run on this machine found that no advisory can apply to this builder
-(the probe's cache, same key and TTL, plus the advisory table's identity), bake starts at
-once. Meanwhile a low-priority thread imports the rest of bakeguard, resolves the definition
+Plain: when a recent full run on this machine found that no advisory can apply to this
+builder (the probe's cache, same key and TTL, plus the advisory table's identity), bake starts
+at once. Meanwhile a low-priority thread imports the rest of bakeguard, resolves the definition
 with a niced `bake --print` and warms the registry client; after bake, verification runs as
-on the full path. Nothing here imports more than the standard library and the light modules
-(options, docker, cachekey), so a guarded, cached push costs little more than bake itself.
+on the full path.
+
+Split: when a recent full run decided to split (or to apply a compatibility profile) for the
+same definition, builder, advisory table and options, its messages are replayed, and the
+generated definition it baked is baked again at once; the plan is re-derived in the
+background and checked against it, and everything after the bake (confirm, assemble, verify)
+is the full path's own.
+
+Nothing here imports more than the standard library and the light modules (options, docker,
+cachekey, generated, log's line renderer), so a guarded, cached push costs little more than
+bake itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bakeguard import cachekey
-from bakeguard.docker import Docker, Tail
+from bakeguard import cachekey, generated
+from bakeguard import log as log_
+from bakeguard.docker import OWN_METADATA_ENV, Docker, Tail
 from bakeguard.options import BakeArgs, GuardOptions
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+
+    from bakeguard.app import Session
 
 
 def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: str) -> bool:
@@ -134,7 +148,7 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
     args, meta_path, ours = with_metadata(bake, opts.verify)
     try:
         seen = Tail()
-        code = docker.run_bake(args.argv, tee=seen)
+        code = docker.run_bake(args.argv, tee=seen, env=OWN_METADATA_ENV if ours else None)
         if quiet and code == 0:
             return 0
         box["failed"] = code != 0
@@ -152,3 +166,143 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
         if ours:
             with contextlib.suppress(OSError):
                 os.unlink(ours)
+
+
+# ---------------------------------------------------------------- the split's fast path
+
+
+def _split_path(
+    opts: GuardOptions, bake: BakeArgs, docker: Docker, environ: Mapping[str, str]
+) -> str | None:
+    """Where a split decision for exactly this run is cached; None when it cannot be."""
+    if cachekey.ttl(environ) <= 0:
+        return None
+    args = bake.without("--metadata-file").plus("--print").argv
+    defn = cachekey.definition_key(docker.binary, args, bake.values("--file"), environ, os.getcwd())
+    if defn is None:
+        return None
+    builder = bake.last("--builder") or environ.get("BUILDX_BUILDER") or None
+    parts = (
+        defn,
+        cachekey.probe_key(docker.binary, builder, environ),
+        cachekey.table_hash(environ),
+        repr((opts.guard, opts.split, opts.split_suffix, opts.compat)),
+    )
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+    return os.path.join(cachekey.cache_dir(environ), f"{digest}.split.json")
+
+
+def remember_split(session: Session, definition: Mapping[str, Any], split: bool) -> None:
+    """Written by the full path when it bakes a generated definition."""
+    path = _split_path(session.opts, session.bake, session.docker, session.environ)
+    if path is None:
+        return
+    doc = {
+        "at": time.time(),
+        "said": session.said,
+        "record": {k: session.record[k] for k in ("mode", "advisories") if k in session.record},
+        "split": split,
+        "definition": definition,
+        "buildx_path": session.docker.buildx_path,
+    }
+    cachekey.write_atomic(path, json.dumps(doc))
+
+
+def split_entry(
+    opts: GuardOptions, bake: BakeArgs, docker: Docker, environ: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The cached split decision for this run, when fresh and usable: bakeguard's lines go
+    to a console (JSON logs carry timestamps, CI output annotations: those take the full
+    path), and it is not a shard."""
+    if opts.guard == "off" or opts.shard or _ci_output(environ):
+        return None
+    if log_.log_format(environ) != "console":
+        return None
+    path = _split_path(opts, bake, docker, environ)
+    if path is None:
+        return None
+    try:
+        with open(path) as f:
+            doc: dict[str, Any] = json.load(f)
+        fresh = time.time() - float(doc["at"]) < cachekey.ttl(environ)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return doc if fresh and isinstance(doc.get("definition"), dict) else None
+
+
+def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping[str, Any]) -> int:
+    import tempfile
+
+    colour = log_.console_colour(os.environ)
+    for level, text in entry["said"]:
+        print(log_.console_line(level, text, colour), file=sys.stderr, flush=True)
+    docker.buildx_path = entry.get("buildx_path")
+    box: dict[str, Any] = {}
+
+    def prepare() -> None:
+        if threading.current_thread() is not threading.main_thread():
+            _lower_priority()
+        from bakeguard import app, log, split
+
+        log.configure(opts.verbose)
+        session = app.Session(opts, bake, docker)
+        session.record.update(entry["record"])
+        session.record["fast_path"] = True
+        box["session"] = session
+        env_f = session.start_probe()
+        session.note_env(env_f.result())
+        defn_f = session.start_resolve(nice=True)
+        defn = defn_f.result()[0]
+        if defn is None:
+            return
+        s = split.Split(
+            session, env_f.result(), defn, split=bool(entry["split"]), compat=session.compat
+        )
+        box["split"], box["plan"] = s, s.plan()
+        if opts.verify:
+            session.warm_registry(env_f, defn_f)
+
+    def background() -> None:
+        with contextlib.suppress(Exception):  # whatever failed is redone after the bake
+            prepare()
+
+    thread = threading.Thread(target=background, daemon=True)
+    if not os.environ.get("XX_NOBG"):
+        thread.start()
+    definition = entry["definition"]
+    tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
+    seen = Tail()
+    try:
+        gen, meta = generated.write(tmp, definition)
+        code = generated.bake(docker, bake, gen, meta, list(definition["target"]), seen)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if thread.is_alive() or not os.environ.get("XX_NOBG"):
+        thread.join()
+    from bakeguard import app
+    from bakeguard.errors import BakeguardError
+
+    if "plan" not in box:
+        prepare()  # here, so that what failed in the background raises for the user
+    session: app.Session = box["session"]
+    if "plan" not in box:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        err = BakeguardError(
+            f"bake exited {code}, but the definition could not be resolved again to confirm "
+            "the split's platforms",
+            "run again; `bakeguard --guard-verify-only ARGS` checks the registry",
+        )
+        return app.finishing(session, lambda: _raise(err))
+    plan = box["plan"]
+    if plan.definition != definition:  # the cache said one thing, the definition another
+        session.log.warning("the cached split plan is out of date; confirming the new plan")
+    return app.finishing(session, lambda: box["split"].after_bake(plan, tmp, code, seen))
+
+
+def _raise(e: BaseException) -> int:
+    raise e

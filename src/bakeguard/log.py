@@ -1,6 +1,6 @@
 """bakeguard's own lines, through structlog, on stderr: every line starts with `bakeguard:`
 on a console (coloured on a TTY unless NO_COLOR), JSON lines with BAKEGUARD_LOG_FORMAT=json.
-bake's own output never passes through here."""
+bake's own output never passes through here. structlog loads on first use, not on import."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import os
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
-
-import structlog
 
 COLOURS = {"warning": "\x1b[33m", "error": "\x1b[31m", "debug": "\x1b[2m"}
 RESET = "\x1b[0m"
@@ -24,6 +22,24 @@ def log_format(environ: Mapping[str, str]) -> str:
     return "json" if system(environ) else "console"
 
 
+def console_colour(environ: Mapping[str, str]) -> bool:
+    return sys.stderr.isatty() and "NO_COLOR" not in environ
+
+
+def console_line(level: str, text: str, colour: bool) -> str:
+    """One message as the console shows it (structlog's renderer below, and the fast path's
+    replay of a cached run's messages, which runs before structlog is loaded)."""
+    plain = "bakeguard:"
+    first = f"bakeguard: {level}:" if level in ("warning", "error") else plain
+    if colour and level in COLOURS:
+        first = f"{COLOURS[level]}{first}{RESET}"
+        plain = f"{COLOURS[level]}{plain}{RESET}"
+    lines = text.splitlines() or [""]
+    return "\n".join(
+        f"{first if i == 0 else plain} {line}".rstrip() for i, line in enumerate(lines)
+    )
+
+
 class ConsoleRenderer:
     def __init__(self, colour: bool) -> None:
         self.colour = colour
@@ -35,20 +51,14 @@ class ConsoleRenderer:
         extras = " ".join(f"{k}={v}" for k, v in event.items())
         if extras:
             text = f"{text} ({extras})"
-        plain = "bakeguard:"
-        first = f"bakeguard: {level}:" if level in ("warning", "error") else plain
-        if self.colour and level in COLOURS:
-            first = f"{COLOURS[level]}{first}{RESET}"
-            plain = f"{COLOURS[level]}{plain}{RESET}"
-        lines = text.splitlines() or [""]
-        return "\n".join(
-            f"{first if i == 0 else plain} {line}".rstrip() for i, line in enumerate(lines)
-        )
+        return console_line(level, text, self.colour)
 
 
 def configure(verbose: bool = False, environ: Mapping[str, str] | None = None) -> None:
     """Console lines (coloured on a TTY unless NO_COLOR), or JSON lines with
     BAKEGUARD_LOG_FORMAT=json or when a CI system is detected."""
+    import structlog
+
     environ = os.environ if environ is None else environ
     fmt = log_format(environ)
     renderer: Any
@@ -60,8 +70,7 @@ def configure(verbose: bool = False, environ: Mapping[str, str] | None = None) -
             lambda _l, _n, e: {"logger": "bakeguard", **e},
         ]
     else:
-        colour = sys.stderr.isatty() and "NO_COLOR" not in environ
-        renderer = ConsoleRenderer(colour)
+        renderer = ConsoleRenderer(console_colour(environ))
         pre = [structlog.processors.add_log_level]
     structlog.configure(
         processors=[*pre, renderer],
@@ -72,4 +81,6 @@ def configure(verbose: bool = False, environ: Mapping[str, str] | None = None) -
 
 
 def get() -> Any:
+    import structlog
+
     return structlog.get_logger()

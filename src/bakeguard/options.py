@@ -216,6 +216,21 @@ class Item:
         return f"Item({self.tokens!r}, {self.flag!r}, {self.value!r}, {self.known!r})"
 
 
+# flags whose effect `bake --print` already resolved into the definition, or that a generated
+# definition replaces (--provenance/--sbom: every buildx tested folds them into each target's
+# printed `attest`, where a compatibility profile may turn them off for one registry)
+RESOLVED_BY_PRINT = (
+    "--file",
+    "--set",
+    "--var",
+    "--push",
+    "--load",
+    "--metadata-file",
+    "--provenance",
+    "--sbom",
+)
+
+
 class BakeArgs:
     """bake's own arguments, in order and untouched, read for what bakeguard needs."""
 
@@ -268,6 +283,13 @@ class BakeArgs:
 
     def without_targets(self) -> BakeArgs:
         return BakeArgs(tuple(it for it in self.items if not (it.flag is None and it.known)))
+
+    def generated(self, gen_file: str, meta: str, targets: Sequence[str]) -> list[str]:
+        """The arguments of a bake of a definition generated from `bake --print`: the user's
+        flags except those the printed definition already resolved, then the generated file
+        and its targets."""
+        kept = self.without(*RESOLVED_BY_PRINT).without_targets()
+        return kept.plus("--file", gen_file, "--metadata-file", meta).argv + list(targets)
 
     def plus(self, *tokens: str) -> BakeArgs:
         """Append flags (before a `--` terminator if the user wrote one)."""

@@ -90,27 +90,12 @@ def plan(session: Session) -> int:
     out("commands:")
     docker = session.docker.binary
     if decision.split and not decision.refuse and session.opts.guard != "off":
-        from bakeguard.split import RESOLVED_FLAGS, make_plan, repo_of
+        from bakeguard.split import make_plan, repo_of
 
         by_digest = env.driver in ("remote", "docker-container", "kubernetes")
         p = make_plan(defn, by_digest, session.opts.split_suffix)
-        kept = session.bake.without(*RESOLVED_FLAGS).without_targets()
-        out(
-            "  "
-            + shlex.join(
-                [
-                    docker,
-                    "buildx",
-                    "bake",
-                    *kept.argv,
-                    "--file",
-                    "GENERATED.json",
-                    "--metadata-file",
-                    "METADATA.json",
-                    *p.definition["target"],
-                ]
-            )
-        )
+        gen = session.bake.generated("GENERATED.json", "METADATA.json", p.definition["target"])
+        out("  " + shlex.join([docker, "buildx", "bake", *gen]))
         for name, t in p.split_targets.items():
             srcs = [
                 f"{repo_of(t.tag_refs[0])}@DIGEST({v.platform})"

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
+from bakeguard import generated
 from bakeguard.compat import Compat
 from bakeguard.compat import apply as apply_profile
 from bakeguard.definition import Definition, Target
@@ -34,28 +33,14 @@ from bakeguard.docker import Docker, Tail
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, UsageError, VerificationFailed
 from bakeguard.platforms import normalize, suffix
 from bakeguard.probe import Environment
-from bakeguard.registry import Reference, RegistryError
+from bakeguard.refs import Reference
 from bakeguard.report import read_object
-from bakeguard.verify import Expectation
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.app import Session
+    from bakeguard.verify import Expectation
 
-# flags whose effect `bake --print` already resolved into the definition, or that the
-# generated definition replaces; everything else the user passed is kept
 SHARD_SCHEMA = "bakeguard-digest/1"
-# (--provenance/--sbom: every buildx tested folds them into each target's printed `attest`,
-# where a compatibility profile may turn them off for one registry)
-RESOLVED_FLAGS = (
-    "--file",
-    "--set",
-    "--var",
-    "--push",
-    "--load",
-    "--metadata-file",
-    "--provenance",
-    "--sbom",
-)
 BY_DIGEST_DRIVERS = ("remote", "docker-container", "kubernetes")
 PUSH_ATTRS = ("type", "name", "push", "push-by-digest", "name-canonical")
 TRANSIENT = (
@@ -213,24 +198,28 @@ class Split:
         )
 
     def bake(self, gen_file: str, meta: str, targets: Sequence[str], seen: Tail) -> int:
-        """One bake of the generated definition (it is the whole definition: bake files named
-        in the environment are not merged in)."""
-        kept = self.session.bake.without(*RESOLVED_FLAGS).without_targets()
-        args = kept.plus("--file", gen_file, "--metadata-file", meta).argv + list(targets)
-        unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
-        return self.docker.run_bake(args, unset=unset, tee=seen)
+        return generated.bake(self.docker, self.session.bake, gen_file, meta, targets, seen)
 
-    def run(self) -> int:
-        log = self.session.log
-        plan = self.plan()
-        self.session.record["split"] = []
+    def run(self, plan: Plan | None = None) -> int:
+        plan = plan or self.plan()
         tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
         try:
-            gen = os.path.join(tmp, "bakeguard-split.json")
-            meta = os.path.join(tmp, "metadata.json")
-            Path(gen).write_text(json.dumps(plan.definition, indent=2))
+            gen, meta = generated.write(tmp, plan.definition)
             seen = Tail()
             code = self.bake(gen, meta, list(plan.definition["target"]), seen)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self.after_bake(plan, tmp, code, seen)
+
+    def after_bake(self, plan: Plan, tmp: str, code: int, seen: Tail) -> int:
+        """Everything after the generated bake: confirm each platform (one retry from cache
+        for those that did not land), then assemble, verify and write the user's metadata.
+        `tmp` (the folder of the generated files) is removed at the end."""
+        log = self.session.log
+        self.session.record["split"] = []
+        gen, meta = os.path.join(tmp, generated.GENERATED), os.path.join(tmp, generated.METADATA)
+        try:
             self.session.record["bake_exit_code"] = code
             metadata = read_object(meta)
             failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
@@ -318,6 +307,7 @@ class Split:
         were removed before that bake)."""
         if not variants:
             return []
+        from bakeguard.registry import RegistryError
 
         def one(v: Variant) -> tuple[Variant, str | None, str]:
             if code == 0 and metadata and v.name in metadata:
@@ -403,13 +393,14 @@ class Split:
                 f"assembled {', '.join(t.tag_refs)} from {len(vs)} platforms "
                 f"({', '.join(v.platform for v in vs)})"
             )
+        from bakeguard.verify import Expectation, expectations
+
         exps = [
             Expectation(name, ref, plan.split_targets[name].normalized_platforms)
             for name in by_target
             for ref in plan.split_targets[name].tag_refs
         ]
         others = Definition({n: self.defn.targets[n] for n in plan.other_targets})
-        from bakeguard.verify import expectations
 
         exps += expectations(others, metadata)
         outcomes = self.session.verify(exps, self.env) if self.session.opts.verify else []
@@ -459,6 +450,8 @@ def create(
 ) -> None:
     """`docker buildx imagetools create` for one target: all its tags at once, retried on
     transient registry errors."""
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
     args = ["buildx", "imagetools", "create"]
     if session.bake.last("--builder"):
         args += ["--builder", str(session.bake.last("--builder"))]
@@ -470,7 +463,7 @@ def create(
     docker, log = session.docker, session.log
 
     def attempt() -> None:
-        res = docker.capture(args, timeout=300)
+        res = docker.capture(args, timeout=300, direct=True)
         if res.ok:
             return
         text = res.stderr.strip()
@@ -494,6 +487,8 @@ def create(
 
 def merge(session: Session) -> int:
     """--guard-merge DIR: assemble and verify every target from the shards' digest files."""
+    from bakeguard.verify import Expectation
+
     where = Path(session.opts.merge or ".")
     files = sorted(where.glob("*.json"))
     if not files:

@@ -193,3 +193,71 @@ def test_index_annotations_survive_the_split(stack: Stack, tmp_path: Path) -> No
     raw = run(["docker", "buildx", "imagetools", "inspect", "--raw", tag], env)
     annotations = json.loads(raw.stdout).get("annotations") or {}
     assert annotations.get("org.opencontainers.image.description") == "kept by bakeguard"
+
+
+def test_repeated_field_case_split_takes_the_fast_path(
+    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path
+) -> None:
+    """The second identical run replays the first's decision and bakes its generated
+    definition at once: the advisory and the split are still announced before bake's own
+    output, the engine's failing second push is still worked around, the tag is whole."""
+    f = front(msr=True)
+    tag = f"localhost:{f.port}/{unique_repo('fastsplit')}/app:v1"
+    env = stack.buildx("v0.21.1", TAG=tag, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    report = tmp_path / "r.json"
+    args = ["--push", "--progress=plain", "--guard-report", str(report)]
+    for n in range(2):
+        res = bakeguard(args, env, project)
+        assert res.returncode == 0, res.stderr[-3000:]
+        doc = json.loads(report.read_text())
+        assert doc.get("fast_path", False) is bool(n)
+        assert doc["mode"] == "split" and doc["verification"][0]["ok"] is True
+        announced = res.stderr.index("splitting per platform (advisory docker-driver-double-push)")
+        assert res.stderr.index("[docker-driver-double-push]") < announced
+        assert announced < res.stderr.index("#1 ")  # before bake's first step
+        assert f"verify {tag} (target app): OK, 3/3 platforms" in res.stderr
+        assert platforms_at(tag, env) == THREE
+
+
+def test_split_fast_path_follows_a_changed_definition(
+    stack: Stack, project: Path, tmp_path: Path
+) -> None:
+    """A cached split is keyed by the definition: edit the bake file and the next run plans
+    again (two platforms now), never bakes the stale plan."""
+    tag = f"localhost:5000/{unique_repo('staleplan')}/app:v1"
+    env = stack.buildx("newest", TAG=tag, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    report = tmp_path / "r.json"
+    args = ["--push", "--guard-split=always", "--guard-report", str(report)]
+    assert bakeguard(args, env, project).returncode == 0
+    assert json.loads(report.read_text()).get("fast_path", False) is False
+    hcl = project / "docker-bake.hcl"
+    hcl.write_text(hcl.read_text().replace(', "linux/arm/v7"]', "]"))
+    res = bakeguard(args, env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    doc = json.loads(report.read_text())
+    assert doc.get("fast_path", False) is False
+    assert doc["verification"][0]["expected"] == ["linux/amd64", "linux/arm64"]
+    assert platforms_at(tag, env) == {"linux/amd64", "linux/arm64"}
+    res = bakeguard(args, env, project)  # and the new plan is the one remembered
+    assert res.returncode == 0 and json.loads(report.read_text())["fast_path"] is True
+    assert platforms_at(tag, env) == {"linux/amd64", "linux/arm64"}
+
+
+def test_split_fast_path_still_catches_a_partial_tag(
+    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path
+) -> None:
+    """The front now keeps only the first platform of every index pushed by tag (the
+    per-platform images are indexes too, with their attestations): the fast path's confirm
+    sees that, and the final tag is not written."""
+    f = front()
+    tag = f"localhost:{f.port}/{unique_repo('fasttrunc')}/app:v1"
+    env = stack.buildx("newest", TAG=tag, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    report = tmp_path / "r.json"
+    args = ["--push", "--guard-split=always", "--guard-report", str(report)]
+    assert bakeguard(args, env, project).returncode == 0
+    f.modes.truncate = True
+    res = bakeguard(args, env, project)
+    assert json.loads(report.read_text())["fast_path"] is True
+    assert res.returncode == 3, res.stderr[-3000:]
+    assert "of target app did not reach the registry" in res.stderr
+    assert "final tags of app left untouched" in res.stderr

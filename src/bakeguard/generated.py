@@ -1,0 +1,41 @@
+"""The generated definition bakeguard bakes instead of the user's files (a split, or a
+compatibility profile): its files and its bake. Light on purpose: the split fast path runs
+this before anything heavy is imported."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bakeguard.docker import OWN_METADATA_ENV, Docker
+from bakeguard.options import BakeArgs
+
+GENERATED, METADATA = "bakeguard-split.json", "metadata.json"
+
+
+def write(folder: str, definition: Mapping[str, Any]) -> tuple[str, str]:
+    """The generated definition's file in `folder`, and where bake writes its metadata."""
+    gen = os.path.join(folder, GENERATED)
+    with open(gen, "w") as f:
+        json.dump(definition, f, indent=2)
+    return gen, os.path.join(folder, METADATA)
+
+
+def bake(
+    docker: Docker,
+    args: BakeArgs,
+    gen_file: str,
+    meta: str,
+    targets: Sequence[str],
+    seen: Callable[[bytes], None],
+) -> int:
+    """One bake of a generated definition (the whole definition: bake files named in the
+    environment are not merged in), run by the buildx plugin directly when known. The
+    metadata file is bakeguard's; bake's provenance goes in it only when the user asked for
+    a metadata file of their own (their other targets' entries are copied from it)."""
+    unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
+    argv = args.generated(gen_file, meta, targets)
+    env = None if args.last("--metadata-file") else OWN_METADATA_ENV
+    return docker.run_bake(argv, env=env, unset=unset, tee=seen, direct=True)
