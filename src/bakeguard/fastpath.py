@@ -267,8 +267,7 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
             prepare()
 
     thread = threading.Thread(target=background, daemon=True)
-    if not os.environ.get("XX_NOBG"):
-        thread.start()
+    thread.start()
     definition = entry["definition"]
     tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
     seen = Tail()
@@ -280,8 +279,7 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if thread.is_alive() or not os.environ.get("XX_NOBG"):
-        thread.join()
+    thread.join()
     from bakeguard import app
     from bakeguard.errors import BakeguardError
 
