@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakeguard import __version__, cachekey, ci, log, probe, report
 from bakeguard.definition import Definition
-from bakeguard.docker import OWN_METADATA_ENV, Docker, Interrupted, Tail
+from bakeguard.docker import OWN_METADATA_ENV, Docker, Interrupted, Result, Tail
 from bakeguard.errors import (
     BakeguardError,
     DockerError,
@@ -24,44 +24,50 @@ from bakeguard.errors import (
 from bakeguard.options import BakeArgs, GuardOptions
 
 if TYPE_CHECKING:  # the fast path imports this module while bake runs: keep it light
+    import subprocess
+
     from bakeguard import compat as compat_
     from bakeguard import guard
     from bakeguard.verify import Expectation, Outcome
 
 
 def resolve(
-    docker: Docker, bake: BakeArgs, nice: bool = False, environ: Mapping[str, str] | None = None
+    docker: Docker,
+    bake: BakeArgs,
+    nice: bool = False,
+    environ: Mapping[str, str] | None = None,
+    started: subprocess.Popen[str] | Result | None = None,
 ) -> tuple[Definition | None, str]:
-    """`bake --print` with the user's own arguments; (None, why) when it fails. The printed
-    definition is cached under a key of everything it depends on (cachekey.definition_key)."""
+    """`bake --print` with the user's own arguments (`started` already: fastpath.prefetch_print);
+    (None, why) when it fails. The printed definition is cached under a key of everything it
+    depends on (cachekey.definition_key)."""
+    from bakeguard.fastpath import print_request
+
     environ = os.environ if environ is None else environ
-    args = bake.without("--metadata-file").plus("--print").argv
-    key = None
-    if cachekey.ttl(environ) > 0:
-        key = cachekey.definition_key(
-            docker.binary, args, bake.values("--file"), environ, os.getcwd()
-        )
-    path = Path(cachekey.cache_dir(environ)).parent / "definitions" / f"{key}.json"
-    if key:
+    args, path = print_request(docker, bake, environ)
+    if path and started is None:
         try:
-            return Definition.parse(path.read_text()), ""
+            return Definition.parse(Path(path).read_text()), ""
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice, direct=True)
+    if started is None:
+        res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice, direct=True)
+    else:
+        res = docker.collect(started, timeout=120)
     if not res.ok:
         return None, res.stderr.strip()[-2000:]
     try:
         defn = Definition.parse(res.stdout)
     except (ValueError, KeyError, TypeError) as e:
         return None, f"unreadable `bake --print` output: {e}"
-    if key:
-        cachekey.write_atomic(str(path), res.stdout)
+    if path:
+        cachekey.write_atomic(path, res.stdout)
         with contextlib.suppress(OSError):
-            cachekey.prune(str(path.parent))
+            cachekey.prune(os.path.dirname(path))
     return defn, ""
 
 
-def _preload_registry() -> None:
+def preload_registry() -> None:
     import bakeguard.registry  # noqa: F401 - warms the import while bake runs
 
 
@@ -74,6 +80,7 @@ class Session:
     record: dict[str, Any] = field(default_factory=dict)
     warm: Any = None  # a registry client the fast path opened while bake ran
     said: list[tuple[str, str]] = field(default_factory=list)  # (level, text) before bake
+    prefetched: Any = None  # a `bake --print` the command started before importing this
 
     def __post_init__(self) -> None:
         self.log = log.get()
@@ -106,7 +113,8 @@ class Session:
         self.docker.buildx_path = done.engine.buildx_path
 
     def start_resolve(self, nice: bool = False) -> Future[tuple[Definition | None, str]]:
-        return self.pool.submit(resolve, self.docker, self.bake, nice, self.environ)
+        started, self.prefetched = self.prefetched, None
+        return self.pool.submit(resolve, self.docker, self.bake, nice, self.environ, started)
 
     def warm_registry(
         self,
@@ -330,7 +338,7 @@ class Session:
 
         args, meta_path, ours = with_metadata(self.bake, self.opts.verify)
         try:
-            threading.Thread(target=_preload_registry, daemon=True).start()
+            threading.Thread(target=preload_registry, daemon=True).start()
             seen = Tail()
             extra = OWN_METADATA_ENV if ours else None
             code = self.docker.run_bake(args.argv, tee=seen, env=extra)
@@ -422,17 +430,25 @@ def list_advisories(opts: GuardOptions, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def run(opts: GuardOptions, bake: BakeArgs) -> int:
+def run(
+    opts: GuardOptions,
+    bake: BakeArgs,
+    docker: Docker | None = None,
+    prefetched: subprocess.Popen[str] | Result | None = None,
+) -> int:
+    """The full path. A build may come with its docker and its `bake --print` already
+    started by the command (fastpath.prefetch_print)."""
     log.configure(opts.verbose)
     if opts.advisories:
         return list_advisories(opts, os.environ)
-    try:
-        docker = Docker.from_env()
-    except DockerError:
-        if not opts.plan:  # the plan can read bake files offline
-            raise
-        docker = Docker("")
-    session = Session(opts, bake, docker)
+    if docker is None:
+        try:
+            docker = Docker.from_env()
+        except DockerError:
+            if not opts.plan:  # the plan can read bake files offline
+                raise
+            docker = Docker("")
+    session = Session(opts, bake, docker, prefetched=prefetched)
     if opts.version or opts.doctor or opts.plan or opts.install_plugin:
         from bakeguard import doctor, plan, plugin
 

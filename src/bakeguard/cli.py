@@ -106,6 +106,11 @@ def _main(argv: Sequence[str] | None) -> int:
                     return fastpath.run_split(opts, bake, runner, entry)
                 if fastpath.eligible(opts, bake, runner, os.environ):
                     return fastpath.run(opts, bake, runner)
+                # the full path: bake --print runs while the rest of bakeguard loads
+                started = fastpath.prefetch_print(runner, bake, os.environ)
+                from bakeguard import app
+
+                return app.run(opts, bake, runner, started)
             from bakeguard import app
 
             return app.run(opts, bake)

@@ -118,26 +118,50 @@ class Docker:
     ) -> Result:
         """A helper command, output captured. `nice` lowers its CPU priority: it runs beside
         a bake and must not slow it down. `direct`: a buildx command runs the plugin itself."""
+        started = self.start(args, env, stdin is not None, nice, direct)
+        if isinstance(started, Result):
+            return started
+        return self.collect(started, timeout, stdin)
+
+    def start(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        with_stdin: bool = False,
+        nice: bool = False,
+        direct: bool = False,
+    ) -> subprocess.Popen[str] | Result:
+        """A helper command started, for `collect` later (a Result if it could not start)."""
         argv, unset = self._argv(list(args), direct)
         if nice and shutil.which("nice"):
             argv = ("nice", "-n", "19", *argv)
         try:
-            p = subprocess.run(
+            return subprocess.Popen(
                 argv,
-                input=stdin,
-                capture_output=True,
+                stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=timeout,
                 env=self._env(env, unset),
-                stdin=None if stdin is not None else subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as e:
-            return Result(
-                argv, 124, _text(e.stdout), _text(e.stderr) + f"\ntimed out after {timeout}s"
             )
         except OSError as e:
             return Result(argv, 127, "", str(e))
-        return Result(argv, p.returncode, p.stdout, p.stderr)
+
+    @staticmethod
+    def collect(
+        p: subprocess.Popen[str] | Result, timeout: float | None = 60, stdin: str | None = None
+    ) -> Result:
+        """A started helper command's outcome (killed after `timeout` seconds)."""
+        if isinstance(p, Result):
+            return p
+        argv = tuple(str(a) for a in p.args)  # type: ignore[union-attr]
+        try:
+            out, err = p.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            return Result(argv, 124, out or "", (err or "") + f"\ntimed out after {timeout}s")
+        return Result(argv, p.returncode, out, err)
 
     def run_bake(
         self,
@@ -273,12 +297,6 @@ class _Tee:
         self.read_fd = self.child_fd = -1
         if self._old_winch is not None:
             signal.signal(signal.SIGWINCH, self._old_winch)
-
-
-def _text(v: str | bytes | None) -> str:
-    if v is None:
-        return ""
-    return v.decode(errors="replace") if isinstance(v, bytes) else v
 
 
 def credential_helper(name: str, server: str) -> dict[str, str] | None:

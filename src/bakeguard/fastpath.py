@@ -26,15 +26,16 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bakeguard import cachekey, generated
 from bakeguard import log as log_
-from bakeguard.docker import OWN_METADATA_ENV, Docker, Tail
+from bakeguard.docker import OWN_METADATA_ENV, Docker, Interrupted, Result, Tail
 from bakeguard.options import BakeArgs, GuardOptions
 
 if TYPE_CHECKING:
+    import subprocess
     from concurrent.futures import Future
 
     from bakeguard.app import Session
@@ -60,6 +61,38 @@ def _argument_facts(bake: BakeArgs, environ: Mapping[str, str]) -> bool:
     return (bake.flag_set("--load") and bake.flag_set("--push")) or uses_compose(
         bake, environ, os.getcwd()
     )
+
+
+def print_request(
+    docker: Docker, bake: BakeArgs, environ: Mapping[str, str]
+) -> tuple[list[str], str | None]:
+    """`bake --print` with the user's arguments, and where its output is cached (None when
+    it cannot be: see cachekey.definition_key)."""
+    args = bake.without("--metadata-file").plus("--print").argv
+    if cachekey.ttl(environ) <= 0:
+        return args, None
+    key = cachekey.definition_key(docker.binary, args, bake.values("--file"), environ, os.getcwd())
+    if key is None:
+        return args, None
+    folder = os.path.join(os.path.dirname(cachekey.cache_dir(environ)), "definitions")
+    return args, os.path.join(folder, f"{key}.json")
+
+
+def prefetch_print(
+    docker: Docker, bake: BakeArgs, environ: Mapping[str, str]
+) -> subprocess.Popen[str] | Result | None:
+    """The full path's `bake --print`, started before the rest of bakeguard is imported
+    (None when its output is cached). The plugin runs directly when the probe's cache
+    names it."""
+    args, path = print_request(docker, bake, environ)
+    if path is not None and os.path.exists(path):
+        return None
+    from bakeguard import probe
+
+    env = probe.cached(docker, bake.last("--builder") or environ.get("BUILDX_BUILDER"), environ)
+    if env is not None:
+        docker.buildx_path = env.engine.buildx_path
+    return docker.start(["buildx", "bake", *args], direct=True)
 
 
 def remember(docker: Docker, bake: BakeArgs, environ: Mapping[str, str], clean: bool) -> None:
@@ -102,6 +135,21 @@ def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | No
     base = os.environ.get("TMPDIR") or "/tmp"
     ours = os.path.join(base, f"bakeguard-{os.getpid()}-{time.time_ns()}.json")
     return bake.plus("--metadata-file", ours), ours, ours
+
+
+@contextlib.contextmanager
+def _reporting_interrupts(box: Mapping[str, Any], thread: threading.Thread) -> Iterator[None]:
+    """Ctrl-C (or SIGTERM) during a fast path's bake: the report and the CI summary, when
+    wanted, still say how the run ended (the background thread made the session)."""
+    try:
+        yield
+    except Interrupted as e:
+        if thread.ident is not None:
+            thread.join(timeout=5)
+        session = box.get("session")
+        if session is not None:
+            session.finish(e.code)
+        raise
 
 
 def _ci_output(environ: Mapping[str, str]) -> bool:
@@ -148,7 +196,8 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
     args, meta_path, ours = with_metadata(bake, opts.verify)
     try:
         seen = Tail()
-        code = docker.run_bake(args.argv, tee=seen, env=OWN_METADATA_ENV if ours else None)
+        with _reporting_interrupts(box, thread):
+            code = docker.run_bake(args.argv, tee=seen, env=OWN_METADATA_ENV if ours else None)
         if quiet and code == 0:
             return 0
         box["failed"] = code != 0
@@ -273,7 +322,8 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
     seen = Tail()
     try:
         gen, meta = generated.write(tmp, definition)
-        code = generated.bake(docker, bake, gen, meta, list(definition["target"]), seen)
+        with _reporting_interrupts(box, thread):
+            code = generated.bake(docker, bake, gen, meta, list(definition["target"]), seen)
     except BaseException:
         import shutil
 

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -203,6 +204,9 @@ class Split:
     def run(self, plan: Plan | None = None) -> int:
         plan = plan or self.plan()
         tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
+        from bakeguard.app import preload_registry
+
+        threading.Thread(target=preload_registry, daemon=True).start()  # for the confirm
         try:
             gen, meta = generated.write(tmp, plan.definition)
             seen = Tail()
@@ -329,12 +333,14 @@ class Split:
                 return v, None, str(e)
             return v, digest, ""
 
-        reg = self.session.registry(self.env)
+        warm = self.session.warm  # the fast path's client, kept open for verification
+        reg = warm if warm is not None else self.session.registry(self.env)
         try:
             with ThreadPoolExecutor(8) as pool:
                 results = list(pool.map(one, variants))
         finally:
-            reg.close()
+            if reg is not warm:
+                reg.close()
         failed = []
         for v, digest, why in results:
             if digest:

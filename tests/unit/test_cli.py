@@ -123,3 +123,30 @@ def test_when_guard_off_execs(
     from bakeguard.cli import _exec_args
 
     assert _exec_args(argv, env) == execs
+
+
+def test_an_interrupt_in_the_fast_path_still_writes_the_report(
+    fake_docker: Path, tmp_path: Path
+) -> None:
+    """A recent full run found nothing for this builder, so bake starts at once; Ctrl-C
+    during it still leaves a --guard-report that says the run was interrupted."""
+    from bakeguard import fastpath
+    from bakeguard.docker import Docker
+    from bakeguard.options import parse_bake
+
+    env = {**os.environ, "FAKE_DOCKER_SLEEP": "30", "XDG_CACHE_HOME": str(tmp_path)}
+    docker = Docker(str(fake_docker.parent / "fake-bin" / "docker"))
+    fastpath.remember(docker, parse_bake(["app"]), env, clean=True)
+    report = tmp_path / "r.json"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "bakeguard", "--guard-report", str(report), "app"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == "ready"
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=20) == 130
+    doc = json.loads(report.read_text())
+    assert doc["fast_path"] is True and doc["exit_code"] == 130
