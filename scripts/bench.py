@@ -12,6 +12,10 @@ differences (drift and load spikes hit both sides of a pair alike), with each go
   split vs plain, uncached 3 platforms x 20 MB layer          <= 1.10x
   split vs plain, cached                                      <= 1.30x
 
+bakeguard runs as users run it: the console script of a clean virtualenv with only its
+runtime dependencies (BAKEGUARD_STACK_DIR/bench-venv, reinstalled from this checkout on every
+run), not the development environment (editable install, test and lint tools on the path).
+
 Usage: scripts/bench [--runs N] [--quick]
 """
 
@@ -55,7 +59,20 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
 
 
 BAKE = ["docker", "buildx", "bake", "--push", "--progress=quiet"]
-GUARD = [sys.executable, "-m", "bakeguard", "--push", "--progress=quiet"]
+
+
+def installed() -> str:
+    """bakeguard's console script in a clean virtualenv, installed from this checkout."""
+    stack = os.environ.get("BAKEGUARD_STACK_DIR") or os.path.expanduser("~/.cache/bakeguard-stack")
+    venv = Path(stack) / "bench-venv"
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    pip.append("--disable-pip-version-check")
+    if not (venv / "bin" / "bakeguard").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([*pip, str(ROOT)], check=True)
+    else:  # the current source; the dependencies are in place
+        subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True)
+    return str(venv / "bin" / "bakeguard")
 
 
 def alternate(n: int, fns: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
@@ -79,6 +96,7 @@ def main() -> int:
         "BAKEGUARD_LOG_FORMAT": "console",
     }
     tmp = Path(tempfile.mkdtemp(prefix="bakeguard-bench-"))
+    guard = [installed(), "--push", "--progress=quiet"]
     rows: list[tuple[str, str, str, str]] = []
 
     # 1. cached 3-platform push: plain vs pass-through vs guard vs guard+verify
@@ -86,14 +104,14 @@ def main() -> int:
     tag = {"TAG": f"localhost:5000/bench/{uuid.uuid4().hex[:8]}:v1"}
     e = {**env, **tag}
     timed(BAKE, e, p)  # warm the cache and the probe cache
-    timed(GUARD, e, p)
+    timed(guard, e, p)
     res = alternate(
         runs,
         {
             "plain": lambda: timed(BAKE, e, p),
-            "off": lambda: timed([*GUARD, "--guard=off"], e, p),
-            "guard": lambda: timed([*GUARD, "--guard-verify=false"], e, p),
-            "verify": lambda: timed(GUARD, e, p),
+            "off": lambda: timed([*guard, "--guard=off"], e, p),
+            "guard": lambda: timed([*guard, "--guard-verify=false"], e, p),
+            "verify": lambda: timed(guard, e, p),
         },
     )
     med = {k: statistics.median(v) for k, v in res.items()}
@@ -176,7 +194,7 @@ def main() -> int:
             for k in ("plain", "split"):
                 pp = project(tmp / f"uncached-{k}-{i}", layer_mb=20)
                 ee = {**env, "TAG": f"localhost:5000/bench/split-{uuid.uuid4().hex[:8]}:v1"}
-                argv = BAKE if k == "plain" else [*GUARD, "--guard-split=always"]
+                argv = BAKE if k == "plain" else [*guard, "--guard-split=always"]
                 un[k].append(timed(argv, ee, pp))
         rp, rs = statistics.median(un["plain"]), statistics.median(un["split"])
         rows.append(("plain bake, uncached 3 x 20 MB", f"{rp * 1000:.0f} ms", "-", "-"))
@@ -192,7 +210,7 @@ def main() -> int:
         runs,
         {
             "plain": lambda: timed(BAKE, e, p),
-            "split": lambda: timed([*GUARD, "--guard-split=always"], e, p),
+            "split": lambda: timed([*guard, "--guard-split=always"], e, p),
         },
     )
     ms = statistics.median(sp["split"])
