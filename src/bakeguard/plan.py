@@ -90,10 +90,10 @@ def plan(session: Session) -> int:
     out("commands:")
     docker = session.docker.binary
     if decision.split and not decision.refuse and session.opts.guard != "off":
-        from bakeguard.split import make_plan, repo_of
+        from bakeguard.split import make_plan, plan_outputs, repo_of
 
-        by_digest = env.driver in ("remote", "docker-container", "kubernetes")
-        p = make_plan(defn, by_digest, session.opts.split_suffix)
+        by_digest, store = plan_outputs(env)
+        p = make_plan(defn, by_digest, session.opts.split_suffix, store=store)
         gen = session.bake.generated("GENERATED.json", "METADATA.json", p.definition["target"])
         out("  " + shlex.join([docker, "buildx", "bake", *gen]))
         for name, t in p.split_targets.items():

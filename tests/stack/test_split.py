@@ -67,6 +67,9 @@ def test_docker_driver_split_uses_per_platform_tags(stack: Stack, project: Path)
         "v1-linux-arm-v7",
         "v1-linux-arm64",
     ]
+    # a fixed buildx (no engine push) leaves no per-platform copies in the engine's store
+    local = run(["docker", "image", "ls", "--format", "{{.Tag}}", f"localhost:5000/{repo}"], env)
+    assert local.returncode == 0 and local.stdout.split() == []
 
 
 def test_flaky_registry_during_imagetools_create(
