@@ -260,6 +260,13 @@ def alive(name: str) -> int | None:
     return pid if cmdline == exe.strip() else None
 
 
+def _alive_after(name: str, wait: float) -> int | None:
+    """A second look: right after a restart of the engine, /proc briefly showed a starting
+    containerd as not running the binary we started (seen with reset-engine)."""
+    time.sleep(wait)
+    return alive(name)
+
+
 def start(proc: Proc, env: dict[str, str]) -> bool:
     if alive(proc.name):
         return False
@@ -303,7 +310,7 @@ def wait_for(what: str, check: object, timeout: float = 60.0, name: str = "") ->
                 return
         except Exception as e:  # readiness probes fail in many ways until ready
             last = e
-        if name and not alive(name):
+        if name and not alive(name) and not _alive_after(name, 0.3):
             tail = (LOGS / f"{name}.log").read_text(errors="replace")[-3000:]
             raise SystemExit(f"stack: {name} exited while starting; log tail:\n{tail}")
         time.sleep(0.05)
