@@ -1,6 +1,7 @@
 """Where the probe's cache lives and what keys it (stdlib only: the fast path reads it before
 anything heavy is imported). The key: the docker binary and buildx plugins (path + mtime),
-the builder name and the docker endpoint variables."""
+the builder name, the docker endpoint variables, and the files that name the current builder
+and context (mtime)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ def probe_key(binary: str, name: str | None, environ: Mapping[str, str]) -> str:
     for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "BUILDX_CONFIG"):
         parts.append(f"{var}={environ.get(var, '')}")
     config = environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-    for f in (binary, *(f"{d}/docker-buildx" for d in (f"{config}/cli-plugins", *PLUGIN_DIRS))):
+    buildx = environ.get("BUILDX_CONFIG") or os.path.join(config, "buildx")
+    plugins = (f"{d}/docker-buildx" for d in (f"{config}/cli-plugins", *PLUGIN_DIRS))
+    # `docker buildx use` rewrites buildx/current, `docker context use` config.json: a builder
+    # switched that way is another builder, whatever the variables say
+    watched = (f"{buildx}/current", f"{config}/config.json")
+    for f in (binary, *plugins, *watched):
         try:
             parts.append(f"{f}@{os.stat(f).st_mtime_ns}")
         except OSError:

@@ -42,3 +42,24 @@ def test_prune_keeps_the_newest(tmp_path: Path) -> None:
         os.utime(f, (1000 + i, 1000 + i))
     prune(str(tmp_path), keep=2)
     assert sorted(p.name for p in tmp_path.glob("*.json")) == ["3.json", "4.json"]
+
+
+def test_switching_builder_or_context_is_a_new_probe(tmp_path: Path) -> None:
+    """`docker buildx use X` / `docker context use Y` change no variable, only these files:
+    the cached verdict for the old builder must not be reused for the new one."""
+    import os
+
+    from bakeguard.cachekey import probe_key
+
+    env = {"DOCKER_CONFIG": str(tmp_path)}
+    (tmp_path / "buildx").mkdir()
+    current = tmp_path / "buildx" / "current"
+    current.write_text('{"Key":"unix:///var/run/docker.sock","Name":"default"}')
+    before = probe_key("/nonexistent/docker", None, env)
+    assert probe_key("/nonexistent/docker", None, env) == before
+    current.write_text('{"Key":"unix:///var/run/docker.sock","Name":"bg-remote"}')
+    os.utime(current, ns=(1, 1))
+    after_use = probe_key("/nonexistent/docker", None, env)
+    assert after_use != before
+    (tmp_path / "config.json").write_text('{"currentContext":"remote"}')
+    assert probe_key("/nonexistent/docker", None, env) != after_use
