@@ -1,7 +1,7 @@
 """Where the probe's cache lives and what keys it (stdlib only: the fast path reads it before
 anything heavy is imported). The key: the docker binary and buildx plugins (path + mtime),
 the builder name, the docker endpoint variables, and the files that name the current builder
-and context (mtime)."""
+and context (content)."""
 
 from __future__ import annotations
 
@@ -26,12 +26,17 @@ def probe_key(binary: str, name: str | None, environ: Mapping[str, str]) -> str:
     config = environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
     buildx = environ.get("BUILDX_CONFIG") or os.path.join(config, "buildx")
     plugins = (f"{d}/docker-buildx" for d in (f"{config}/cli-plugins", *PLUGIN_DIRS))
-    # `docker buildx use` rewrites buildx/current, `docker context use` config.json: a builder
-    # switched that way is another builder, whatever the variables say
-    watched = (f"{buildx}/current", f"{config}/config.json")
-    for f in (binary, *plugins, *watched):
+    for f in (binary, *plugins):
         try:
             parts.append(f"{f}@{os.stat(f).st_mtime_ns}")
+        except OSError:
+            continue
+    # `docker buildx use` rewrites buildx/current, `docker context use` config.json: a builder
+    # switched that way is another builder, whatever the variables say. By content: buildx
+    # rewrites buildx/current, unchanged, on every bake.
+    for f in (f"{buildx}/current", f"{config}/config.json"):
+        try:
+            parts.append(f"{f}#{hashlib.sha256(_read(f)).hexdigest()}")
         except OSError:
             continue
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]

@@ -57,8 +57,9 @@ def test_switching_builder_or_context_is_a_new_probe(tmp_path: Path) -> None:
     current.write_text('{"Key":"unix:///var/run/docker.sock","Name":"default"}')
     before = probe_key("/nonexistent/docker", None, env)
     assert probe_key("/nonexistent/docker", None, env) == before
+    os.utime(current, ns=(1, 1))  # buildx rewrites it unchanged on every bake
+    assert probe_key("/nonexistent/docker", None, env) == before
     current.write_text('{"Key":"unix:///var/run/docker.sock","Name":"bg-remote"}')
-    os.utime(current, ns=(1, 1))
     after_use = probe_key("/nonexistent/docker", None, env)
     assert after_use != before
     (tmp_path / "config.json").write_text('{"currentContext":"remote"}')
