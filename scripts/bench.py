@@ -81,10 +81,14 @@ def installed() -> str:
 
 
 def alternate(n: int, fns: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """n rounds of every command; each round starts one command later than the one before,
+    so that no command always follows the same other one (a push leaves the engine and the
+    registry busy for a moment after it exits)."""
     out: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(n):
-        for k, fn in fns.items():
-            out[k].append(fn())
+    keys = list(fns)
+    for i in range(n):
+        for k in keys[i % len(keys) :] + keys[: i % len(keys)]:
+            out[k].append(fns[k]())
     return out
 
 
