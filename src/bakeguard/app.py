@@ -41,10 +41,11 @@ def resolve(
     """`bake --print` with the user's own arguments (`started` already: fastpath.prefetch_print);
     (None, why) when it fails. The printed definition is cached under a key of everything it
     depends on (cachekey.definition_key)."""
-    from bakeguard.fastpath import print_request
+    from bakeguard.fastpath import PrintRequest
 
     environ = os.environ if environ is None else environ
-    args, path = print_request(docker, bake, environ)
+    request = PrintRequest(docker, bake, environ)
+    args, path = request.args, request.path
     if path and started is None:
         try:
             return Definition.parse(Path(path).read_text()), ""
@@ -94,7 +95,7 @@ class Session:
     def start_probe(self) -> Future[probe.Environment]:
         """The probe: its cached result at once when fresh (so that bakeguard's own buildx
         calls can run the plugin directly from the start), else running beside the rest."""
-        name = probe.builder_name(self.bake.last("--builder"), self.environ)
+        name = cachekey.builder_name(self.bake.last("--builder"), self.environ)
         env = probe.cached(self.docker, name, self.environ)
         if env is not None:
             self._use_plugin(env)

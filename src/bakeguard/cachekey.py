@@ -19,6 +19,11 @@ PLUGIN_DIRS = (
 DEFAULT_TTL = 60.0
 
 
+def builder_name(bake_builder: str | None, environ: Mapping[str, str]) -> str | None:
+    """Which builder bake will use: --builder, then BUILDX_BUILDER, then the current one."""
+    return bake_builder or environ.get("BUILDX_BUILDER") or None
+
+
 def probe_key(binary: str, name: str | None, environ: Mapping[str, str]) -> str:
     parts: list[str] = [binary, str(name)]
     for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "BUILDX_CONFIG"):

@@ -101,13 +101,14 @@ def _main(argv: Sequence[str] | None) -> int:
 
             if not special:
                 runner = Docker.from_env()
-                entry = fastpath.split_entry(opts, bake, runner, os.environ)
+                request = fastpath.PrintRequest(runner, bake, os.environ)
+                entry = fastpath.split_entry(opts, bake, runner, os.environ, request)
                 if entry is not None:
                     return fastpath.run_split(opts, bake, runner, entry)
                 if fastpath.eligible(opts, bake, runner, os.environ):
                     return fastpath.run(opts, bake, runner)
                 # the full path: bake --print runs while the rest of bakeguard loads
-                started = fastpath.prefetch_print(runner, bake, os.environ)
+                started = fastpath.prefetch_print(runner, bake, os.environ, request)
                 from bakeguard import app
 
                 return app.run(opts, bake, runner, started)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bakeguard import __version__, advisories, guard, probe
+from bakeguard import __version__, advisories, cachekey, guard, probe
 
 if TYPE_CHECKING:
     from bakeguard.app import Session
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def version(session: Session) -> int:
-    name = probe.builder_name(session.bake.last("--builder"), session.environ)
+    name = cachekey.builder_name(session.bake.last("--builder"), session.environ)
     env = probe.probe(session.docker, name, session.environ)
     print(f"bakeguard {__version__}")
     print(f"buildx {env.buildx} ({env.buildx.raw or 'not found'})")

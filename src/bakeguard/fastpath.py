@@ -51,8 +51,7 @@ def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: str) -> bool:
 
 
 def _path(docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> str:
-    name = bake.last("--builder") or environ.get("BUILDX_BUILDER") or None
-    key = cachekey.probe_key(docker.binary, name, environ)
+    key = cachekey.probe_key(docker.binary, _builder(bake, environ), environ)
     return os.path.join(cachekey.cache_dir(environ), f"{key}.early.json")
 
 
@@ -63,36 +62,43 @@ def _argument_facts(bake: BakeArgs, environ: Mapping[str, str]) -> bool:
     )
 
 
-def print_request(
-    docker: Docker, bake: BakeArgs, environ: Mapping[str, str]
-) -> tuple[list[str], str | None]:
-    """`bake --print` with the user's arguments, and where its output is cached (None when
-    it cannot be: see cachekey.definition_key)."""
-    args = bake.without("--metadata-file").plus("--print").argv
-    if cachekey.ttl(environ) <= 0:
-        return args, None
-    key = cachekey.definition_key(docker.binary, args, bake.values("--file"), environ, os.getcwd())
-    if key is None:
-        return args, None
-    folder = os.path.join(os.path.dirname(cachekey.cache_dir(environ)), "definitions")
-    return args, os.path.join(folder, f"{key}.json")
+def _builder(bake: BakeArgs, environ: Mapping[str, str]) -> str | None:
+    return cachekey.builder_name(bake.last("--builder"), environ)
+
+
+class PrintRequest:
+    """`bake --print` with the user's arguments, the identity of what it prints
+    (cachekey.definition_key; None when that cannot be cached) and where it is cached."""
+
+    __slots__ = ("args", "key", "path")
+
+    def __init__(self, docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> None:
+        self.args = bake.without("--metadata-file").plus("--print").argv
+        self.key = self.path = None
+        if cachekey.ttl(environ) > 0:
+            files = bake.values("--file")
+            self.key = cachekey.definition_key(
+                docker.binary, self.args, files, environ, os.getcwd()
+            )
+        if self.key is not None:
+            folder = os.path.join(os.path.dirname(cachekey.cache_dir(environ)), "definitions")
+            self.path = os.path.join(folder, f"{self.key}.json")
 
 
 def prefetch_print(
-    docker: Docker, bake: BakeArgs, environ: Mapping[str, str]
+    docker: Docker, bake: BakeArgs, environ: Mapping[str, str], request: PrintRequest
 ) -> subprocess.Popen[str] | Result | None:
     """The full path's `bake --print`, started before the rest of bakeguard is imported
     (None when its output is cached). The plugin runs directly when the probe's cache
     names it."""
-    args, path = print_request(docker, bake, environ)
-    if path is not None and os.path.exists(path):
+    if request.path is not None and os.path.exists(request.path):
         return None
     from bakeguard import probe
 
-    env = probe.cached(docker, bake.last("--builder") or environ.get("BUILDX_BUILDER"), environ)
+    env = probe.cached(docker, _builder(bake, environ), environ)
     if env is not None:
         docker.buildx_path = env.engine.buildx_path
-    return docker.start(["buildx", "bake", *args], direct=True)
+    return docker.start(["buildx", "bake", *request.args], direct=True)
 
 
 def remember(docker: Docker, bake: BakeArgs, environ: Mapping[str, str], clean: bool) -> None:
@@ -162,18 +168,27 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
+def _session(
+    opts: GuardOptions, bake: BakeArgs, docker: Docker, record: Mapping[str, Any]
+) -> Session:
+    """The full path's session, made while bake runs (at low priority when that is in a
+    thread of its own) or after it; `record` says what the run's cached decision was."""
+    if threading.current_thread() is not threading.main_thread():
+        _lower_priority()
+    from bakeguard import app, log
+
+    log.configure(opts.verbose)
+    session = app.Session(opts, bake, docker)
+    session.record.update(record)
+    session.record["fast_path"] = True
+    return session
+
+
 def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
     box: dict[str, Any] = {}
 
     def prepare() -> None:
-        if threading.current_thread() is not threading.main_thread():
-            _lower_priority()
-        from bakeguard import app, log
-
-        log.configure(opts.verbose)
-        session = app.Session(opts, bake, docker)
-        session.record["mode"] = "plain"
-        session.record["fast_path"] = True
+        session = _session(opts, bake, docker, {"mode": "plain"})
         box["env_f"] = session.start_probe()
         if opts.verify or opts.report or box.get("failed"):
             box["defn_f"] = session.start_resolve(nice=not box.get("failed"))
@@ -221,19 +236,18 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
 
 
 def _split_path(
-    opts: GuardOptions, bake: BakeArgs, docker: Docker, environ: Mapping[str, str]
+    opts: GuardOptions,
+    bake: BakeArgs,
+    docker: Docker,
+    environ: Mapping[str, str],
+    request: PrintRequest,
 ) -> str | None:
     """Where a split decision for exactly this run is cached; None when it cannot be."""
-    if cachekey.ttl(environ) <= 0:
+    if request.key is None:
         return None
-    args = bake.without("--metadata-file").plus("--print").argv
-    defn = cachekey.definition_key(docker.binary, args, bake.values("--file"), environ, os.getcwd())
-    if defn is None:
-        return None
-    builder = bake.last("--builder") or environ.get("BUILDX_BUILDER") or None
     parts = (
-        defn,
-        cachekey.probe_key(docker.binary, builder, environ),
+        request.key,
+        cachekey.probe_key(docker.binary, _builder(bake, environ), environ),
         cachekey.table_hash(environ),
         repr((opts.guard, opts.split, opts.split_suffix, opts.compat)),
     )
@@ -243,7 +257,8 @@ def _split_path(
 
 def remember_split(session: Session, definition: Mapping[str, Any], split: bool) -> None:
     """Written by the full path when it bakes a generated definition."""
-    path = _split_path(session.opts, session.bake, session.docker, session.environ)
+    request = PrintRequest(session.docker, session.bake, session.environ)
+    path = _split_path(session.opts, session.bake, session.docker, session.environ, request)
     if path is None:
         return
     doc = {
@@ -258,7 +273,11 @@ def remember_split(session: Session, definition: Mapping[str, Any], split: bool)
 
 
 def split_entry(
-    opts: GuardOptions, bake: BakeArgs, docker: Docker, environ: Mapping[str, str]
+    opts: GuardOptions,
+    bake: BakeArgs,
+    docker: Docker,
+    environ: Mapping[str, str],
+    request: PrintRequest,
 ) -> dict[str, Any] | None:
     """The cached split decision for this run, when fresh and usable: bakeguard's lines go
     to a console (JSON logs carry timestamps, CI output annotations: those take the full
@@ -267,7 +286,7 @@ def split_entry(
         return None
     if log_.log_format(environ) != "console":
         return None
-    path = _split_path(opts, bake, docker, environ)
+    path = _split_path(opts, bake, docker, environ, request)
     if path is None:
         return None
     try:
@@ -289,14 +308,9 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
     box: dict[str, Any] = {}
 
     def prepare() -> None:
-        if threading.current_thread() is not threading.main_thread():
-            _lower_priority()
-        from bakeguard import app, log, split
+        from bakeguard import split
 
-        log.configure(opts.verbose)
-        session = app.Session(opts, bake, docker)
-        session.record.update(entry["record"])
-        session.record["fast_path"] = True
+        session = _session(opts, bake, docker, entry["record"])
         box["session"] = session
         env_f = session.start_probe()
         session.note_env(env_f.result())

@@ -15,12 +15,17 @@ from bakeguard.options import BakeArgs
 GENERATED, METADATA = "bakeguard-split.json", "metadata.json"
 
 
-def write(folder: str, definition: Mapping[str, Any]) -> tuple[str, str]:
+def paths(folder: str) -> tuple[str, str]:
     """The generated definition's file in `folder`, and where bake writes its metadata."""
-    gen = os.path.join(folder, GENERATED)
+    return os.path.join(folder, GENERATED), os.path.join(folder, METADATA)
+
+
+def write(folder: str, definition: Mapping[str, Any]) -> tuple[str, str]:
+    """`paths(folder)`, the generated definition written to the first."""
+    gen, meta = paths(folder)
     with open(gen, "w") as f:
         json.dump(definition, f, indent=2)
-    return gen, os.path.join(folder, METADATA)
+    return gen, meta
 
 
 def bake(

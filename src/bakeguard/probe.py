@@ -140,11 +140,6 @@ def parse_info(text: str) -> EngineInfo:
     return EngineInfo(store, tuple(insecure), plugin)
 
 
-def builder_name(bake_builder: str | None, environ: Mapping[str, str]) -> str | None:
-    """Which builder bake will use: --builder, then BUILDX_BUILDER, then the current one."""
-    return bake_builder or environ.get("BUILDX_BUILDER") or None
-
-
 def _cache_path(docker: Docker, name: str | None, environ: Mapping[str, str]) -> Path:
     key = cachekey.probe_key(docker.binary, name, environ)
     return Path(cachekey.cache_dir(environ)) / f"{key}.json"

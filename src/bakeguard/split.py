@@ -242,7 +242,7 @@ class Split:
         `tmp` (the folder of the generated files) is removed at the end."""
         log = self.session.log
         self.session.record["split"] = []
-        gen, meta = os.path.join(tmp, generated.GENERATED), os.path.join(tmp, generated.METADATA)
+        gen, meta = generated.paths(tmp)
         try:
             self.session.record["bake_exit_code"] = code
             metadata = read_object(meta)
