@@ -52,7 +52,7 @@ def resolve(
         except (OSError, ValueError, KeyError, TypeError):
             pass
     if started is None:
-        res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice, direct=True)
+        res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice)
     else:
         res = docker.collect(started, timeout=120)
     if not res.ok:
@@ -93,25 +93,14 @@ class Session:
     # ------------------------------------------------------------ building blocks
 
     def start_probe(self) -> Future[probe.Environment]:
-        """The probe: its cached result at once when fresh (so that bakeguard's own buildx
-        calls can run the plugin directly from the start), else running beside the rest."""
+        """The probe: its cached result at once when fresh, else running beside the rest."""
         name = cachekey.builder_name(self.bake.last("--builder"), self.environ)
         env = probe.cached(self.docker, name, self.environ)
         if env is not None:
-            self._use_plugin(env)
             done: Future[probe.Environment] = Future()
             done.set_result(env)
             return done
-        fut = self.pool.submit(probe.probe, self.docker, name, self.environ)
-        fut.add_done_callback(self._use_plugin)
-        return fut
-
-    def _use_plugin(self, done: probe.Environment | Future[probe.Environment]) -> None:
-        if isinstance(done, Future):
-            if done.exception() is not None:
-                return
-            done = done.result()
-        self.docker.buildx_path = done.engine.buildx_path
+        return self.pool.submit(probe.probe, self.docker, name, self.environ)
 
     def start_resolve(self, nice: bool = False) -> Future[tuple[Definition | None, str]]:
         started, self.prefetched = self.prefetched, None

@@ -2,8 +2,9 @@
 only here.
 
 `--guard=off` with nothing else of bakeguard's set is pure pass-through: bakeguard replaces
-itself with `docker buildx bake ARGS` (exec), so it costs what starting Python costs, and
-signals, terminal and exit code are bake's own. That path imports nothing but os and sys."""
+itself with `docker buildx bake ARGS` (exec), or with the buildx plugin that command runs,
+exec'd as the docker CLI runs it (bakeguard.locator), so signals, terminal and exit code are
+bake's own. That path imports nothing but os, sys and the locator."""
 
 from __future__ import annotations
 
@@ -74,7 +75,13 @@ def _main(argv: Sequence[str] | None) -> int:
     if bake_args is not None and argv is None:
         docker = os.environ.get("BAKEGUARD_DOCKER") or _which("docker")
         if docker:
-            try:  # noqa: SIM105 - contextlib would cost an import on the fastest path
+            from bakeguard import locator
+
+            plugin = locator.lookup(docker, os.environ)
+            try:
+                if plugin:  # what `docker buildx bake` would run, run as docker runs it
+                    env = locator.plugin_env(os.environ)
+                    os.execve(plugin, [plugin, "buildx", "bake", *bake_args], env)
                 os.execv(docker, [docker, "buildx", "bake", *bake_args])
             except OSError:
                 pass  # fall through: the full path reports the error clearly

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
+from bakeguard import locator
 from bakeguard.errors import EXIT_INTERRUPTED, DockerError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -69,28 +70,33 @@ class Interrupted(Exception):
         self.code = code
 
 
-# set by the docker CLI for the plugins it runs; a buildx that sees it expects to be one
-PLUGIN_MARK = "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND"
-
-
 class Docker:
     def __init__(self, binary: str, env: Mapping[str, str] | None = None) -> None:
         self.binary = binary
         self.env = env
-        # The buildx plugin this docker CLI runs (from the probe's `docker info`). bakeguard's
-        # own buildx calls (`bake --print`, the split's generated bake, `imagetools create`)
-        # run it directly, as buildx's standalone mode: the same binary, builder and
-        # credentials, without the CLI's ~30-50 ms of start-up and plugin validation. The
-        # user's own bake always goes through `docker buildx bake`.
-        self.buildx_path: str | None = None
+        self._plugin: str | None = None
 
-    def _argv(self, args: Sequence[str], direct: bool) -> tuple[tuple[str, ...], list[str]]:
-        """The command line for `docker ARGS`, and the variables to unset for it."""
-        plugin = self.buildx_path
-        if direct and plugin and args[:1] == ["buildx"] and os.access(plugin, os.X_OK):
-            environ = os.environ if self.env is None else self.env
-            return (plugin, *args[1:]), [PLUGIN_MARK] if PLUGIN_MARK in environ else []
-        return (self.binary, *args), []
+    def plugin(self) -> str | None:
+        """The buildx plugin `docker buildx` runs, when the locator knows it (see
+        bakeguard.locator): every buildx call then runs it as the docker CLI would, without
+        the CLI's 30-50 ms of start-up and plugin validation. The probe asks docker itself."""
+        if self._plugin is None:
+            self._plugin = locator.lookup(self.binary, os.environ if self.env is None else self.env)
+        return self._plugin
+
+    def _argv(
+        self,
+        args: Sequence[str],
+        extra: Mapping[str, str] | None,
+        unset: Sequence[str],
+        direct: bool,
+    ) -> tuple[tuple[str, ...], dict[str, str] | None]:
+        """The command line and environment (None: ours) for `docker ARGS`."""
+        env = self._env(extra, unset)
+        plugin = self.plugin() if direct and args[:1] == ["buildx"] else None
+        if plugin:
+            return (plugin, *args), locator.plugin_env(os.environ if env is None else env)
+        return (self.binary, *args), env
 
     @classmethod
     def from_env(cls) -> Docker:
@@ -99,6 +105,7 @@ class Docker:
     def _env(
         self, extra: Mapping[str, str] | None, unset: Sequence[str] = ()
     ) -> dict[str, str] | None:
+        """The child's environment (None: ours, unchanged)."""
         if extra is None and self.env is None and not unset:
             return None
         base = dict(os.environ if self.env is None else self.env)
@@ -114,10 +121,11 @@ class Docker:
         env: Mapping[str, str] | None = None,
         stdin: str | None = None,
         nice: bool = False,
-        direct: bool = False,
+        direct: bool = True,
     ) -> Result:
         """A helper command, output captured. `nice` lowers its CPU priority: it runs beside
-        a bake and must not slow it down. `direct`: a buildx command runs the plugin itself."""
+        a bake and must not slow it down. `direct=False`: through the docker CLI even when
+        the plugin is known (the probe asks docker itself)."""
         started = self.start(args, env, stdin is not None, nice, direct)
         if isinstance(started, Result):
             return started
@@ -129,10 +137,10 @@ class Docker:
         env: Mapping[str, str] | None = None,
         with_stdin: bool = False,
         nice: bool = False,
-        direct: bool = False,
+        direct: bool = True,
     ) -> subprocess.Popen[str] | Result:
         """A helper command started, for `collect` later (a Result if it could not start)."""
-        argv, unset = self._argv(list(args), direct)
+        argv, child_env = self._argv(list(args), env, (), direct)
         if nice and shutil.which("nice"):
             argv = ("nice", "-n", "19", *argv)
         try:
@@ -142,7 +150,7 @@ class Docker:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=self._env(env, unset),
+                env=child_env,
             )
         except OSError as e:
             return Result(argv, 127, "", str(e))
@@ -169,14 +177,10 @@ class Docker:
         env: Mapping[str, str] | None = None,
         unset: Sequence[str] = (),
         tee: Callable[[bytes], None] | None = None,
-        direct: bool = False,
     ) -> int:
         """`docker buildx bake ARGS` with the user's terminal; returns bake's exit code.
-        With `tee`, bake's stderr also goes to tee (bakeguard reads push errors there).
-        `direct` (bakeguard's own generated bakes only): run the buildx plugin itself."""
-        return self.run_attached(
-            ("buildx", "bake", *bake_args), env=env, unset=unset, tee=tee, direct=direct
-        )
+        With `tee`, bake's stderr also goes to tee (bakeguard reads push errors there)."""
+        return self.run_attached(("buildx", "bake", *bake_args), env=env, unset=unset, tee=tee)
 
     def run_attached(
         self,
@@ -184,15 +188,13 @@ class Docker:
         env: Mapping[str, str] | None = None,
         unset: Sequence[str] = (),
         tee: Callable[[bytes], None] | None = None,
-        direct: bool = False,
     ) -> int:
-        argv, plugin_unset = self._argv(list(args), direct)
-        unset = [*unset, *plugin_unset]
+        argv, child_env = self._argv(list(args), env, unset, True)
         got: list[int] = []
         stderr = _Tee(tee) if tee else None
         try:
             child = subprocess.Popen(
-                argv, env=self._env(env, unset), stderr=stderr.child_fd if stderr else None
+                argv, env=child_env, stderr=stderr.child_fd if stderr else None
             )
         except OSError as e:
             if stderr:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bakeguard import __version__, advisories, cachekey, guard, probe
+from bakeguard import __version__, advisories, cachekey, guard, locator, probe
 
 if TYPE_CHECKING:
     from bakeguard.app import Session
@@ -27,6 +27,12 @@ def doctor(session: Session) -> int:
     out(f"bakeguard {__version__}")
     out(f"docker: {session.docker.binary}")
     out(f"buildx: {env.buildx} ({env.buildx.raw or 'not found'})")
+    located = session.docker.plugin()
+    if located:
+        out(f"buildx runs: {located} (directly, as the docker CLI runs it)")
+    else:
+        reason = locator.refusal(session.docker.binary, env.engine.buildx_path, session.environ)
+        out(f"buildx runs: through docker ({reason or 'plugin not located yet'})")
     b = env.builder
     if b:
         out(f"builder: {b.name} (driver {b.driver})")

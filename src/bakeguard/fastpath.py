@@ -89,16 +89,10 @@ def prefetch_print(
     docker: Docker, bake: BakeArgs, environ: Mapping[str, str], request: PrintRequest
 ) -> subprocess.Popen[str] | Result | None:
     """The full path's `bake --print`, started before the rest of bakeguard is imported
-    (None when its output is cached). The plugin runs directly when the probe's cache
-    names it."""
+    (None when its output is cached)."""
     if request.path is not None and os.path.exists(request.path):
         return None
-    from bakeguard import probe
-
-    env = probe.cached(docker, _builder(bake, environ), environ)
-    if env is not None:
-        docker.buildx_path = env.engine.buildx_path
-    return docker.start(["buildx", "bake", *request.args], direct=True)
+    return docker.start(["buildx", "bake", *request.args])
 
 
 def remember(docker: Docker, bake: BakeArgs, environ: Mapping[str, str], clean: bool) -> None:
@@ -267,7 +261,6 @@ def remember_split(session: Session, definition: Mapping[str, Any], split: bool)
         "record": {k: session.record[k] for k in ("mode", "advisories") if k in session.record},
         "split": split,
         "definition": definition,
-        "buildx_path": session.docker.buildx_path,
     }
     cachekey.write_atomic(path, json.dumps(doc))
 
@@ -304,7 +297,6 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
     colour = log_.console_colour(os.environ)
     for level, text in entry["said"]:
         print(log_.console_line(level, text, colour), file=sys.stderr, flush=True)
-    docker.buildx_path = entry.get("buildx_path")
     box: dict[str, Any] = {}
 
     def prepare() -> None:

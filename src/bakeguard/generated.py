@@ -37,10 +37,10 @@ def bake(
     seen: Callable[[bytes], None],
 ) -> int:
     """One bake of a generated definition (the whole definition: bake files named in the
-    environment are not merged in), run by the buildx plugin directly when known. The
+    environment are not merged in). The
     metadata file is bakeguard's; bake's provenance goes in it only when the user asked for
     a metadata file of their own (their other targets' entries are copied from it)."""
     unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
     argv = args.generated(gen_file, meta, targets)
     env = None if args.last("--metadata-file") else OWN_METADATA_ENV
-    return docker.run_bake(argv, env=env, unset=unset, tee=seen, direct=True)
+    return docker.run_bake(argv, env=env, unset=unset, tee=seen)

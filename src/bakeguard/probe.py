@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bakeguard import cachekey
+from bakeguard import cachekey, locator
 from bakeguard.docker import Docker, Result
 from bakeguard.versions import BuildxVersion, parse_buildx_version
 
@@ -176,7 +176,9 @@ def probe(
     if ttl > 0 and all(v[0] == 0 for v in raw.values()):
         path = _cache_path(docker, name, environ)
         cachekey.write_atomic(str(path), json.dumps({"at": time.time(), "raw": raw}))
-    return interpret(raw)
+    found = interpret(raw)
+    locator.remember(docker.binary, found.engine.buildx_path, environ)
+    return found
 
 
 def _run_probes(docker: Docker, name: str | None) -> dict[str, list[object]]:
@@ -187,7 +189,8 @@ def _run_probes(docker: Docker, name: str | None) -> dict[str, list[object]]:
         "info": ["info", "--format", INFO_FORMAT],
     }
     with ThreadPoolExecutor(len(cmds)) as pool:
-        futures = {k: pool.submit(docker.capture, v, 20) for k, v in cmds.items()}
+        # through docker itself, always: these say what `docker buildx` is
+        futures = {k: pool.submit(docker.capture, v, 20, direct=False) for k, v in cmds.items()}
         results: dict[str, Result] = {k: f.result() for k, f in futures.items()}
     return {k: [r.code, r.stdout, r.stderr] for k, r in results.items()}
 

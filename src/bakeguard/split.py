@@ -489,7 +489,7 @@ def create(
     docker, log = session.docker, session.log
 
     def attempt() -> None:
-        res = docker.capture(args, timeout=300, direct=True)
+        res = docker.capture(args, timeout=300)
         if res.ok:
             return
         text = res.stderr.strip()

@@ -1,41 +1,62 @@
-"""Which binary bakeguard's own buildx calls run."""
+"""Which binary bakeguard's buildx calls run, and with what environment."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
-from bakeguard.docker import PLUGIN_MARK, Docker
+import pytest
+
+from bakeguard import locator
+from bakeguard.docker import Docker
 
 
-def _plugin(tmp_path: Path) -> str:
-    p = tmp_path / "docker-buildx"
-    p.write_text("#!/bin/sh\n")
-    p.chmod(0o755)
-    return str(p)
+@pytest.fixture
+def setup(tmp_path: Path) -> dict[str, str]:
+    """An ELF `docker` (a copy of /bin/true) whose plugin the locator remembered."""
+    docker = tmp_path / "bin" / "docker"
+    docker.parent.mkdir()
+    shutil.copy("/bin/true", docker)
+    plugins = tmp_path / "config" / "cli-plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "docker-buildx").write_text("#!/bin/sh\n")
+    (plugins / "docker-buildx").chmod(0o755)
+    env = {
+        "DOCKER_CONFIG": str(tmp_path / "config"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "PATH": "/bin",
+        "OTEL_RESOURCE_ATTRIBUTES": "team=a",
+    }
+    assert locator.remember(str(docker), str(plugins / "docker-buildx"), env, search=[])
+    return {**env, "docker": str(docker), "plugin": str(plugins / "docker-buildx")}
 
 
-def test_own_buildx_calls_run_the_plugin_directly(tmp_path: Path) -> None:
-    d = Docker("/usr/bin/docker", env={PLUGIN_MARK: "/usr/bin/docker", "PATH": "/bin"})
-    d.buildx_path = _plugin(tmp_path)
-    argv, unset = d._argv(["buildx", "imagetools", "create", "-t", "x"], direct=True)
-    assert argv == (d.buildx_path, "imagetools", "create", "-t", "x")
-    # running as `docker bakeguard` (itself a plugin), buildx must not think it is one
-    assert unset == [PLUGIN_MARK]
+def test_buildx_calls_run_the_plugin_as_the_docker_cli_does(setup: dict[str, str]) -> None:
+    d = Docker(setup["docker"], env={k: v for k, v in setup.items() if k.isupper()})
+    argv, env = d._argv(["buildx", "bake", "--push"], {"EXTRA": "1"}, (), direct=True)
+    assert argv == (setup["plugin"], "buildx", "bake", "--push")
+    assert env is not None
+    assert env[locator.PLUGIN_MARK] == "docker"
+    # the CLI appends its attribute to the user's own
+    assert env["OTEL_RESOURCE_ATTRIBUTES"] == "team=a,docker.cli.cobra.command_path=docker%20buildx"
+    assert env["EXTRA"] == "1"
 
 
-def test_the_users_bake_and_other_commands_go_through_docker(tmp_path: Path) -> None:
-    d = Docker("/usr/bin/docker", env={})
-    d.buildx_path = _plugin(tmp_path)
-    assert d._argv(["buildx", "bake", "--push"], direct=False)[0][0] == "/usr/bin/docker"
-    assert d._argv(["image", "inspect", "x"], direct=True)[0][0] == "/usr/bin/docker"
+def test_other_commands_and_the_probe_go_through_docker(setup: dict[str, str]) -> None:
+    d = Docker(setup["docker"], env={k: v for k, v in setup.items() if k.isupper()})
+    assert d._argv(["image", "inspect", "x"], None, (), direct=True)[0][0] == setup["docker"]
+    argv, env = d._argv(["buildx", "version"], None, (), direct=False)
+    assert argv[0] == setup["docker"]
+    assert env is not None and locator.PLUGIN_MARK not in env
 
 
-def test_a_vanished_plugin_falls_back_to_docker(tmp_path: Path) -> None:
-    d = Docker("/usr/bin/docker", env={})
-    d.buildx_path = _plugin(tmp_path)
-    os.unlink(d.buildx_path)
-    assert d._argv(["buildx", "bake", "--print"], direct=True) == (
-        ("/usr/bin/docker", "buildx", "bake", "--print"),
-        [],
+def test_a_vanished_plugin_falls_back_to_docker(setup: dict[str, str]) -> None:
+    os.unlink(setup["plugin"])
+    d = Docker(setup["docker"], env={k: v for k, v in setup.items() if k.isupper()})
+    assert d._argv(["buildx", "bake", "--print"], None, (), True)[0] == (
+        setup["docker"],
+        "buildx",
+        "bake",
+        "--print",
     )

@@ -1,0 +1,159 @@
+"""Which buildx plugin the docker CLI runs for `docker buildx`, remembered, and how to run it
+the way the CLI does (stdlib `os` only: the `--guard=off` exec path reads it).
+
+`docker buildx bake ARGS` is the docker CLI finding its plugin, running
+`docker-buildx docker-cli-plugin-metadata` to validate it, then running
+`PLUGIN buildx bake ARGS` with `DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND=docker` (and an
+OpenTelemetry resource attribute) in the environment; the plugin's output and exit code are
+the command's. Those first two steps cost 30-50 ms a call. Once the probe's `docker info` has
+named the plugin, bakeguard runs that last step itself: same binary, arguments, environment
+marker, terminal and exit code.
+
+A remembered plugin is used only while nothing that could change the CLI's choice changed:
+the docker binary, config.json (it can add plugin folders), the plugin itself and every
+folder the CLI searches (a plugin installed or removed changes the folder). It is never
+remembered when:
+- the docker binary is not an ELF executable (a wrapper script may set up more than it
+  runs, so its bakes keep going through it);
+- config.json configures plugin hooks (the CLI runs them after a plugin, on a terminal) or
+  cannot be read as JSON (the CLI would warn about it on every run).
+`BAKEGUARD_PLUGIN_DIRECT=0` turns this off: every buildx call then goes through docker.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False  # typing costs milliseconds on the exec path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+# set by the docker CLI for the plugins it runs (to its own argv[0]); buildx then acts as a
+# plugin: `docker buildx ...` in its usage and errors
+PLUGIN_MARK = "DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND"
+OTEL_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES"
+# what the CLI adds to OTEL_RESOURCE_ATTRIBUTES for `docker buildx` (baggage encoding)
+CLI_ATTRIBUTE = "docker.cli.cobra.command_path=docker%20buildx"
+SYSTEM_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+_KEEP = 16  # entries kept: one per docker binary and config folder in use
+
+
+def config_dir(environ: Mapping[str, str]) -> str:
+    return environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+
+
+def _file(environ: Mapping[str, str]) -> str:
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bakeguard", "probe", "plugins")
+
+
+def _stamp(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_mtime_ns}.{st.st_size}.{st.st_ino}"
+
+
+def lookup(docker: str, environ: Mapping[str, str]) -> str | None:
+    """The plugin `docker buildx` would run, if remembered and nothing changed since."""
+    if environ.get("BAKEGUARD_PLUGIN_DIRECT", "1") == "0":
+        return None
+    config = config_dir(environ)
+    try:
+        with open(_file(environ)) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split("\t")
+        # docker, config folder, plugin, then (path, stamp) pairs
+        if len(fields) < 3 or len(fields) % 2 == 0 or fields[:2] != [docker, config]:
+            continue
+        pairs = fields[3:]
+        if all(_stamp(pairs[i]) == pairs[i + 1] for i in range(0, len(pairs), 2)):
+            return fields[2]
+    return None
+
+
+def refusal(docker: str, plugin: str | None, environ: Mapping[str, str]) -> str | None:
+    """Why this setup keeps going through docker, or None when its plugin may run directly."""
+    if environ.get("BAKEGUARD_PLUGIN_DIRECT", "1") == "0":
+        return "BAKEGUARD_PLUGIN_DIRECT=0"
+    if not plugin or not os.access(plugin, os.X_OK):
+        return "docker names no buildx plugin"
+    if "\t" in docker or "\t" in plugin:
+        return "a tab in a path"
+    try:
+        with open(docker, "rb") as f:
+            if f.read(4) != b"\x7fELF":
+                return f"{docker} is a wrapper script, not the docker CLI"
+    except OSError as e:
+        return f"{docker}: {e.strerror}"
+    if plugin_dirs(environ) is None:
+        return "config.json configures plugin hooks or is not valid JSON"
+    return None
+
+
+def remember(
+    docker: str, plugin: str | None, environ: Mapping[str, str], search: list[str] | None = None
+) -> bool:
+    """Record the plugin the docker CLI named (the probe's `docker info`); False when this
+    setup must keep going through docker (see `refusal`). `search`: the plugin folders to
+    watch (default: the CLI's)."""
+    if refusal(docker, plugin, environ) is not None or plugin is None:
+        return False
+    config = config_dir(environ)
+    watched = [docker, os.path.join(config, "config.json"), plugin]
+    watched += plugin_dirs(environ) or [] if search is None else search
+    entry = "\t".join([docker, config, plugin, *(x for p in watched for x in (p, _stamp(p)))])
+    path = _file(environ)
+    try:
+        with open(path) as f:
+            old = [x for x in f.read().splitlines() if x.split("\t")[:2] != [docker, config]]
+    except OSError:
+        old = []
+    from bakeguard.cachekey import write_atomic
+
+    write_atomic(path, "\n".join([entry, *old[: _KEEP - 1]]) + "\n")
+    return True
+
+
+def plugin_dirs(environ: Mapping[str, str]) -> list[str] | None:
+    """The folders the docker CLI searches for plugins, in its order; None when config.json
+    configures plugin hooks or is not valid JSON."""
+    import json
+
+    config = config_dir(environ)
+    try:
+        with open(os.path.join(config, "config.json"), "rb") as f:
+            doc = json.loads(f.read() or b"{}")
+    except FileNotFoundError:
+        doc = {}
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    plugins = doc.get("plugins") or {}
+    if not isinstance(plugins, dict) or any(
+        not isinstance(v, dict) or v.get("hooks") for v in plugins.values()
+    ):
+        return None
+    extra = doc.get("cliPluginsExtraDirs") or []
+    if not isinstance(extra, list):
+        return None
+    return [*(str(d) for d in extra), os.path.join(config, "cli-plugins"), *SYSTEM_PLUGIN_DIRS]
+
+
+def plugin_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the docker CLI gives the plugin it runs."""
+    env = dict(environ)
+    env[PLUGIN_MARK] = "docker"
+    attrs = environ.get(OTEL_ATTRIBUTES)
+    env[OTEL_ATTRIBUTES] = f"{attrs},{CLI_ATTRIBUTE}" if attrs else CLI_ATTRIBUTE
+    return env

@@ -1,0 +1,100 @@
+"""Ctrl-C on the real stack: bake stops, bakeguard exits 130 like `docker buildx bake`, and
+no buildx process is left behind, whether bake runs through docker or as the plugin itself."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Stack
+
+
+class Silent:
+    """A registry that accepts connections and never answers: a build pulling from it hangs
+    until cancelled. `reached` is set when BuildKit has connected (bake is mid-build)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.reached = threading.Event()
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            self.reached.set()
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            child = int(stat.parent.name)
+            found |= {child, *_descendants(child)}
+    return found
+
+
+@pytest.mark.parametrize(
+    ("args", "direct"),
+    [(["--guard=off"], "1"), (["--guard=off"], "0"), ([], "1")],
+    ids=["off-plugin-direct", "off-via-docker", "guarded"],
+)
+def test_ctrl_c_stops_bake_and_exits_130(
+    stack: Stack, tmp_path: Path, args: list[str], direct: str
+) -> None:
+    silent = Silent()
+    try:
+        (tmp_path / "Dockerfile").write_text(f"FROM 127.0.0.1:{silent.port}/never/answers:1\n")
+        (tmp_path / "docker-bake.hcl").write_text(
+            f'target "default" {{\n  tags = ["{stack.registry}/bakeguard/hang:1"]\n}}\n'
+        )
+        env = stack.buildx("newest", BAKEGUARD_PLUGIN_DIRECT=direct)
+        # a probe first, so that the plugin is located (used when direct is "1")
+        subprocess.run(
+            [sys.executable, "-m", "bakeguard", "--guard-doctor"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+        p = subprocess.Popen(
+            [sys.executable, "-m", "bakeguard", *args, "--push", "--progress=plain"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert silent.reached.wait(60), "bake never reached the registry"
+        children = _descendants(p.pid)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 130, err[-1500:]
+        assert "CANCELED" in err or "context canceled" in err
+        left = {c for c in children if Path(f"/proc/{c}").exists()}
+        assert not left, f"processes left behind: {left}"
+    finally:
+        silent.close()
