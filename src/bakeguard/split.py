@@ -243,10 +243,16 @@ class Split:
         log = self.session.log
         self.session.record["split"] = []
         gen, meta = generated.paths(tmp)
+        if self.session.warm is None:  # one client (and connection) for confirm and verify
+            self.session.warm = self.session.registry(self.env)
         try:
             self.session.record["bake_exit_code"] = code
             metadata = read_object(meta)
-            failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
+            # a shard writes digest files for a later merge: it confirms them itself
+            if self.only_platforms is None and self.named_by_bake(plan.variants, code, metadata):
+                failed = []  # `imagetools create` confirms them (see `assemble`)
+            else:
+                failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
             if code != 0 and (failed or not plan.variants):
                 retry = self.session.compat_retry(seen.text(), self.defn, self.retried)
                 if retry is not None:
@@ -288,15 +294,7 @@ class Split:
                 if not failed:
                     code = code2
             if failed:
-                for v, why in failed:
-                    log.error(
-                        f"platform {v.platform} of target {v.target} did not reach the "
-                        f"registry: {why}"
-                    )
-                names = sorted({v.target for v, _ in failed})
-                log.error(
-                    f"final tags of {', '.join(names)} left untouched (no partial tag written)"
-                )
+                self.unconfirmed(failed)
                 return code or EXIT_VERIFY
             if self.only_platforms is not None:
                 if code != 0 and not plan.by_digest:
@@ -311,6 +309,34 @@ class Split:
             return self.finish(plan, metadata)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            if self.session.warm is not None:  # not handed to verification
+                self.session.warm.close()
+                self.session.warm = None
+
+    def unconfirmed(self, failed: Sequence[tuple[Variant, str]]) -> None:
+        log = self.session.log
+        for v, why in failed:
+            log.error(
+                f"platform {v.platform} of target {v.target} did not reach the registry: {why}"
+            )
+        names = sorted({v.target for v, _ in failed})
+        log.error(f"final tags of {', '.join(names)} left untouched (no partial tag written)")
+
+    def named_by_bake(
+        self, variants: Sequence[Variant], code: int, metadata: Mapping[str, Any] | None
+    ) -> bool:
+        """Bake succeeded and its metadata names the digest of every platform it pushed: no
+        separate confirm then, because `imagetools create` reads every source by that digest
+        from the registry before it writes any tag (a source missing there fails it, and
+        `assemble` then says which platform)."""
+        digests = {
+            v.name: str((metadata or {}).get(v.name, {}).get("containerimage.digest", ""))
+            for v in variants
+        }
+        if code != 0 or not all(d.startswith("sha256:") for d in digests.values()):
+            return False
+        self.confirmed.update(digests)
+        return True
 
     def _forget_local(self, variants: Sequence[Variant]) -> None:
         """Drop the engine's local per-platform tags so that only this run can name them."""
@@ -353,7 +379,7 @@ class Split:
                 return v, None, str(e)
             return v, digest, ""
 
-        warm = self.session.warm  # the fast path's client, kept open for verification
+        warm = self.session.warm  # kept open for verification
         reg = warm if warm is not None else self.session.registry(self.env)
         try:
             with ThreadPoolExecutor(8) as pool:
@@ -369,9 +395,22 @@ class Split:
                 failed.append((v, why))
         return failed
 
-    def assemble(self, t: Target, variants: Sequence[Variant]) -> None:
+    def assemble(self, t: Target, variants: Sequence[Variant], by_digest: bool) -> None:
         sources = [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in variants]
-        create(self.session, t.name, t.tag_refs, index_annotations(t), sources)
+        try:
+            create(self.session, t.name, t.tag_refs, index_annotations(t), sources)
+        except BakeguardError:
+            # a source imagetools could not read: is a platform missing from the registry?
+            meta = {v.name: {"containerimage.digest": self.confirmed[v.name]} for v in variants}
+            failed = self.confirm(variants, by_digest, 0, meta)
+            if not failed:
+                raise
+            self.unconfirmed(failed)
+            raise VerificationFailed(
+                f"target {t.name}: {len(failed)} of {len(variants)} platforms are not in the "
+                "registry although bake reported them pushed",
+                "check the registry (a front or proxy rewriting manifests?), then re-run",
+            ) from None
 
     def write_shard(self, plan: Plan, where: str) -> int:
         """--guard-shard: one small JSON file per pushed platform, for --guard-merge."""
@@ -399,7 +438,7 @@ class Split:
             by_target.setdefault(v.target, []).append(v)
         for name, vs in by_target.items():
             t = plan.split_targets[name]
-            self.assemble(t, vs)
+            self.assemble(t, vs, plan.by_digest)
             self.session.record["split"].append(
                 {
                     "target": name,
