@@ -73,10 +73,10 @@ def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     bake_args = _exec_args(args, os.environ)
     if bake_args is not None and argv is None:
-        docker = os.environ.get("BAKEGUARD_DOCKER") or _which("docker")
-        if docker:
-            from bakeguard import locator
+        from bakeguard import locator
 
+        docker = os.environ.get("BAKEGUARD_DOCKER") or locator.which("docker", os.environ)
+        if docker:
             plugin = locator.lookup(docker, os.environ)
             try:
                 if plugin:  # what `docker buildx bake` would run, run as docker runs it
@@ -132,11 +132,3 @@ def _main(argv: Sequence[str] | None) -> int:
         log.configure()
         log.get().error(e.message())
         return e.exit_code
-
-
-def _which(name: str) -> str | None:
-    for d in os.environ.get("PATH", "").split(os.pathsep):
-        p = os.path.join(d or ".", name)
-        if os.path.isfile(p) and os.access(p, os.X_OK):
-            return p
-    return None

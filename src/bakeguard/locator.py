@@ -43,6 +43,16 @@ SYSTEM_PLUGIN_DIRS = (
 _KEEP = 16  # entries kept: one per docker binary and config folder in use
 
 
+def which(name: str, environ: Mapping[str, str]) -> str | None:
+    """`name` on environ's PATH, as the shell finds it (shutil.which costs an import of
+    shutil, fnmatch and re on the fast paths)."""
+    for d in environ.get("PATH", os.defpath).split(os.pathsep):
+        p = os.path.join(d or ".", name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
 def config_dir(environ: Mapping[str, str]) -> str:
     return environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
 
