@@ -13,6 +13,7 @@ per-platform tags (a registry may have rewritten those).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -436,6 +437,9 @@ class Split:
         by_target: dict[str, list[Variant]] = {}
         for v in plan.variants:
             by_target.setdefault(v.target, []).append(v)
+        # while imagetools runs: verification's module and a connection to each registry
+        warming = threading.Thread(target=self._warm, args=(plan,), daemon=True)
+        warming.start()
         for name, vs in by_target.items():
             t = plan.split_targets[name]
             self.assemble(t, vs, plan.by_digest)
@@ -458,6 +462,7 @@ class Split:
                 f"assembled {', '.join(t.tag_refs)} from {len(vs)} platforms "
                 f"({', '.join(v.platform for v in vs)})"
             )
+        warming.join()
         from bakeguard.verify import Expectation, expectations
 
         exps = [
@@ -476,6 +481,20 @@ class Split:
                 "check the registry; `bakeguard --guard-verify-only ARGS` re-checks",
             )
         return 0
+
+    def _warm(self, plan: Plan) -> None:
+        import bakeguard.verify  # noqa: F401
+        from bakeguard.registry import RegistryError
+
+        reg = self.session.warm
+        if reg is None or not self.session.opts.verify:
+            return
+        hosts = {
+            Reference.parse(r).registry: r for t in plan.split_targets.values() for r in t.tag_refs
+        }
+        for ref in hosts.values():
+            with contextlib.suppress(RegistryError):
+                reg.ping(Reference.parse(ref))
 
     def write_user_metadata(
         self, plan: Plan, metadata: Mapping[str, Any] | None, outcomes: Sequence[Any]
