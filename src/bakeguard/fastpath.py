@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import sys
 import threading
@@ -53,7 +52,7 @@ def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: str) -> bool:
 
 def _path(docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> str:
     key = cachekey.probe_key(docker.binary, _builder(bake, environ), environ)
-    return os.path.join(cachekey.cache_dir(environ), f"{key}.early.json")
+    return os.path.join(cachekey.cache_dir(environ), f"{key}.early")
 
 
 def _argument_facts(bake: BakeArgs, environ: Mapping[str, str]) -> bool:
@@ -102,8 +101,8 @@ def remember(docker: Docker, bake: BakeArgs, environ: Mapping[str, str], clean: 
     if ttl <= 0 or _argument_facts(bake, environ):
         return
     path = _path(docker, bake, environ)
-    doc = {"at": time.time(), "table": cachekey.table_hash(environ), "clean": clean}
-    cachekey.write_atomic(path, json.dumps(doc))
+    # one line, "clean at table" (reading it must not cost json's import before bake starts)
+    cachekey.write_atomic(path, f"{int(clean)} {time.time()} {cachekey.table_hash(environ)}\n")
 
 
 def eligible(
@@ -116,14 +115,11 @@ def eligible(
         return False
     try:
         with open(_path(docker, bake, environ)) as f:
-            doc = json.load(f)
+            clean, at, table = f.read().split()
+        fresh = time.time() - float(at) < ttl
     except (OSError, ValueError):
         return False
-    return (
-        doc.get("clean") is True
-        and time.time() - float(doc.get("at", 0)) < ttl
-        and doc.get("table") == cachekey.table_hash(environ)
-    )
+    return clean == "1" and fresh and table == cachekey.table_hash(environ)
 
 
 def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | None]:
@@ -263,6 +259,8 @@ def remember_split(session: Session, definition: Mapping[str, Any], split: bool)
         "split": split,
         "definition": definition,
     }
+    import json
+
     cachekey.write_atomic(path, json.dumps(doc))
 
 
@@ -281,8 +279,10 @@ def split_entry(
     if log_.log_format(environ) != "console":
         return None
     path = _split_path(opts, bake, docker, environ, request)
-    if path is None:
+    if path is None or not os.path.exists(path):
         return None
+    import json
+
     try:
         with open(path) as f:
             doc: dict[str, Any] = json.load(f)

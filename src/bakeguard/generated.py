@@ -4,7 +4,6 @@ this before anything heavy is imported."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 
@@ -25,6 +24,8 @@ def paths(folder: str) -> tuple[str, str]:
 
 def write(folder: str, definition: Mapping[str, Any]) -> tuple[str, str]:
     """`paths(folder)`, the generated definition written to the first."""
+    import json  # (not before a plain fast path's bake: json loads re)
+
     gen, meta = paths(folder)
     with open(gen, "w") as f:
         json.dump(definition, f, indent=2)
