@@ -3,6 +3,7 @@ no buildx process is left behind, whether bake runs through docker or as the plu
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -96,5 +97,54 @@ def test_ctrl_c_stops_bake_and_exits_130(
         assert "CANCELED" in err or "context canceled" in err
         left = {c for c in children if Path(f"/proc/{c}").exists()}
         assert not left, f"processes left behind: {left}"
+    finally:
+        silent.close()
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["full-path", "fast-path"])
+def test_ctrl_c_still_writes_the_report(
+    stack: Stack, tmp_path: Path, project: Path, fast: bool
+) -> None:
+    """--guard-report after Ctrl-C: exit 130 recorded, on the full path and on the fast path
+    (a clean run on this builder just before lets bake start at once)."""
+    env = stack.buildx(
+        "newest",
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        TAG=f"{stack.registry}/bakeguard/{tmp_path.name}:v1",
+    )
+    if fast:
+        ok = subprocess.run(
+            [sys.executable, "-m", "bakeguard", "--push"],
+            env=env,
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert ok.returncode == 0, ok.stderr[-1500:]
+    silent = Silent()
+    hang = tmp_path / "hang"
+    hang.mkdir()
+    try:
+        (hang / "Dockerfile").write_text(f"FROM 127.0.0.1:{silent.port}/never/answers:1\n")
+        (hang / "docker-bake.hcl").write_text(
+            f'target "default" {{\n  tags = ["{stack.registry}/bakeguard/hang:1"]\n}}\n'
+        )
+        report = tmp_path / "report.json"
+        p = subprocess.Popen(
+            [sys.executable, "-m", "bakeguard", "--push", "--guard-report", str(report)],
+            env=env,
+            cwd=hang,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert silent.reached.wait(60), "bake never reached the registry"
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 130, err[-1500:]
+        doc = json.loads(report.read_text())
+        assert doc["exit_code"] == 130
+        assert doc.get("fast_path", False) is fast
     finally:
         silent.close()
