@@ -314,9 +314,8 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
         s = split.Split(
             session, env_f.result(), defn, split=bool(entry["split"]), compat=session.compat
         )
+        # (the registry client is made while imagetools create runs, not beside bake)
         box["split"], box["plan"] = s, s.plan()
-        if opts.verify:
-            session.warm_registry(env_f, defn_f)
 
     def background() -> None:
         with contextlib.suppress(Exception):  # whatever failed is redone after the bake

@@ -202,6 +202,7 @@ class Split:
     compat: Compat = field(default_factory=Compat)
     retried: bool = False
     confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def docker(self) -> Docker:
@@ -225,9 +226,6 @@ class Split:
     def run(self, plan: Plan | None = None) -> int:
         plan = plan or self.plan()
         tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
-        from bakeguard.app import preload_registry
-
-        threading.Thread(target=preload_registry, daemon=True).start()  # for the confirm
         try:
             gen, meta = generated.write(tmp, plan.definition)
             seen = Tail()
@@ -244,8 +242,6 @@ class Split:
         log = self.session.log
         self.session.record["split"] = []
         gen, meta = generated.paths(tmp)
-        if self.session.warm is None:  # one client (and connection) for confirm and verify
-            self.session.warm = self.session.registry(self.env)
         try:
             self.session.record["bake_exit_code"] = code
             metadata = read_object(meta)
@@ -380,14 +376,9 @@ class Split:
                 return v, None, str(e)
             return v, digest, ""
 
-        warm = self.session.warm  # kept open for verification
-        reg = warm if warm is not None else self.session.registry(self.env)
-        try:
-            with ThreadPoolExecutor(8) as pool:
-                results = list(pool.map(one, variants))
-        finally:
-            if reg is not warm:
-                reg.close()
+        reg = self._registry()
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(one, variants))
         failed = []
         for v, digest, why in results:
             if digest:
@@ -395,6 +386,14 @@ class Split:
             else:
                 failed.append((v, why))
         return failed
+
+    def _registry(self) -> Any:
+        """The run's registry client, made on first use (its import, httpx's, is ~40 ms of
+        CPU: not while bake runs) and kept for verification (after_bake closes it otherwise)."""
+        with self._lock:
+            if self.session.warm is None:
+                self.session.warm = self.session.registry(self.env)
+            return self.session.warm
 
     def assemble(self, t: Target, variants: Sequence[Variant], by_digest: bool) -> None:
         sources = [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in variants]
@@ -483,12 +482,12 @@ class Split:
         return 0
 
     def _warm(self, plan: Plan) -> None:
+        if not self.session.opts.verify:
+            return
         import bakeguard.verify  # noqa: F401
         from bakeguard.registry import RegistryError
 
-        reg = self.session.warm
-        if reg is None or not self.session.opts.verify:
-            return
+        reg = self._registry()
         hosts = {
             Reference.parse(r).registry: r for t in plan.split_targets.values() for r in t.tag_refs
         }
@@ -533,9 +532,7 @@ def create(
     sources: Sequence[str],
 ) -> None:
     """`docker buildx imagetools create` for one target: all its tags at once, retried on
-    transient registry errors."""
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
+    transient registry errors (4 attempts, 0.5, 1 and 2 s apart)."""
     args = ["buildx", "imagetools", "create"]
     if session.bake.last("--builder"):
         args += ["--builder", str(session.bake.last("--builder"))]
@@ -559,12 +556,21 @@ def create(
             "check the registry; the per-platform images are pushed, re-run to assemble",
         )
 
-    for try_ in Retrying(
+    try:
+        return attempt()
+    except Transient:
+        pass
+    # tenacity loads only for a retry: imagetools starts right after bake
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+    retrying = Retrying(
         retry=retry_if_exception(lambda e: isinstance(e, Transient)),
-        stop=stop_after_attempt(4),
-        wait=wait_exponential(multiplier=0.5, max=8),
+        stop=stop_after_attempt(3),
+        wait=wait_exponential(multiplier=1, max=8),
         reraise=True,
-    ):
+    )
+    retrying.sleep(0.5)
+    for try_ in retrying:
         with try_:
             attempt()
 
