@@ -154,6 +154,32 @@ class Docker:
         except OSError as e:
             return Result(argv, 127, "", str(e))
 
+    def start_fed(self, args: Callable[[Sequence[str]], Sequence[str]], inputs: int) -> Fed | None:
+        """A helper command started before its inputs are known: `args` gets `inputs` file
+        names (/dev/fd/N, each a pipe) to put in the command line, and the command is to read
+        them before it does anything else; `Fed.feed` writes them later. (For `imagetools
+        create -f`: its start-up then overlaps bake.) None when it cannot start."""
+        pipes = [os.pipe() for _ in range(inputs)]
+        readers = [r for r, _ in pipes]
+        argv, env = self._argv(list(args([f"/dev/fd/{r}" for r in readers])), None, (), True)
+        try:
+            p = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                pass_fds=readers,
+            )
+        except OSError:
+            p = None
+        for r, w in pipes:
+            os.close(r)
+            if p is None:
+                os.close(w)
+        return Fed(p, [w for _, w in pipes]) if p is not None else None
+
     @staticmethod
     def collect(
         p: subprocess.Popen[str] | Result, timeout: float | None = 60, stdin: str | None = None
@@ -226,6 +252,41 @@ class Docker:
         if got:
             raise Interrupted(EXIT_INTERRUPTED if got[0] == signal.SIGINT else 128 + got[0])
         return code if code >= 0 else 128 - code
+
+
+class Fed:
+    """A command from `Docker.start_fed`, waiting for its inputs."""
+
+    def __init__(self, proc: subprocess.Popen[str], writers: list[int]) -> None:
+        self.proc, self.writers = proc, writers
+
+    def feed(self, texts: Sequence[str], timeout: float | None = 300) -> Result:
+        """Write one text to each input, then wait for the command's outcome."""
+        if len(texts) != len(self.writers):
+            raise ValueError(f"{len(self.writers)} inputs, {len(texts)} texts")
+        try:
+            for text in texts:
+                fd = self.writers.pop(0)
+                try:
+                    os.write(fd, text.encode())
+                finally:
+                    os.close(fd)
+        except OSError:  # it exited before reading: its own output says why
+            self._close()
+        return Docker.collect(self.proc, timeout)
+
+    def _close(self) -> None:
+        while self.writers:
+            with contextlib.suppress(OSError):
+                os.close(self.writers.pop())
+
+    def cancel(self) -> None:
+        """Empty inputs (the command exits without doing anything), and kill it."""
+        self._close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.communicate(timeout=10)
 
 
 class Tail:

@@ -137,12 +137,17 @@ def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | No
 @contextlib.contextmanager
 def _reporting_interrupts(box: Mapping[str, Any], thread: threading.Thread) -> Iterator[None]:
     """Ctrl-C (or SIGTERM) during a fast path's bake: the report and the CI summary, when
-    wanted, still say how the run ended (the background thread made the session)."""
+    wanted, still say how the run ended (the background thread made the session). Whatever
+    ended the bake early, the split's pre-started `imagetools create` are stopped."""
     try:
         yield
-    except Interrupted as e:
+    except BaseException as e:
         if thread.ident is not None:
             thread.join(timeout=5)
+        if box.get("split") is not None:  # imagetools create started beside bake: not needed
+            box["split"].cancel_started()
+        if not isinstance(e, Interrupted):
+            raise
         session = box.get("session")
         if session is not None:
             session.finish(e.code)
@@ -316,6 +321,8 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
         )
         # (the registry client is made while imagetools create runs, not beside bake)
         box["split"], box["plan"] = s, s.plan()
+        if box["plan"].definition == entry["definition"]:
+            s.prestart(box["plan"])
 
     def background() -> None:
         with contextlib.suppress(Exception):  # whatever failed is redone after the bake

@@ -33,7 +33,7 @@ from bakeguard import generated
 from bakeguard.compat import Compat
 from bakeguard.compat import apply as apply_profile
 from bakeguard.definition import Definition, Target
-from bakeguard.docker import Docker, Tail
+from bakeguard.docker import Docker, Fed, Tail
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, UsageError, VerificationFailed
 from bakeguard.platforms import normalize, suffix
 from bakeguard.probe import Environment
@@ -203,6 +203,7 @@ class Split:
     retried: bool = False
     confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _started: dict[str, Fed] = field(default_factory=dict)  # target -> its imagetools create
 
     @property
     def docker(self) -> Docker:
@@ -229,11 +230,29 @@ class Split:
         try:
             gen, meta = generated.write(tmp, plan.definition)
             seen = Tail()
+            self.prestart(plan)
             code = self.bake(gen, meta, list(plan.definition["target"]), seen)
         except BaseException:
+            self.cancel_started()
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return self.after_bake(plan, tmp, code, seen)
+
+    def prestart(self, plan: Plan) -> None:
+        """Each split target's `imagetools create`, started beside bake (see `prestart`)."""
+        if self.only_platforms is not None:
+            return  # a shard assembles nothing
+        counts: dict[str, int] = {}
+        for v in plan.variants:
+            counts[v.target] = counts.get(v.target, 0) + 1
+        for name, n in counts.items():
+            started = prestart(self.session, plan.split_targets[name], n)
+            if started is not None:
+                self._started[name] = started
+
+    def cancel_started(self) -> None:
+        while self._started:
+            self._started.popitem()[1].cancel()
 
     def after_bake(self, plan: Plan, tmp: str, code: int, seen: Tail) -> int:
         """Everything after the generated bake: confirm each platform (one retry from cache
@@ -305,6 +324,7 @@ class Split:
                 )
             return self.finish(plan, metadata)
         finally:
+            self.cancel_started()  # not assembled (bake failed, a platform is missing, ...)
             shutil.rmtree(tmp, ignore_errors=True)
             if self.session.warm is not None:  # not handed to verification
                 self.session.warm.close()
@@ -397,8 +417,9 @@ class Split:
 
     def assemble(self, t: Target, variants: Sequence[Variant], by_digest: bool) -> None:
         sources = [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in variants]
+        started = self._started.pop(t.name, None)
         try:
-            create(self.session, t.name, t.tag_refs, index_annotations(t), sources)
+            create(self.session, t.name, t.tag_refs, index_annotations(t), sources, started)
         except BakeguardError:
             # a source imagetools could not read: is a platform missing from the registry?
             meta = {v.name: {"containerimage.digest": self.confirmed[v.name]} for v in variants}
@@ -524,15 +545,9 @@ class Split:
         Path(path).write_text(json.dumps(out, indent=2))
 
 
-def create(
-    session: Session,
-    target: str,
-    refs: Sequence[str],
-    annotations: Sequence[str],
-    sources: Sequence[str],
-) -> None:
-    """`docker buildx imagetools create` for one target: all its tags at once, retried on
-    transient registry errors (4 attempts, 0.5, 1 and 2 s apart)."""
+def imagetools_args(
+    session: Session, refs: Sequence[str], annotations: Sequence[str], sources: Sequence[str]
+) -> list[str]:
     args = ["buildx", "imagetools", "create"]
     if session.bake.last("--builder"):
         args += ["--builder", str(session.bake.last("--builder"))]
@@ -540,11 +555,44 @@ def create(
         args += ["-t", tag]
     for a in annotations:
         args += ["--annotation", a]
-    args += list(sources)
+    return [*args, *sources]
+
+
+def prestart(session: Session, t: Target, count: int) -> Fed | None:
+    """`imagetools create` for target t, started while bake runs: it reads its `count`
+    sources (`-f FILE`: a file holding a reference is read as that reference) from pipes
+    before it does anything else, and they are written once every platform is pushed (Go's
+    start-up and the command's setup, ~20 ms, then overlap bake). Given no sources it fails
+    without touching the registry."""
+    refs, annotations = t.tag_refs, index_annotations(t)
+    return session.docker.start_fed(
+        lambda files: imagetools_args(
+            session, refs, annotations, [x for f in files for x in ("-f", f)]
+        ),
+        count,
+    )
+
+
+def create(
+    session: Session,
+    target: str,
+    refs: Sequence[str],
+    annotations: Sequence[str],
+    sources: Sequence[str],
+    started: Fed | None = None,
+) -> None:
+    """`docker buildx imagetools create` for one target: all its tags at once, retried on
+    transient registry errors (4 attempts, 0.5, 1 and 2 s apart). The first attempt is
+    `started` (see `prestart`) when given."""
+    args = imagetools_args(session, refs, annotations, sources)
     docker, log = session.docker, session.log
 
     def attempt() -> None:
-        res = docker.capture(args, timeout=300)
+        nonlocal started
+        if started is not None:
+            res, started = started.feed(sources), None
+        else:
+            res = docker.capture(args, timeout=300)
         if res.ok:
             return
         text = res.stderr.strip()

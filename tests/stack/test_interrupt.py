@@ -57,10 +57,17 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 @pytest.mark.parametrize(
     ("args", "direct"),
-    [(["--guard=off"], "1"), (["--guard=off"], "0"), ([], "1")],
-    ids=["off-plugin-direct", "off-via-docker", "guarded"],
+    [(["--guard=off"], "1"), (["--guard=off"], "0"), ([], "1"), (["--guard-split=always"], "1")],
+    ids=["off-plugin-direct", "off-via-docker", "guarded", "split"],
 )
 def test_ctrl_c_stops_bake_and_exits_130(
     stack: Stack, tmp_path: Path, args: list[str], direct: str
@@ -69,7 +76,8 @@ def test_ctrl_c_stops_bake_and_exits_130(
     try:
         (tmp_path / "Dockerfile").write_text(f"FROM 127.0.0.1:{silent.port}/never/answers:1\n")
         (tmp_path / "docker-bake.hcl").write_text(
-            f'target "default" {{\n  tags = ["{stack.registry}/bakeguard/hang:1"]\n}}\n'
+            f'target "default" {{\n  tags = ["{stack.registry}/bakeguard/hang:1"]\n'
+            '  platforms = ["linux/amd64", "linux/arm64"]\n}\n'
         )
         env = stack.buildx("newest", BAKEGUARD_PLUGIN_DIRECT=direct)
         # a probe first, so that the plugin is located (used when direct is "1")
@@ -90,7 +98,9 @@ def test_ctrl_c_stops_bake_and_exits_130(
             text=True,
         )
         assert silent.reached.wait(60), "bake never reached the registry"
-        children = _descendants(p.pid)
+        children = _descendants(p.pid)  # bake, and the split's pre-started imagetools create
+        if "--guard-split=always" in args:
+            assert any(b"imagetools" in _cmdline(c) for c in children)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=60)
         assert p.returncode == 130, err[-1500:]

@@ -110,6 +110,8 @@ def test_failed_platform_leaves_the_old_tag(stack: Stack, tmp_path: Path) -> Non
         assert "platform linux/arm/v7 of target default did not reach the registry" in res.stderr
         assert "left untouched" in res.stderr
         assert digest_at(tag, env) == old
+        # the imagetools create started beside bake got no sources and is gone
+        assert run(["pgrep", "-f", f"imagetools create.* {tag}"], env).stdout == ""
 
 
 @pytest.mark.parametrize("builder", ["bg-remote", "default"])

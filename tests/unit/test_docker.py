@@ -60,3 +60,22 @@ def test_a_vanished_plugin_falls_back_to_docker(setup: dict[str, str]) -> None:
         "bake",
         "--print",
     )
+
+
+def test_a_fed_command_reads_its_inputs_only_when_fed() -> None:
+    d = Docker("/bin/sh", env={"PATH": "/bin:/usr/bin"})
+    started = d.start_fed(lambda files: ["-c", 'cat "$0" "$1"; echo done', *files], 2)
+    assert started is not None
+    assert started.proc.poll() is None  # blocked on its first input
+    res = started.feed(["a@sha256:1\n", "b@sha256:2\n"])
+    assert res.ok and res.stdout == "a@sha256:1\nb@sha256:2\ndone\n"
+
+
+def test_a_cancelled_fed_command_gets_nothing_and_is_gone(tmp_path: Path) -> None:
+    d = Docker("/bin/sh", env={"PATH": "/bin:/usr/bin"})
+    out = tmp_path / "out"
+    started = d.start_fed(lambda files: ["-c", f'cat "$0" > {out}', *files], 1)
+    assert started is not None
+    started.cancel()
+    assert started.proc.returncode is not None  # not left running
+    assert not out.exists() or out.read_text() == ""  # it read nothing
