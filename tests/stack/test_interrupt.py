@@ -9,11 +9,12 @@ import socket
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Stack
+from tests.helpers import Stack, bakeguard
 
 
 class Silent:
@@ -64,6 +65,42 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+@dataclass
+class Interrupted:
+    code: int
+    stderr: str
+    children: dict[int, bytes]  # bakeguard's descendants just before Ctrl-C: command lines
+
+
+def ctrl_c_mid_build(
+    stack: Stack, where: Path, env: dict[str, str], args: list[str]
+) -> Interrupted:
+    """`bakeguard ARGS --push` on a 2-platform build whose base image never arrives; Ctrl-C
+    once BuildKit has connected to that registry (not after a sleep)."""
+    silent = Silent()
+    try:
+        (where / "Dockerfile").write_text(f"FROM 127.0.0.1:{silent.port}/never/answers:1\n")
+        (where / "docker-bake.hcl").write_text(
+            f'target "default" {{\n  tags = ["{stack.registry}/bakeguard/hang:1"]\n'
+            '  platforms = ["linux/amd64", "linux/arm64"]\n}\n'
+        )
+        p = subprocess.Popen(
+            [sys.executable, "-m", "bakeguard", *args, "--push", "--progress=plain"],
+            env=env,
+            cwd=where,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert silent.reached.wait(60), "bake never reached the registry"
+        children = {c: _cmdline(c) for c in _descendants(p.pid)}
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        return Interrupted(p.returncode, err, children)
+    finally:
+        silent.close()
+
+
 @pytest.mark.parametrize(
     ("args", "direct"),
     [(["--guard=off"], "1"), (["--guard=off"], "0"), ([], "1"), (["--guard-split=always"], "1")],
@@ -72,43 +109,16 @@ def _cmdline(pid: int) -> bytes:
 def test_ctrl_c_stops_bake_and_exits_130(
     stack: Stack, tmp_path: Path, args: list[str], direct: str
 ) -> None:
-    silent = Silent()
-    try:
-        (tmp_path / "Dockerfile").write_text(f"FROM 127.0.0.1:{silent.port}/never/answers:1\n")
-        (tmp_path / "docker-bake.hcl").write_text(
-            f'target "default" {{\n  tags = ["{stack.registry}/bakeguard/hang:1"]\n'
-            '  platforms = ["linux/amd64", "linux/arm64"]\n}\n'
-        )
-        env = stack.buildx("newest", BAKEGUARD_PLUGIN_DIRECT=direct)
-        # a probe first, so that the plugin is located (used when direct is "1")
-        subprocess.run(
-            [sys.executable, "-m", "bakeguard", "--guard-doctor"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
-        p = subprocess.Popen(
-            [sys.executable, "-m", "bakeguard", *args, "--push", "--progress=plain"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert silent.reached.wait(60), "bake never reached the registry"
-        children = _descendants(p.pid)  # bake, and the split's pre-started imagetools create
-        if "--guard-split=always" in args:
-            assert any(b"imagetools" in _cmdline(c) for c in children)
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=60)
-        assert p.returncode == 130, err[-1500:]
-        assert "CANCELED" in err or "context canceled" in err
-        left = {c for c in children if Path(f"/proc/{c}").exists()}
-        assert not left, f"processes left behind: {left}"
-    finally:
-        silent.close()
+    env = stack.buildx("newest", BAKEGUARD_PLUGIN_DIRECT=direct)
+    # a probe first, so that the plugin is located (used when direct is "1")
+    bakeguard(["--guard-doctor"], env, tmp_path)
+    got = ctrl_c_mid_build(stack, tmp_path, env, args)
+    assert got.code == 130, got.stderr[-1500:]
+    assert "CANCELED" in got.stderr or "context canceled" in got.stderr
+    if "--guard-split=always" in args:  # the split's imagetools create, started beside bake
+        assert any(b"imagetools" in line for line in got.children.values())
+    left = {c for c in got.children if Path(f"/proc/{c}").exists()}
+    assert not left, f"processes left behind: {left}"
 
 
 @pytest.mark.parametrize("fast", [False, True], ids=["full-path", "fast-path"])
@@ -123,38 +133,13 @@ def test_ctrl_c_still_writes_the_report(
         TAG=f"{stack.registry}/bakeguard/{tmp_path.name}:v1",
     )
     if fast:
-        ok = subprocess.run(
-            [sys.executable, "-m", "bakeguard", "--push"],
-            env=env,
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
+        ok = bakeguard(["--push"], env, project)
         assert ok.returncode == 0, ok.stderr[-1500:]
-    silent = Silent()
     hang = tmp_path / "hang"
     hang.mkdir()
-    try:
-        (hang / "Dockerfile").write_text(f"FROM 127.0.0.1:{silent.port}/never/answers:1\n")
-        (hang / "docker-bake.hcl").write_text(
-            f'target "default" {{\n  tags = ["{stack.registry}/bakeguard/hang:1"]\n}}\n'
-        )
-        report = tmp_path / "report.json"
-        p = subprocess.Popen(
-            [sys.executable, "-m", "bakeguard", "--push", "--guard-report", str(report)],
-            env=env,
-            cwd=hang,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert silent.reached.wait(60), "bake never reached the registry"
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=60)
-        assert p.returncode == 130, err[-1500:]
-        doc = json.loads(report.read_text())
-        assert doc["exit_code"] == 130
-        assert doc.get("fast_path", False) is fast
-    finally:
-        silent.close()
+    report = tmp_path / "report.json"
+    got = ctrl_c_mid_build(stack, hang, env, ["--guard-report", str(report)])
+    assert got.code == 130, got.stderr[-1500:]
+    doc = json.loads(report.read_text())
+    assert doc["exit_code"] == 130
+    assert doc.get("fast_path", False) is fast
