@@ -113,20 +113,11 @@ class Session:
     ) -> None:
         """While bake runs: a registry client with a connection open to each push host, so
         that verification afterwards starts on a warm connection."""
-        from bakeguard.refs import Reference
-        from bakeguard.registry import RegistryError
-
         defn, _why = defn_f.result()
         if defn is None:
             return
         reg = self.registry(env_f.result())
-        for ref in {
-            Reference.parse(r).registry: Reference.parse(r)
-            for t in defn.pushing
-            for r in t.tag_refs
-        }.values():
-            with contextlib.suppress(RegistryError):
-                reg.ping(ref)
+        reg.connect(r for t in defn.pushing for r in t.tag_refs)
         self.warm = reg
 
     def registry(self, env: probe.Environment | None) -> Any:

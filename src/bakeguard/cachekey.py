@@ -10,12 +10,8 @@ import hashlib
 import os
 from collections.abc import Mapping
 
-PLUGIN_DIRS = (
-    "/usr/local/lib/docker/cli-plugins",
-    "/usr/local/libexec/docker/cli-plugins",
-    "/usr/lib/docker/cli-plugins",
-    "/usr/libexec/docker/cli-plugins",
-)
+from bakeguard import locator
+
 DEFAULT_TTL = 60.0
 
 
@@ -28,9 +24,9 @@ def probe_key(binary: str, name: str | None, environ: Mapping[str, str]) -> str:
     parts: list[str] = [binary, str(name)]
     for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "BUILDX_CONFIG"):
         parts.append(f"{var}={environ.get(var, '')}")
-    config = environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    config = locator.config_dir(environ)
     buildx = environ.get("BUILDX_CONFIG") or os.path.join(config, "buildx")
-    plugins = (f"{d}/docker-buildx" for d in (f"{config}/cli-plugins", *PLUGIN_DIRS))
+    plugins = (f"{d}/docker-buildx" for d in (f"{config}/cli-plugins", *locator.SYSTEM_PLUGIN_DIRS))
     for f in (binary, *plugins):
         try:
             parts.append(f"{f}@{os.stat(f).st_mtime_ns}")
@@ -47,9 +43,7 @@ def probe_key(binary: str, name: str | None, environ: Mapping[str, str]) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 
-def cache_dir(environ: Mapping[str, str]) -> str:
-    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "bakeguard", "probe")
+cache_dir = locator.cache_dir
 
 
 def write_atomic(path: str, text: str) -> None:

@@ -54,12 +54,18 @@ def which(name: str, environ: Mapping[str, str]) -> str | None:
 
 
 def config_dir(environ: Mapping[str, str]) -> str:
+    """The docker CLI's configuration folder."""
     return environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
 
 
-def _file(environ: Mapping[str, str]) -> str:
+def cache_dir(environ: Mapping[str, str]) -> str:
+    """bakeguard's cache folder (the probe's results, the fast paths' verdicts, this file)."""
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "bakeguard", "probe", "plugins")
+    return os.path.join(base, "bakeguard", "probe")
+
+
+def _file(environ: Mapping[str, str]) -> str:
+    return os.path.join(cache_dir(environ), "plugins")
 
 
 def _stamp(path: str) -> str:

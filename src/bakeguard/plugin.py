@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bakeguard import __version__
+from bakeguard import __version__, locator
 
 if TYPE_CHECKING:
     from bakeguard.app import Session
@@ -41,8 +41,7 @@ def plugin_main(argv: list[str]) -> int:
 
 
 def install(session: Session) -> int:
-    config = session.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
-    target = Path(config) / "cli-plugins" / "docker-bakeguard"
+    target = Path(locator.config_dir(session.environ)) / "cli-plugins" / "docker-bakeguard"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     tmp.write_text(SCRIPT.format(python=sys.executable))

@@ -16,6 +16,7 @@ docker does it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -415,6 +416,14 @@ class Registry:
         """GET /v2/ of ref's registry (200, or 401 before credentials): (status, url)."""
         r = self._send(ref, "GET", "/v2/", {})
         return r.status_code, str(r.url)
+
+    def connect(self, refs: Iterable[str]) -> None:
+        """A connection open to each registry of these references, ahead of the requests
+        that need it (errors are left to those requests)."""
+        hosts = {Reference.parse(r).registry: Reference.parse(r) for r in refs}
+        for ref in hosts.values():
+            with contextlib.suppress(RegistryError):
+                self.ping(ref)
 
     def manifest(self, ref: Reference, lag_ok: bool = False) -> Manifest:
         r = self._request("GET", ref, f"manifests/{ref.ref}", lag_ok=lag_ok and not ref.digest)

@@ -13,7 +13,6 @@ per-platform tags (a registry may have rewritten those).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -239,14 +238,15 @@ class Split:
         return self.after_bake(plan, tmp, code, seen)
 
     def prestart(self, plan: Plan) -> None:
-        """Each split target's `imagetools create`, started beside bake (see `prestart`)."""
+        """Each split target's `imagetools create`, started beside bake (see
+        `prestart_create`)."""
         if self.only_platforms is not None:
             return  # a shard assembles nothing
         counts: dict[str, int] = {}
         for v in plan.variants:
             counts[v.target] = counts.get(v.target, 0) + 1
         for name, n in counts.items():
-            started = prestart(self.session, plan.split_targets[name], n)
+            started = prestart_create(self.session, plan.split_targets[name], n)
             if started is not None:
                 self._started[name] = started
 
@@ -506,15 +506,8 @@ class Split:
         if not self.session.opts.verify:
             return
         import bakeguard.verify  # noqa: F401
-        from bakeguard.registry import RegistryError
 
-        reg = self._registry()
-        hosts = {
-            Reference.parse(r).registry: r for t in plan.split_targets.values() for r in t.tag_refs
-        }
-        for ref in hosts.values():
-            with contextlib.suppress(RegistryError):
-                reg.ping(Reference.parse(ref))
+        self._registry().connect(r for t in plan.split_targets.values() for r in t.tag_refs)
 
     def write_user_metadata(
         self, plan: Plan, metadata: Mapping[str, Any] | None, outcomes: Sequence[Any]
@@ -558,7 +551,7 @@ def imagetools_args(
     return [*args, *sources]
 
 
-def prestart(session: Session, t: Target, count: int) -> Fed | None:
+def prestart_create(session: Session, t: Target, count: int) -> Fed | None:
     """`imagetools create` for target t, started while bake runs: it reads its `count`
     sources (`-f FILE`: a file holding a reference is read as that reference) from pipes
     before it does anything else, and they are written once every platform is pushed (Go's
@@ -583,7 +576,7 @@ def create(
 ) -> None:
     """`docker buildx imagetools create` for one target: all its tags at once, retried on
     transient registry errors (4 attempts, 0.5, 1 and 2 s apart). The first attempt is
-    `started` (see `prestart`) when given."""
+    `started` (see `prestart_create`) when given."""
     args = imagetools_args(session, refs, annotations, sources)
     docker, log = session.docker, session.log
 
