@@ -5,12 +5,15 @@ docker does it.
   (distribution answers "OCI index found, but accept header does not support OCI indexes"
   to a client that omits the OCI index type).
 - Credentials from config.json (`auths`, `credsStore`, `credHelpers`), basic auth and the
-  bearer token flow (realm/service/scope) through an httpx.Auth flow; never logged.
+  bearer token flow (realm/service/scope), answered on the registry's 401; never logged.
+- HTTP/1.1 from bakeguard.transport (the standard library's http.client, kept-alive
+  connections); redirects followed, credentials kept to the registry's own host.
 - TLS with the system CAs plus `<certs dir>/HOST/ca.crt` (default /etc/docker/certs.d,
   BAKEGUARD_CERTS_DIR for tests); plain HTTP for loopback registries and those the engine
   lists as insecure, after HTTPS failed, as docker does.
 - Retries (tenacity): 429 honouring Retry-After, 5xx, connection errors and, for tags just
   pushed, 404; bounded by one total wait shared by all requests. No retry on 401/403/4xx.
+  tenacity is imported only once a request has failed.
 """
 
 from __future__ import annotations
@@ -25,16 +28,14 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception
-from tenacity.wait import wait_exponential_jitter
+from urllib.parse import urlencode
 
 from bakeguard.refs import DOCKER_HUB, Reference
+from bakeguard.transport import Pool, Request, Response, Send, TransportError, follow
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -144,40 +145,34 @@ class Credentials:
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
-class TokenAuth(httpx.Auth):
-    """Basic or Bearer, whichever the registry's 401 challenge asks for; tokens cached."""
+def _basic(secret: Secret) -> str:
+    return "Basic " + base64.b64encode(f"{secret.username}:{secret.password}".encode()).decode()
 
-    def __init__(self, secret: Secret | None, client_factory: Callable[[], httpx.Client]) -> None:
+
+class TokenAuth:
+    """Basic or Bearer, whichever the registry's 401 challenge asks for; tokens cached, and
+    the last answer sent with later requests up front."""
+
+    def __init__(self, secret: Secret | None, send: Send) -> None:
         self.secret = secret
-        self.client_factory = client_factory
+        self.send = send
         self.tokens: dict[tuple[str, str, str], str] = {}
-        self.last: dict[str, str] = {}  # scheme -> header, reused for later requests
+        self.last: str | None = None
         self.lock = threading.Lock()
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        with self.lock:
-            cached = self.last.get("header")
-        if cached:
-            request.headers["Authorization"] = cached
-        response = yield request
-        if response.status_code != 401:
-            return
-        header = self._answer(response.headers.get("WWW-Authenticate", ""))
-        if header is None:
-            return
-        with self.lock:
-            self.last["header"] = header
-        request.headers["Authorization"] = header
-        yield request
+    def answer(self, challenge: str) -> str | None:
+        """The Authorization header for this challenge (None: nothing to answer with)."""
+        header = self._answer(challenge)
+        if header is not None:
+            with self.lock:
+                self.last = header
+        return header
 
     def _answer(self, challenge: str) -> str | None:
         scheme, _, params_s = challenge.partition(" ")
         params = dict(_CHALLENGE.findall(params_s))
         if scheme.lower() == "basic":
-            if self.secret is None:
-                return None
-            raw = f"{self.secret.username}:{self.secret.password}".encode()
-            return "Basic " + base64.b64encode(raw).decode()
+            return None if self.secret is None else _basic(self.secret)
         if scheme.lower() != "bearer" or "realm" not in params:
             return None
         key = (params["realm"], params.get("service", ""), params.get("scope", ""))
@@ -185,23 +180,21 @@ class TokenAuth(httpx.Auth):
             if key in self.tokens:
                 return f"Bearer {self.tokens[key]}"
         query = {k: v for k, v in (("service", key[1]), ("scope", key[2])) if v}
-        headers = {}
-        if self.secret and self.secret.username != "<token>":
-            raw = f"{self.secret.username}:{self.secret.password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
-        with self.client_factory() as c:
-            if self.secret and self.secret.username == "<token>":
-                r = c.post(
-                    key[0],
-                    data={
-                        **query,
-                        "grant_type": "refresh_token",
-                        "refresh_token": self.secret.password,
-                        "client_id": "bakeguard",
-                    },
-                )
-            else:
-                r = c.get(key[0], params=query, headers=headers)
+        if self.secret and self.secret.username == "<token>":
+            form = {
+                **query,
+                "grant_type": "refresh_token",
+                "refresh_token": self.secret.password,
+                "client_id": "bakeguard",
+            }
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            req = Request("POST", key[0], headers, urlencode(form).encode())
+        else:
+            headers = {"Authorization": _basic(self.secret)} if self.secret else {}
+            sep = "&" if "?" in key[0] else "?"
+            url = f"{key[0]}{sep}{urlencode(query)}" if query else key[0]
+            req = Request("GET", url, headers)
+        r = follow(self.send, req)
         if r.status_code != 200:
             raise RegistryError(
                 f"token endpoint {key[0]} refused the credentials ({r.status_code})",
@@ -245,6 +238,33 @@ def is_insecure(host: str, insecure: Iterable[str]) -> bool:
 
 
 @dataclass
+class _Host:
+    """One registry host as this run speaks to it: its base URL and its credentials."""
+
+    base: str  # scheme://host
+    auth: TokenAuth
+    send: Send
+
+    @property
+    def scheme(self) -> str:
+        return self.base.split(":", 1)[0]
+
+    def request(self, method: str, path: str, headers: Mapping[str, str]) -> Response:
+        """One request (redirects followed); a 401 challenge is answered once."""
+        h = {"User-Agent": "bakeguard", **headers}
+        with self.auth.lock:
+            if self.auth.last:
+                h["Authorization"] = self.auth.last
+        r = follow(self.send, Request(method, self.base + path, h))
+        if r.status_code == 401:
+            answer = self.auth.answer(r.header("WWW-Authenticate"))
+            if answer is not None:
+                h["Authorization"] = answer
+                r = follow(self.send, Request(method, self.base + path, h))
+        return r
+
+
+@dataclass
 class Registry:
     credentials: Credentials = field(default_factory=Credentials)
     insecure: tuple[str, ...] = ()
@@ -254,83 +274,90 @@ class Registry:
     budget: float = 60.0  # total seconds all retries together may wait
     sleep: Callable[[float], None] = time.sleep
     timeout: float = 30.0
-    transport: httpx.BaseTransport | None = None  # tests inject httpx.MockTransport
+    transport: Send | None = None  # tests inject a function; else kept-alive connections
     waited: float = 0.0
-    _clients: dict[str, tuple[httpx.Client, str]] = field(default_factory=dict)
+    _hosts: dict[str, _Host] = field(default_factory=dict)
+    _pool: Pool | None = None
+    _contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    # -------------------------------------------------------------- clients
+    # -------------------------------------------------------------- connections
 
-    def _tls(self, host: str) -> ssl.SSLContext:
-        ctx = ssl.create_default_context()
-        for d in (self.certs_dir / host, self.certs_dir / host.replace("127.0.0.1", "localhost")):
-            for ca in sorted(d.glob("*.crt")) if d.is_dir() else []:
-                ctx.load_verify_locations(cafile=str(ca))
-            cert, key = d / "client.cert", d / "client.key"
-            if cert.exists() and key.exists():
-                ctx.load_cert_chain(str(cert), str(key))
-        return ctx
-
-    def _new_client(self, host: str, scheme: str) -> httpx.Client:
-        insecure = is_insecure(host, self.insecure)
-        has_ca = (self.certs_dir / host).is_dir()
-        verify: ssl.SSLContext | bool = self._tls(host) if (has_ca or not insecure) else False
-        secret = self.credentials.lookup(host)
-
-        def factory() -> httpx.Client:
-            return httpx.Client(verify=verify, timeout=self.timeout, transport=self.transport)
-
-        return httpx.Client(
-            transport=self.transport,
-            base_url=f"{scheme}://{host}",
-            verify=verify,
-            timeout=self.timeout,
-            auth=TokenAuth(secret, factory),
-            headers={"User-Agent": "bakeguard"},
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
-        )
-
-    def _client(self, host: str) -> httpx.Client:
+    def _context(self, host: str) -> ssl.SSLContext:
+        """TLS for host: the system CAs plus certs.d's (and its client certificate); no
+        verification for an insecure registry without a CA of its own."""
         with self._lock:
-            if host in self._clients:
-                return self._clients[host][0]
+            if host in self._contexts:
+                return self._contexts[host]
+        ca_dirs = (self.certs_dir / host, self.certs_dir / host.replace("127.0.0.1", "localhost"))
+        if is_insecure(host, self.insecure) and not (self.certs_dir / host).is_dir():
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        else:
+            ctx = ssl.create_default_context()
+            for d in ca_dirs:
+                for ca in sorted(d.glob("*.crt")) if d.is_dir() else []:
+                    ctx.load_verify_locations(cafile=str(ca))
+                cert, key = d / "client.cert", d / "client.key"
+                if cert.exists() and key.exists():
+                    ctx.load_cert_chain(str(cert), str(key))
+        with self._lock:
+            return self._contexts.setdefault(host, ctx)
+
+    def _send(self) -> Send:
+        if self.transport is not None:
+            return self.transport
+        with self._lock:
+            if self._pool is None:
+                self._pool = Pool(self._context, self.timeout)
+            return self._pool
+
+    def _new_host(self, host: str, scheme: str) -> _Host:
+        send = self._send()
+        return _Host(f"{scheme}://{host}", TokenAuth(self.credentials.lookup(host), send), send)
+
+    def _host(self, host: str) -> _Host:
+        with self._lock:
+            if host in self._hosts:
+                return self._hosts[host]
         if is_loopback(host):
             # plain HTTP first on loopback; a TLS port answers "Client sent an HTTP request to an
-            # HTTPS server" and _once switches (no credentials go out before a 401 challenge)
-            client = self._new_client(host, "http")
+            # HTTPS server" and _send switches (no credentials go out before a 401 challenge)
+            h = self._new_host(host, "http")
         else:
-            client = self._new_client(host, "https")
-        if is_insecure(host, self.insecure) and not is_loopback(host):
-            try:  # docker's order for insecure registries: HTTPS first, then plain HTTP
-                client.get("/v2/")
-            except httpx.TransportError:
-                client.close()
-                client = self._new_client(host, "http")
+            h = self._new_host(host, "https")
+            if is_insecure(host, self.insecure):
+                try:  # docker's order for insecure registries: HTTPS first, then plain HTTP
+                    h.request("GET", "/v2/", {})
+                except TransportError:
+                    h = self._new_host(host, "http")
         with self._lock:
-            if host in self._clients:  # another thread won
-                client.close()
-                return self._clients[host][0]
-            self._clients[host] = (client, str(client.base_url))
-        return client
+            return self._hosts.setdefault(host, h)  # another thread may have won
 
-    def _switch_to_https(self, host: str, old: httpx.Client) -> httpx.Client:
+    def _switch_to_https(self, host: str, old: _Host) -> _Host:
+        h = self._new_host(host, "https")
         with self._lock:
-            current = self._clients.get(host, (old, ""))[0]
+            current = self._hosts.get(host, old)
             if current is not old:  # another thread switched already
                 return current
-            client = self._new_client(host, "https")
-            self._clients[host] = (client, str(client.base_url))
-        old.close()
-        return client
+            self._hosts[host] = h
+            return h
 
     def close(self) -> None:
-        for c, _ in self._clients.values():
-            c.close()
-        self._clients.clear()
+        with self._lock:
+            pool, self._pool = self._pool, None
+            self._hosts.clear()
+        if pool is not None:
+            pool.close()
 
     # -------------------------------------------------------------- requests
 
-    def _retrying(self) -> Retrying:
+    def _retrying(self) -> Any:
+        # tenacity loads only when a request has failed (its import costs ~30 ms of CPU)
+        from tenacity import RetryCallState, Retrying, retry_if_exception
+        from tenacity.wait import wait_exponential_jitter
+
         def stop_budget(rs: RetryCallState) -> bool:
             return self.waited >= self.budget
 
@@ -359,17 +386,24 @@ class Registry:
             reraise=True,
         )
 
-    def _request(
-        self, method: str, ref: Reference, path: str, lag_ok: bool = False
-    ) -> httpx.Response:
+    def _request(self, method: str, ref: Reference, path: str, lag_ok: bool = False) -> Response:
+        try:
+            return self._once(method, ref, path, lag_ok)
+        except RegistryError as e:
+            if not e.transient:
+                raise
+            first: RegistryError | None = e
         for attempt in self._retrying():
             with attempt:
+                if first is not None:  # the first try's failure, as tenacity's first attempt
+                    failed, first = first, None
+                    raise failed
                 return self._once(method, ref, path, lag_ok)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _once(self, method: str, ref: Reference, path: str, lag_ok: bool) -> httpx.Response:
+    def _once(self, method: str, ref: Reference, path: str, lag_ok: bool) -> Response:
         url = f"/v2/{ref.repository}/{path}"
-        r = self._send(ref, method, url, {"Accept": ACCEPT})
+        r = self._call(ref, method, url, {"Accept": ACCEPT})
         if r.status_code < 300:
             return r
         if r.status_code == 429 or r.status_code >= 500:
@@ -378,7 +412,7 @@ class Registry:
                 r.status_code,
                 transient=True,
             )
-            ra = r.headers.get("Retry-After", "")
+            ra = r.header("Retry-After")
             if ra.strip().isdigit():
                 err.retry_after = float(ra)
             raise err
@@ -392,30 +426,28 @@ class Registry:
             )
         raise RegistryError(f"{method} {ref}: {r.status_code}{detail}", r.status_code)
 
-    def _send(
-        self, ref: Reference, method: str, url: str, headers: Mapping[str, str]
-    ) -> httpx.Response:
+    def _call(self, ref: Reference, method: str, url: str, headers: Mapping[str, str]) -> Response:
         """One request; a loopback registry that answers plain HTTP with "Client sent an HTTP
         request to an HTTPS server" (a HEAD gets the 400 without that body) is asked again over
         HTTPS, and stays HTTPS for this run."""
         try:
-            client = self._client(ref.api_host)
-            r = client.request(method, url, headers=headers)
+            host = self._host(ref.api_host)
+            r = host.request(method, url, headers)
             if (
                 r.status_code == 400
-                and client.base_url.scheme == "http"
+                and host.scheme == "http"
                 and (method == "HEAD" or b"HTTPS server" in r.content)
             ):
-                client = self._switch_to_https(ref.api_host, client)
-                r = client.request(method, url, headers=headers)
-        except httpx.TransportError as e:
-            raise RegistryError(f"{ref.registry}: {type(e).__name__}: {e}", transient=True) from e
+                host = self._switch_to_https(ref.api_host, host)
+                r = host.request(method, url, headers)
+        except TransportError as e:
+            raise RegistryError(f"{ref.registry}: {e}", transient=True) from e
         return r
 
     def ping(self, ref: Reference) -> tuple[int, str]:
         """GET /v2/ of ref's registry (200, or 401 before credentials): (status, url)."""
-        r = self._send(ref, "GET", "/v2/", {})
-        return r.status_code, str(r.url)
+        r = self._call(ref, "GET", "/v2/", {})
+        return r.status_code, r.url
 
     def connect(self, refs: Iterable[str]) -> None:
         """A connection open to each registry of these references, ahead of the requests
@@ -428,10 +460,8 @@ class Registry:
     def manifest(self, ref: Reference, lag_ok: bool = False) -> Manifest:
         r = self._request("GET", ref, f"manifests/{ref.ref}", lag_ok=lag_ok and not ref.digest)
         body = r.content
-        digest = r.headers.get("Docker-Content-Digest") or (
-            "sha256:" + hashlib.sha256(body).hexdigest()
-        )
-        ctype = r.headers.get("Content-Type", "").split(";")[0].strip()
+        digest = r.header("Docker-Content-Digest") or ("sha256:" + hashlib.sha256(body).hexdigest())
+        ctype = r.header("Content-Type").split(";")[0].strip()
         doc = json.loads(body)
         return Manifest(ctype or str(doc.get("mediaType", "")), digest, doc, len(body))
 
@@ -449,7 +479,7 @@ class Registry:
         return json.loads(r.content)  # type: ignore[no-any-return]
 
 
-def _error_text(r: httpx.Response) -> str:
+def _error_text(r: Response) -> str:
     try:
         errors = r.json().get("errors") or []
         if errors:

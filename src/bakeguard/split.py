@@ -408,7 +408,7 @@ class Split:
         return failed
 
     def _registry(self) -> Any:
-        """The run's registry client, made on first use (its import, httpx's, is ~40 ms of
+        """The run's registry client, made on first use (its import is ~30 ms of
         CPU: not while bake runs) and kept for verification (after_bake closes it otherwise)."""
         with self._lock:
             if self.session.warm is None:

@@ -4,11 +4,11 @@ import base64
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bakeguard.refs import Reference
 from bakeguard.registry import ACCEPT, Credentials, Registry, RegistryError, is_insecure
+from bakeguard.transport import Request, Response
 
 INDEX = {
     "schemaVersion": 2,
@@ -54,17 +54,17 @@ def registry_with(handler, **kw) -> tuple[Registry, list[float]]:  # type: ignor
     slept: list[float] = []
     reg = Registry(
         credentials=Credentials("/nonexistent"),
-        transport=httpx.MockTransport(handler),
+        transport=handler,
         sleep=slept.append,
         **kw,
     )
     return reg, slept
 
 
-def ok_index(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(
+def ok_index(request: Request) -> Response:
+    return Response(
         200,
-        json=INDEX,
+        json_body=INDEX,
         headers={"Content-Type": str(INDEX["mediaType"]), "Docker-Content-Digest": "sha256:idx"},
     )
 
@@ -72,7 +72,7 @@ def ok_index(request: httpx.Request) -> httpx.Response:
 def test_every_manifest_request_accepts_oci_and_docker_types() -> None:
     seen: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> Response:
         seen.append(request.headers["Accept"])
         return ok_index(request)
 
@@ -87,13 +87,13 @@ def test_every_manifest_request_accepts_oci_and_docker_types() -> None:
 def test_429_honours_retry_after_and_503_backs_off() -> None:
     answers = iter(
         [
-            httpx.Response(429, headers={"Retry-After": "7"}),
-            httpx.Response(503),
-            httpx.Response(503),
+            Response(429, headers={"Retry-After": "7"}),
+            Response(503),
+            Response(503),
         ]
     )
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> Response:
         return next(answers, None) or ok_index(request)
 
     reg, slept = registry_with(handler)
@@ -103,7 +103,7 @@ def test_429_honours_retry_after_and_503_backs_off() -> None:
 
 
 def test_retries_stop_at_the_total_budget() -> None:
-    reg, slept = registry_with(lambda r: httpx.Response(503), budget=10)
+    reg, slept = registry_with(lambda r: Response(503), budget=10)
     with pytest.raises(RegistryError) as e:
         reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
     assert e.value.status == 503
@@ -114,9 +114,9 @@ def test_retries_stop_at_the_total_budget() -> None:
 def test_no_retry_on_client_errors(status: int) -> None:
     calls = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> Response:
         calls.append(1)
-        return httpx.Response(status, json={"errors": [{"code": "DENIED", "message": "no"}]})
+        return Response(status, json_body={"errors": [{"code": "DENIED", "message": "no"}]})
 
     reg, slept = registry_with(handler)
     with pytest.raises(RegistryError) as e:
@@ -125,9 +125,9 @@ def test_no_retry_on_client_errors(status: int) -> None:
 
 
 def test_404_on_a_tag_is_retried_when_lag_is_allowed() -> None:
-    answers = iter([httpx.Response(404), httpx.Response(404)])
+    answers = iter([Response(404), Response(404)])
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> Response:
         return next(answers, None) or ok_index(request)
 
     reg, slept = registry_with(handler)
@@ -141,16 +141,16 @@ def test_bearer_flow_with_stored_credentials(tmp_path: Path) -> None:
     )
     token_calls = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/token":
-            token_calls.append(dict(request.url.params))
+    def handler(request: Request) -> Response:
+        if request.path == "/token":
+            token_calls.append(request.params)
             assert (
                 request.headers["Authorization"]
                 == "Basic " + base64.b64encode(b"ci:s3cret").decode()
             )
-            return httpx.Response(200, json={"token": "T0K"})
+            return Response(200, json_body={"token": "T0K"})
         if request.headers.get("Authorization") != "Bearer T0K":
-            return httpx.Response(
+            return Response(
                 401,
                 headers={
                     "WWW-Authenticate": 'Bearer realm="https://reg.example/token",service="reg",scope="repository:o/r:pull"'
@@ -158,7 +158,7 @@ def test_bearer_flow_with_stored_credentials(tmp_path: Path) -> None:
             )
         return ok_index(request)
 
-    reg = Registry(credentials=Credentials(str(tmp_path)), transport=httpx.MockTransport(handler))
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=handler)
     reg.manifest(Reference.parse("reg.example/o/r:v1"))
     reg.manifest(Reference.parse("reg.example/o/r:v2"))
     assert token_calls == [{"service": "reg", "scope": "repository:o/r:pull"}]
@@ -169,14 +169,14 @@ def test_wrong_credentials_error_holds_no_secret(tmp_path: Path) -> None:
         json.dumps({"auths": {"reg.example": {"auth": base64.b64encode(b"ci:hunter2").decode()}}})
     )
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/token":
-            return httpx.Response(401)
-        return httpx.Response(
+    def handler(request: Request) -> Response:
+        if request.path == "/token":
+            return Response(401)
+        return Response(
             401, headers={"WWW-Authenticate": 'Bearer realm="https://reg.example/token"'}
         )
 
-    reg = Registry(credentials=Credentials(str(tmp_path)), transport=httpx.MockTransport(handler))
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=handler)
     with pytest.raises(RegistryError) as e:
         reg.manifest(Reference.parse("reg.example/o/r:v1"))
     assert "hunter2" not in str(e.value) and "hunter2" not in repr(
@@ -198,3 +198,19 @@ def test_cred_helpers_and_store(tmp_path: Path) -> None:
     assert creds.lookup("gcr.io").password == "gcloud-secret"  # type: ignore[union-attr]
     assert creds.lookup("docker.io").password == "pass-secret"  # type: ignore[union-attr]
     assert asked == [("gcloud", "gcr.io"), ("pass", "https://index.docker.io/v1/")]
+
+
+def test_a_loopback_tls_port_is_asked_again_over_https() -> None:
+    """Plain HTTP first on loopback; Go's TLS server answers that with a 400 naming HTTPS."""
+    schemes: list[str] = []
+
+    def handler(request: Request) -> Response:
+        schemes.append(request.url.split(":", 1)[0])
+        if request.url.startswith("http:"):
+            return Response(400, content=b"Client sent an HTTP request to an HTTPS server.\n")
+        return ok_index(request)
+
+    reg, _ = registry_with(handler)
+    reg.manifest(Reference.parse("localhost:5443/o/r:v1"))
+    reg.manifest(Reference.parse("localhost:5443/o/r:v2"))
+    assert schemes == ["http", "https", "https"]
