@@ -154,14 +154,19 @@ class Docker:
         except OSError as e:
             return Result(argv, 127, "", str(e))
 
-    def start_fed(self, args: Callable[[Sequence[str]], Sequence[str]], inputs: int) -> Fed | None:
+    def start_fed(
+        self,
+        args: Callable[[Sequence[str]], Sequence[str]],
+        inputs: int,
+        env: Mapping[str, str] | None = None,
+    ) -> Fed | None:
         """A helper command started before its inputs are known: `args` gets `inputs` file
         names (/dev/fd/N, each a pipe) to put in the command line, and the command is to read
         them before it does anything else; `Fed.feed` writes them later. (For `imagetools
         create -f`: its start-up then overlaps bake.) None when it cannot start."""
         pipes = [os.pipe() for _ in range(inputs)]
         readers = [r for r, _ in pipes]
-        argv, env = self._argv(list(args([f"/dev/fd/{r}" for r in readers])), None, (), True)
+        argv, child_env = self._argv(list(args([f"/dev/fd/{r}" for r in readers])), env, (), True)
         try:
             p = subprocess.Popen(
                 argv,
@@ -169,7 +174,7 @@ class Docker:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=env,
+                env=child_env,
                 pass_fds=readers,
             )
         except OSError:
@@ -202,10 +207,14 @@ class Docker:
         env: Mapping[str, str] | None = None,
         unset: Sequence[str] = (),
         tee: Callable[[bytes], None] | None = None,
+        started: Callable[[], None] | None = None,
     ) -> int:
         """`docker buildx bake ARGS` with the user's terminal; returns bake's exit code.
-        With `tee`, bake's stderr also goes to tee (bakeguard reads push errors there)."""
-        return self.run_attached(("buildx", "bake", *bake_args), env=env, unset=unset, tee=tee)
+        With `tee`, bake's stderr also goes to tee (bakeguard reads push errors there);
+        `started` is called once bake runs (work that should not delay its start)."""
+        return self.run_attached(
+            ("buildx", "bake", *bake_args), env=env, unset=unset, tee=tee, started=started
+        )
 
     def run_attached(
         self,
@@ -213,6 +222,7 @@ class Docker:
         env: Mapping[str, str] | None = None,
         unset: Sequence[str] = (),
         tee: Callable[[bytes], None] | None = None,
+        started: Callable[[], None] | None = None,
     ) -> int:
         argv, child_env = self._argv(list(args), env, unset, True)
         got: list[int] = []
@@ -238,6 +248,8 @@ class Docker:
         on_main = threading.current_thread() is threading.main_thread()
         previous = {s: signal.signal(s, forward) for s in FORWARDED} if on_main else {}
         try:
+            if started is not None:
+                started()
             while True:
                 try:
                     code = child.wait()

@@ -201,14 +201,18 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
     # Nothing to verify, report or annotate: a successful bake needs nothing more from
     # bakeguard, so the rest of it is loaded only if bake fails (to read the error).
     quiet = not opts.verify and not opts.report and not _ci_output(os.environ)
+    # started once bake runs: its imports would hold the GIL while bake is being started
     thread = threading.Thread(target=prepare, daemon=True)
-    if not quiet:
-        thread.start()
     args, meta_path, ours = with_metadata(bake, opts.verify)
     try:
         seen = Tail()
         with _reporting_interrupts(box, thread):
-            code = docker.run_bake(args.argv, tee=seen, env=OWN_METADATA_ENV if ours else None)
+            code = docker.run_bake(
+                args.argv,
+                tee=seen,
+                env=OWN_METADATA_ENV if ours else None,
+                started=None if quiet else thread.start,
+            )
         if quiet and code == 0:
             return 0
         box["failed"] = code != 0
@@ -319,24 +323,29 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
         s = split.Split(
             session, env_f.result(), defn, split=bool(entry["split"]), compat=session.compat
         )
-        # (the registry client is made while imagetools create runs, not beside bake)
         box["split"], box["plan"] = s, s.plan()
         if box["plan"].definition == entry["definition"]:
             s.prestart(box["plan"])
+        if opts.verify:
+            # imported here, at low priority while bake runs, not beside imagetools create
+            # (the registry client itself is made while imagetools runs: its connection)
+            import bakeguard.verify  # noqa: F401
 
     def background() -> None:
         with contextlib.suppress(Exception):  # whatever failed is redone after the bake
             prepare()
 
+    # started once bake runs: its imports would hold the GIL while bake is being started
     thread = threading.Thread(target=background, daemon=True)
-    thread.start()
     definition = entry["definition"]
     tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
     seen = Tail()
     try:
         gen, meta = generated.write(tmp, definition)
         with _reporting_interrupts(box, thread):
-            code = generated.bake(docker, bake, gen, meta, list(definition["target"]), seen)
+            code = generated.bake(
+                docker, bake, gen, meta, list(definition["target"]), seen, thread.start
+            )
     except BaseException:
         import shutil
 

@@ -39,6 +39,7 @@ def bake(
     meta: str,
     targets: Sequence[str],
     seen: Callable[[bytes], None],
+    started: Callable[[], None] | None = None,
 ) -> int:
     """One bake of a generated definition (the whole definition: bake files named in the
     environment are not merged in). The
@@ -47,4 +48,4 @@ def bake(
     unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
     argv = args.generated(gen_file, meta, targets)
     env = None if args.last("--metadata-file") else OWN_METADATA_ENV
-    return docker.run_bake(argv, env=env, unset=unset, tee=seen)
+    return docker.run_bake(argv, env=env, unset=unset, tee=seen, started=started)

@@ -79,3 +79,36 @@ def test_a_cancelled_fed_command_gets_nothing_and_is_gone(tmp_path: Path) -> Non
     started.cancel()
     assert started.proc.returncode is not None  # not left running
     assert not out.exists() or out.read_text() == ""  # it read nothing
+
+
+def test_a_fed_command_gets_the_environment_asked_for() -> None:
+    d = Docker("/bin/sh", env={"PATH": "/bin:/usr/bin"})
+    started = d.start_fed(
+        lambda files: ["-c", 'cat "$0"; echo " $GOGC"', *files], 1, {"GOGC": "400"}
+    )
+    assert started is not None
+    assert started.feed(["x"]).stdout == "x 400\n"
+
+
+def test_started_runs_while_the_command_runs(tmp_path: Path) -> None:
+    """Work handed to `started` (the fast paths' background thread) begins once bake is
+    running, not after it: here the command waits for what `started` creates."""
+    flag = tmp_path / "flag"
+    d = Docker("/bin/sh", env={"PATH": "/bin:/usr/bin"})
+    wait = (
+        f"i=0; while [ ! -e {flag} ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; "
+        f"[ -e {flag} ]"
+    )
+    code = d.run_attached(["-c", wait], started=flag.touch)
+    assert code == 0
+
+
+def test_imagetools_gets_a_higher_gc_target_unless_the_user_set_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bakeguard.split import imagetools_env
+
+    monkeypatch.delenv("GOGC", raising=False)
+    assert imagetools_env() == {"GOGC": "400"}
+    monkeypatch.setenv("GOGC", "100")
+    assert imagetools_env() is None
