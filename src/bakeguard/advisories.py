@@ -5,23 +5,20 @@ what the probe and the resolved definition say. Three-valued: a condition we can
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from bakeguard import cachekey
 from bakeguard.errors import UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 LEVELS = ("error", "warning", "info")
 MITIGATIONS = ("split", "verify", "compat", "none")
@@ -137,23 +134,45 @@ def _parse(entry: Mapping[str, Any], source: str) -> Advisory:
     )
 
 
-def parse_table(text: str, source: str) -> list[Advisory]:
+def parse_table(text: str, source: str, environ: Mapping[str, str] | None = None) -> list[Advisory]:
+    """A table's advisories. With `environ`, the parsed TOML is kept as JSON in bakeguard's
+    cache folder, by the text's hash: the full path reads the table on every run, and JSON
+    loads in a fraction of tomllib's import and parse."""
+    cached = None
+    if environ is not None and cachekey.ttl(environ) > 0:
+        import hashlib
+
+        name = hashlib.sha256(text.encode()).hexdigest()[:24]
+        cached = os.path.join(cachekey.cache_dir(environ), f"advisories-{name}.json")
+        try:
+            with open(cached) as f:
+                entries = json.load(f)
+            return [_parse(e, source) for e in entries]
+        except (OSError, ValueError):
+            pass
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{source}: not valid TOML: {e}", "fix the advisory file") from e
-    return [_parse(e, source) for e in doc.get("advisory", [])]
+    table = [_parse(e, source) for e in doc.get("advisory", [])]  # raises on a bad entry
+    if cached is not None:
+        with contextlib.suppress(OSError, TypeError, ValueError):  # TypeError: a TOML date
+            cachekey.write_atomic(cached, json.dumps(doc.get("advisory", [])))
+    return table
 
 
 def load(environ: Mapping[str, str] | None = None) -> list[Advisory]:
     environ = os.environ if environ is None else environ
-    text = resources.files("bakeguard").joinpath("data/advisories.toml").read_text()
-    table = parse_table(text, "builtin")
+    table = parse_table(Path(cachekey.BUILTIN_TABLE).read_text(), "builtin", environ)
     extra = environ.get("BAKEGUARD_ADVISORIES")
     if extra:
         for path in extra.split(os.pathsep):
             try:
-                user = parse_table(Path(path).read_text(), path)
+                user = parse_table(Path(path).read_text(), path, environ)
             except OSError as e:
                 raise UsageError(
                     f"BAKEGUARD_ADVISORIES: cannot read {path}: {e.strerror}",

@@ -72,9 +72,12 @@ def ttl(environ: Mapping[str, str]) -> float:
         return DEFAULT_TTL
 
 
+BUILTIN_TABLE = os.path.join(os.path.dirname(__file__), "data", "advisories.toml")
+
+
 def table_hash(environ: Mapping[str, str]) -> str:
     """The advisory table's identity: the built-in data and the user's files."""
-    h = hashlib.sha256(_read(os.path.join(os.path.dirname(__file__), "data", "advisories.toml")))
+    h = hashlib.sha256(_read(BUILTIN_TABLE))
     for p in filter(None, environ.get("BAKEGUARD_ADVISORIES", "").split(os.pathsep)):
         h.update(p.encode())
         try:

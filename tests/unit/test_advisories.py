@@ -12,7 +12,7 @@ from packaging.version import Version
 from bakeguard.advisories import Facts, load, match, parse_table
 from bakeguard.errors import UsageError
 
-TABLE = load({})
+TABLE = load({"BAKEGUARD_PROBE_TTL": "0"})  # (0: nothing cached in the real home)
 DOUBLE: dict[str, Any] = {
     "driver": "docker",
     "containerd_store": True,
@@ -146,7 +146,7 @@ def test_user_file_adds_and_overrides(tmp_path: Path) -> None:
         '[[advisory]]\nid = "corp-registry"\ntitle = "t"\naffected = ">=0.30"\n'
         'mitigation = "split"\nsymptom = "s"\nfix = "f"\nreferences = ["https://y"]\n'
     )
-    table = load({"BAKEGUARD_ADVISORIES": str(f)})
+    table = load({"BAKEGUARD_ADVISORIES": str(f), "BAKEGUARD_PROBE_TTL": "0"})
     by_id = {a.id: a for a in table}
     assert by_id["docker-driver-double-push"].title == "ours"
     assert by_id["corp-registry"].source == str(f)
@@ -196,3 +196,26 @@ def test_a_dev_buildkit_cannot_tell(reported: str | None, certain: bool) -> None
     facts = Facts(Version("0.10.1"), nodes=2, push=True, buildkit=(facts_version(reported),))
     found = match([adv], facts)
     assert found and found[0].certain is certain
+
+
+def test_parsed_tables_are_cached_by_content(tmp_path: Path) -> None:
+    user = tmp_path / "mine.toml"
+    entry = (
+        "[[advisory]]\nid='{id}'\ntitle='t'\naffected='>=0.1'\nmitigation='verify'\n"
+        "symptom='s'\nfix='f'\nreferences=[]\n"
+    )
+    user.write_text(entry.format(id="mine-1"))
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "BAKEGUARD_ADVISORIES": str(user)}
+    first = load(env)
+    cached = sorted((tmp_path / "cache" / "bakeguard" / "probe").glob("advisories-*.json"))
+    assert len(cached) == 2  # the built-in table and the user's
+    assert load(env) == first
+    user.write_text(entry.format(id="mine-2"))  # an edited file is read again
+    assert "mine-2" in {a.id for a in load(env)} and "mine-1" not in {a.id for a in load(env)}
+    for f in cached:
+        f.write_text("{not json")  # a damaged cache is ignored
+    assert [a.id for a in load(env)][: len(TABLE)] == [a.id for a in TABLE]
+    assert not list((tmp_path / "off").glob("**/*.json")) and load(
+        {"XDG_CACHE_HOME": str(tmp_path / "off"), "BAKEGUARD_PROBE_TTL": "0"}
+    )
+    assert not list((tmp_path / "off").glob("**/*.json"))
