@@ -97,6 +97,16 @@ class Docker:
             return (plugin, *args), locator.plugin_env(os.environ if env is None else env)
         return (self.binary, *args), env
 
+    def _helper_env(self, extra: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        """A helper command's variables: `extra`, and GOGC=400 unless GOGC is set. docker and
+        buildx are Go programs; a helper lives ~25-60 ms, and with Go's default GC target
+        spends a quarter of its CPU collecting garbage its exit would free (`bake --print`
+        31 -> 24 ms of CPU, `imagetools create` 41 -> 33 ms, on the stack). Only helpers:
+        the user's bake runs with the user's environment."""
+        if "GOGC" in (extra or {}) or "GOGC" in (os.environ if self.env is None else self.env):
+            return extra
+        return {"GOGC": "400", **(extra or {})}
+
     @classmethod
     def from_env(cls) -> Docker:
         return cls(docker_binary())
@@ -139,7 +149,7 @@ class Docker:
         direct: bool = True,
     ) -> subprocess.Popen[str] | Result:
         """A helper command started, for `collect` later (a Result if it could not start)."""
-        argv, child_env = self._argv(list(args), env, (), direct)
+        argv, child_env = self._argv(list(args), self._helper_env(env), (), direct)
         if nice and locator.which("nice", os.environ):
             argv = ("nice", "-n", "19", *argv)
         try:
@@ -166,7 +176,8 @@ class Docker:
         create -f`: its start-up then overlaps bake.) None when it cannot start."""
         pipes = [os.pipe() for _ in range(inputs)]
         readers = [r for r, _ in pipes]
-        argv, child_env = self._argv(list(args([f"/dev/fd/{r}" for r in readers])), env, (), True)
+        files = [f"/dev/fd/{r}" for r in readers]
+        argv, child_env = self._argv(list(args(files)), self._helper_env(env), (), True)
         try:
             p = subprocess.Popen(
                 argv,

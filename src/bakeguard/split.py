@@ -538,13 +538,6 @@ class Split:
         Path(path).write_text(json.dumps(out, indent=2))
 
 
-def imagetools_env() -> dict[str, str] | None:
-    """`imagetools create` is a short-lived Go process: with Go's default GC target it spends
-    ~8 ms of its ~40 ms of CPU collecting garbage it would free by exiting. A user's own GOGC
-    is kept. (Only bakeguard's own imagetools calls: bake's environment is the user's.)"""
-    return None if "GOGC" in os.environ else {"GOGC": "400"}
-
-
 def imagetools_args(
     session: Session, refs: Sequence[str], annotations: Sequence[str], sources: Sequence[str]
 ) -> list[str]:
@@ -570,7 +563,6 @@ def prestart_create(session: Session, t: Target, count: int) -> Fed | None:
             session, refs, annotations, [x for f in files for x in ("-f", f)]
         ),
         count,
-        imagetools_env(),
     )
 
 
@@ -593,7 +585,7 @@ def create(
         if started is not None:
             res, started = started.feed(sources), None
         else:
-            res = docker.capture(args, timeout=300, env=imagetools_env())
+            res = docker.capture(args, timeout=300)
         if res.ok:
             return
         text = res.stderr.strip()

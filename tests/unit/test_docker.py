@@ -103,12 +103,23 @@ def test_started_runs_while_the_command_runs(tmp_path: Path) -> None:
     assert code == 0
 
 
-def test_imagetools_gets_a_higher_gc_target_unless_the_user_set_one(
+def test_helpers_get_a_higher_gc_target_unless_the_user_set_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from bakeguard.split import imagetools_env
-
     monkeypatch.delenv("GOGC", raising=False)
-    assert imagetools_env() == {"GOGC": "400"}
+    d = Docker("/bin/sh", env=None)
+    assert d.capture(["-c", 'echo "$GOGC"']).stdout == "400\n"
+    fed = d.start_fed(lambda files: ["-c", 'cat "$0"; echo "$GOGC"', *files], 1)
+    assert fed is not None and fed.feed([""]).stdout == "400\n"
     monkeypatch.setenv("GOGC", "100")
-    assert imagetools_env() is None
+    assert d.capture(["-c", 'echo "$GOGC"']).stdout == "100\n"
+
+
+def test_bake_runs_with_the_users_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOGC", raising=False)
+    out = tmp_path / "env"
+    d = Docker("/bin/sh", env=None)
+    assert d.run_attached(["-c", f'echo "GOGC=$GOGC" > {out}']) == 0
+    assert out.read_text() == "GOGC=\n"
