@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import select
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from bakeguard.refs import Reference
 from bakeguard.registry import Credentials, Registry
-from bakeguard.transport import Pool, Request, TransportError, follow
+from bakeguard.transport import Pool, Request, TransportError, follow, proxy_for
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
@@ -50,6 +53,10 @@ class _H(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = _any
 
 
+class Serve(Protocol):
+    def __call__(self, handle: Handler, tls: ssl.SSLContext | None = None) -> _Server: ...
+
+
 def reply(h: BaseHTTPRequestHandler, status: int, body: bytes = b"", **headers: str) -> None:
     h.send_response(status)
     for k, v in headers.items():
@@ -61,11 +68,13 @@ def reply(h: BaseHTTPRequestHandler, status: int, body: bytes = b"", **headers: 
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Handler], _Server]]:
+def serve() -> Iterator[Serve]:
     servers: list[_Server] = []
 
-    def start(handle: Handler) -> _Server:
+    def start(handle: Handler, tls: ssl.SSLContext | None = None) -> _Server:
         s = _Server(handle)
+        if tls is not None:
+            s.socket = tls.wrap_socket(s.socket, server_side=True)
         threading.Thread(target=s.serve_forever, daemon=True).start()
         servers.append(s)
         return s
@@ -80,7 +89,7 @@ def pool() -> Pool:
     return Pool(lambda host: ssl.create_default_context(), timeout=5)
 
 
-def test_requests_share_one_kept_alive_connection(serve: Callable[[Handler], _Server]) -> None:
+def test_requests_share_one_kept_alive_connection(serve: Serve) -> None:
     s = serve(lambda h: reply(h, 200, b"hi"))
     p = pool()
     answers = [p(Request("GET", f"{s.base}/v2/")) for _ in range(5)]
@@ -90,7 +99,7 @@ def test_requests_share_one_kept_alive_connection(serve: Callable[[Handler], _Se
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced(
-    serve: Callable[[Handler], _Server],
+    serve: Serve,
 ) -> None:
     def once(h: BaseHTTPRequestHandler) -> None:
         reply(h, 200, b"ok")
@@ -108,7 +117,7 @@ def test_no_answer_is_a_transport_error() -> None:
         pool()(Request("GET", "http://127.0.0.1:9/v2/"))
 
 
-def test_repeated_headers_are_joined_and_names_lowered(serve: Callable[[Handler], _Server]) -> None:
+def test_repeated_headers_are_joined_and_names_lowered(serve: Serve) -> None:
     def two(h: BaseHTTPRequestHandler) -> None:
         h.send_response(401)
         h.send_header("WWW-Authenticate", 'Bearer realm="a"')
@@ -122,7 +131,7 @@ def test_repeated_headers_are_joined_and_names_lowered(serve: Callable[[Handler]
 
 
 def test_redirect_to_another_host_drops_the_credentials(
-    serve: Callable[[Handler], _Server],
+    serve: Serve,
 ) -> None:
     cdn = serve(lambda h: reply(h, 200, b'{"architecture": "arm64"}'))
     reg = serve(lambda h: reply(h, 307, Location=f"{cdn.base}/blob?sig=1"))
@@ -132,14 +141,14 @@ def test_redirect_to_another_host_drops_the_credentials(
     assert "Authorization" not in cdn.seen[0][2]
 
 
-def test_endless_redirects_stop(serve: Callable[[Handler], _Server]) -> None:
+def test_endless_redirects_stop(serve: Serve) -> None:
     s = serve(lambda h: reply(h, 302, Location="/again"))
     with pytest.raises(TransportError, match="redirects"):
         follow(pool(), Request("GET", f"{s.base}/v2/"))
 
 
 def test_registry_reads_a_config_blob_its_registry_sends_to_a_cdn(
-    serve: Callable[[Handler], _Server],
+    serve: Serve,
 ) -> None:
     """Docker Hub and GHCR answer blob GETs with a redirect: a single-platform tag is
     verified through its config blob."""
@@ -153,3 +162,99 @@ def test_registry_reads_a_config_blob_its_registry_sends_to_a_cdn(
     reg = Registry(credentials=Credentials("/nonexistent"))
     assert reg.blob_json(Reference.parse(f"{host}/o/r:v1"), "sha256:c") == {"os": "linux"}
     reg.close()
+
+
+@pytest.mark.parametrize(
+    ("scheme", "host", "env", "via"),
+    [
+        ("https", "reg.example", {"HTTPS_PROXY": "http://p:3128"}, "p:3128"),
+        ("https", "reg.example", {"https_proxy": "p:3128"}, "p:3128"),  # no scheme: http
+        ("http", "reg.example:5000", {"HTTPS_PROXY": "http://p:3128"}, None),  # http's own var
+        ("http", "reg.example:5000", {"HTTP_PROXY": "http://p:80"}, "p:80"),
+        ("https", "localhost:5443", {"HTTPS_PROXY": "http://p"}, None),  # loopback: never
+        ("https", "127.0.0.1:5443", {"HTTPS_PROXY": "http://p"}, None),
+        (
+            "https",
+            "reg.example",
+            {"HTTPS_PROXY": "http://p", "NO_PROXY": "ample"},
+            "p",
+        ),  # not at a dot
+        ("https", "reg.example", {"HTTPS_PROXY": "http://p", "NO_PROXY": "example.com,*"}, None),
+        ("https", "a.reg.example", {"HTTPS_PROXY": "http://p", "NO_PROXY": "reg.example"}, None),
+        ("https", "reg.example", {"HTTPS_PROXY": "http://p", "NO_PROXY": ".reg.example"}, "p"),
+        ("https", "10.1.2.3:443", {"HTTPS_PROXY": "http://p", "no_proxy": "10.0.0.0/8"}, None),
+        (
+            "https",
+            "reg.example:5000",
+            {"HTTPS_PROXY": "http://p", "NO_PROXY": "reg.example:443"},
+            "p",
+        ),
+    ],
+)
+def test_proxy_choice_follows_go(
+    scheme: str, host: str, env: dict[str, str], via: str | None
+) -> None:
+    got = proxy_for(scheme, host, env)
+    assert (got.netloc if got else None) == via
+
+
+def test_plain_http_through_a_proxy_names_the_whole_url(
+    serve: Serve,
+) -> None:
+    proxy = serve(lambda h: reply(h, 200, b"from the proxy"))
+    env = {"HTTP_PROXY": f"http://ci:s%40cret@127.0.0.1:{proxy.server_address[1]}"}
+    r = Pool(lambda host: ssl.create_default_context(), 5, env)(
+        Request("GET", "http://reg.example:5000/v2/")
+    )
+    assert r.content == b"from the proxy"
+    _method, path, headers = proxy.seen[0]
+    assert path == "http://reg.example:5000/v2/" and headers["Host"] == "reg.example:5000"
+    assert headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"ci:s@cret").decode()
+
+
+def test_https_goes_through_a_connect_tunnel(serve: Serve) -> None:
+    """CONNECT to the proxy, then TLS with the registry's own name and certificate."""
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("registry.test").configure_cert(server_ctx)
+    registry = serve(lambda h: reply(h, 200, b"registry over TLS"), server_ctx)
+    tunnels: list[str] = []
+
+    class Tunnel(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_CONNECT(self) -> None:
+            tunnels.append(self.path)
+            up = socket.create_connection(("127.0.0.1", registry.server_address[1]))
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            conns = [self.connection, up]
+            while True:
+                ready, _, _ = select.select(conns, [], [], 5)
+                if not ready:
+                    break
+                for c in ready:
+                    data = c.recv(65536)
+                    if not data:
+                        up.close()
+                        return
+                    (up if c is self.connection else self.connection).sendall(data)
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Tunnel)
+    proxy.daemon_threads = True
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        client_ctx = ssl.create_default_context()
+        ca.configure_trust(client_ctx)
+        env = {"HTTPS_PROXY": f"127.0.0.1:{proxy.server_address[1]}"}
+        pool = Pool(lambda host: client_ctx, 5, env)
+        r = pool(Request("GET", "https://registry.test:5443/v2/"))
+        assert r.content == b"registry over TLS"
+        assert tunnels == ["registry.test:5443"]
+        pool.close()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
