@@ -19,8 +19,10 @@ bakeguard runs as users run it: the console script of a clean virtualenv with on
 runtime dependencies (BAKEGUARD_STACK_DIR/bench-venv, reinstalled from this checkout on every
 run), not the development environment (editable install, test and lint tools on the path).
 
-The stack's engine starts empty (`scripts/stack reset-engine`, unless --keep-engine): its image
-store only grows with test runs, and a full one slows every bake.
+The stack's engine and registries start empty (`scripts/stack reset-engine` and
+`reset-registries`, unless --keep-engine): both only grow with test runs, a full image store
+slows every bake, and a bench run pushes a few GB. Its generated projects are removed at the
+end.
 
 Usage: scripts/bench [--runs N] [--quick] [--keep-engine] [--cached-only]
 """
@@ -135,7 +137,8 @@ def main() -> int:
     ap.add_argument(
         "--keep-engine",
         action="store_true",
-        help="do not empty the stack engine's image store first (scripts/stack reset-engine)",
+        help="do not empty the stack engine's image store and the registries first "
+        "(scripts/stack reset-engine, reset-registries)",
     )
     ap.add_argument(
         "--cached-only",
@@ -154,8 +157,24 @@ def main() -> int:
         "BAKEGUARD_LOG_FORMAT": "console",
     }
     if not a.keep_engine:  # a store grown by test runs slows every bake by up to a third
+        # (and the registries: a bench run pushes a few GB of 20 MB layers; they only grow)
+        subprocess.run([str(ROOT / "scripts" / "stack"), "reset-registries"], check=True)
         reset_engine()
     tmp = Path(tempfile.mkdtemp(prefix="bakeguard-bench-"))
+    try:
+        return measure(a, runs, cached_runs, newest, env, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # ~1.4 GB of generated projects
+
+
+def measure(
+    a: argparse.Namespace,
+    runs: int,
+    cached_runs: int,
+    newest: str,
+    env: dict[str, str],
+    tmp: Path,
+) -> int:
     guard = [installed(), "--push", "--progress=quiet"]
     rows: list[tuple[str, str, str, str]] = []
 
