@@ -159,7 +159,8 @@ def _ci_output(environ: Mapping[str, str]) -> bool:
     return environ.get("GITHUB_ACTIONS") == "true" or environ.get("GITLAB_CI") == "true"
 
 
-def _lower_priority() -> None:
+def lower_priority() -> None:
+    """This thread's CPU priority lowered (nice 10): its work must not slow bake."""
     with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's nice is its own
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
@@ -170,7 +171,7 @@ def _session(
     """The full path's session, made while bake runs (at low priority when that is in a
     thread of its own) or after it; `record` says what the run's cached decision was."""
     if threading.current_thread() is not threading.main_thread():
-        _lower_priority()
+        lower_priority()
     from bakeguard import app, log
 
     log.configure(opts.verbose)

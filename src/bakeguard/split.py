@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,17 +220,31 @@ class Split:
             store,
         )
 
-    def bake(self, gen_file: str, meta: str, targets: Sequence[str], seen: Tail) -> int:
-        return generated.bake(self.docker, self.session.bake, gen_file, meta, targets, seen)
+    def bake(
+        self,
+        gen_file: str,
+        meta: str,
+        targets: Sequence[str],
+        seen: Tail,
+        started: Callable[[], None] | None = None,
+    ) -> int:
+        return generated.bake(
+            self.docker, self.session.bake, gen_file, meta, targets, seen, started
+        )
 
     def run(self, plan: Plan | None = None) -> int:
         plan = plan or self.plan()
         tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
+
+        def started() -> None:  # once bake runs: what is needed after it
+            self.prestart(plan)
+            if self.session.opts.verify:
+                threading.Thread(target=_import_verification, daemon=True).start()
+
         try:
             gen, meta = generated.write(tmp, plan.definition)
             seen = Tail()
-            self.prestart(plan)
-            code = self.bake(gen, meta, list(plan.definition["target"]), seen)
+            code = self.bake(gen, meta, list(plan.definition["target"]), seen, started)
         except BaseException:
             self.cancel_started()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -536,6 +550,15 @@ class Split:
                 entry["buildx.build.ref"] = next(r for r in refs if r)
             out[name] = entry
         Path(path).write_text(json.dumps(out, indent=2))
+
+
+def _import_verification() -> None:
+    """Verification's modules, imported at low priority while bake runs rather than beside
+    `imagetools create` after it (on 2 cores they slow it)."""
+    from bakeguard.fastpath import lower_priority
+
+    lower_priority()
+    import bakeguard.verify  # noqa: F401
 
 
 def imagetools_args(
