@@ -35,7 +35,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bakeguard.refs import DOCKER_HUB, Reference
-from bakeguard.transport import Pool, Request, Response, Send, TransportError, follow
+from bakeguard.transport import (
+    Pool,
+    Request,
+    Response,
+    Send,
+    TransportError,
+    follow,
+    is_loopback,
+)
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -208,17 +216,6 @@ class TokenAuth:
 
 
 # ------------------------------------------------------------------ transport
-
-
-def is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
-    name = name.strip("[]")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def is_insecure(host: str, insecure: Iterable[str]) -> bool:

@@ -94,7 +94,9 @@ def _hostname(host: str) -> tuple[str, str]:
     return (u.hostname or ""), (str(u.port) if u.port else "")
 
 
-def _is_loopback(name: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """host[:port] is localhost or a loopback address."""
+    name, _ = _hostname(host)
     if name == "localhost":
         return True
     try:
@@ -138,7 +140,7 @@ def proxy_for(scheme: str, host: str, environ: Mapping[str, str]) -> SplitResult
 
     url = var("https_proxy") if scheme == "https" else var("http_proxy")
     name, port = _hostname(host)
-    if not url or _is_loopback(name) or _no_proxy(name, port, var("no_proxy")):
+    if not url or is_loopback(host) or _no_proxy(name, port, var("no_proxy")):
         return None
     return urlsplit(url if "://" in url else f"http://{url}")
 

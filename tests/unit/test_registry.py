@@ -45,6 +45,7 @@ def test_reference_parse(
 def test_insecure_rules() -> None:
     assert is_insecure("localhost:5000", ())
     assert is_insecure("127.0.0.1:5443", ())
+    assert is_insecure("[::1]:5000", ()) and is_insecure("LOCALHOST", ())
     assert is_insecure("10.1.2.3:5000", ("10.0.0.0/8",))
     assert is_insecure("reg:5000", ("reg:5000",))
     assert not is_insecure("ghcr.io", ("127.0.0.0/8",))
