@@ -6,7 +6,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from bakeguard.errors import (
     VerificationFailed,
 )
 from bakeguard.options import BakeArgs, GuardOptions
+from bakeguard.tasks import Task
 
 if TYPE_CHECKING:  # the fast path imports this module while bake runs: keep it light
     import subprocess
@@ -85,31 +85,28 @@ class Session:
 
     def __post_init__(self) -> None:
         self.log = log.get()
-        self.pool = ThreadPoolExecutor(4)
         self.record.update(
             {"schema": report.SCHEMA, "bakeguard": __version__, "guard": self.opts.guard}
         )
 
     # ------------------------------------------------------------ building blocks
 
-    def start_probe(self) -> Future[probe.Environment]:
+    def start_probe(self) -> Task[probe.Environment]:
         """The probe: its cached result at once when fresh, else running beside the rest."""
         name = cachekey.builder_name(self.bake.last("--builder"), self.environ)
         env = probe.cached(self.docker, name, self.environ)
         if env is not None:
-            done: Future[probe.Environment] = Future()
-            done.set_result(env)
-            return done
-        return self.pool.submit(probe.probe, self.docker, name, self.environ)
+            return Task.of(env)
+        return Task.start(probe.probe, self.docker, name, self.environ)
 
-    def start_resolve(self, nice: bool = False) -> Future[tuple[Definition | None, str]]:
+    def start_resolve(self, nice: bool = False) -> Task[tuple[Definition | None, str]]:
         started, self.prefetched = self.prefetched, None
-        return self.pool.submit(resolve, self.docker, self.bake, nice, self.environ, started)
+        return Task.start(resolve, self.docker, self.bake, nice, self.environ, started)
 
     def warm_registry(
         self,
-        env_f: Future[probe.Environment],
-        defn_f: Future[tuple[Definition | None, str]],
+        env_f: Task[probe.Environment],
+        defn_f: Task[tuple[Definition | None, str]],
     ) -> None:
         """While bake runs: a registry client with a connection open to each push host, so
         that verification afterwards starts on a warm connection."""
@@ -285,12 +282,10 @@ class Session:
             plan = s.plan()
             fastpath.remember_split(self, plan.definition, decision.split)
             return s.run(plan)
-        done: Future[tuple[Definition | None, str]] = Future()
-        done.set_result((defn, ""))
         self.record["mode"] = "plain"
-        return self.plain(done, env)
+        return self.plain(Task.of((defn, "")), env)
 
-    def shard(self, env: probe.Environment, defn_f: Future[tuple[Definition | None, str]]) -> int:
+    def shard(self, env: probe.Environment, defn_f: Task[tuple[Definition | None, str]]) -> int:
         from bakeguard import split
         from bakeguard.platforms import normalize
 
@@ -313,7 +308,7 @@ class Session:
         s = split.Split(self, env, defn, only_platforms=wanted, shard_dir=self.opts.digests)
         return s.run()
 
-    def plain(self, defn_f: Future[tuple[Definition | None, str]], env: probe.Environment) -> int:
+    def plain(self, defn_f: Task[tuple[Definition | None, str]], env: probe.Environment) -> int:
         """bake with the user's arguments (plus a metadata file of ours), then verify."""
         from bakeguard.fastpath import with_metadata
 
@@ -323,9 +318,7 @@ class Session:
             seen = Tail()
             extra = OWN_METADATA_ENV if ours else None
             code = self.docker.run_bake(args.argv, tee=seen, env=extra)
-            done: Future[probe.Environment] = Future()
-            done.set_result(env)
-            return self.after_bake(code, defn_f, done, seen, meta_path)
+            return self.after_bake(code, defn_f, Task.of(env), seen, meta_path)
         finally:
             if ours:
                 with contextlib.suppress(OSError):
@@ -334,8 +327,8 @@ class Session:
     def after_bake(
         self,
         code: int,
-        defn_f: Future[tuple[Definition | None, str]],
-        env_f: Future[probe.Environment],
+        defn_f: Task[tuple[Definition | None, str]],
+        env_f: Task[probe.Environment],
         seen: Tail,
         meta_path: str,
     ) -> int:

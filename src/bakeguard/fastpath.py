@@ -35,7 +35,6 @@ from bakeguard.options import BakeArgs, GuardOptions
 TYPE_CHECKING = False  # typing costs ~2 ms before bake starts
 if TYPE_CHECKING:
     import subprocess
-    from concurrent.futures import Future
     from typing import Any
 
     from bakeguard.app import Session
@@ -190,11 +189,9 @@ def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
         if opts.verify or opts.report or box.get("failed"):
             box["defn_f"] = session.start_resolve(nice=not box.get("failed"))
         else:
-            from concurrent.futures import Future
+            from bakeguard.tasks import Task
 
-            done: Future[tuple[Any, str]] = Future()
-            done.set_result((None, "verification is off"))
-            box["defn_f"] = done
+            box["defn_f"] = Task.of((None, "verification is off"))
         box["session"] = session
         if opts.verify:
             session.warm_registry(box["env_f"], box["defn_f"])

@@ -12,12 +12,12 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakeguard import cachekey, locator
 from bakeguard.docker import Docker, Result
+from bakeguard.tasks import Task
 from bakeguard.versions import BuildxVersion, parse_buildx_version
 
 INFO_FORMAT = (
@@ -188,10 +188,11 @@ def _run_probes(docker: Docker, name: str | None) -> dict[str, list[object]]:
         "inspect": inspect,
         "info": ["info", "--format", INFO_FORMAT],
     }
-    with ThreadPoolExecutor(len(cmds)) as pool:
-        # through docker itself, always: these say what `docker buildx` is
-        futures = {k: pool.submit(docker.capture, v, 20, direct=False) for k, v in cmds.items()}
-        results: dict[str, Result] = {k: f.result() for k, f in futures.items()}
+    # at once, and through docker itself, always: these say what `docker buildx` is
+    tasks = {
+        k: Task.start(lambda v=v: docker.capture(v, 20, direct=False)) for k, v in cmds.items()
+    }
+    results: dict[str, Result] = {k: t.result() for k, t in tasks.items()}
     return {k: [r.code, r.stdout, r.stderr] for k, r in results.items()}
 
 

@@ -21,7 +21,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -409,6 +408,8 @@ class Split:
             except RegistryError as e:
                 return v, None, str(e)
             return v, digest, ""
+
+        from concurrent.futures import ThreadPoolExecutor  # (after bake: not on the way to it)
 
         reg = self._registry()
         with ThreadPoolExecutor(8) as pool:
