@@ -189,9 +189,7 @@ class Pool:
                 )
             else:  # CONNECT through the proxy, then TLS with the registry itself
                 conn = http.client.HTTPSConnection(
-                    proxy.netloc.rpartition("@")[2],
-                    timeout=self.timeout,
-                    context=self.context(host),
+                    via, timeout=self.timeout, context=self.context(host)
                 )
                 conn.set_tunnel(host, headers=_proxy_auth(proxy))
             return conn, False

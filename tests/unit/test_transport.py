@@ -258,3 +258,13 @@ def test_https_goes_through_a_connect_tunnel(serve: Serve) -> None:
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_a_proxy_without_a_port_is_reached_on_80(scheme: str) -> None:
+    """As Go does for an http:// proxy URL without a port (not 443 for an https request)."""
+    env = {"HTTPS_PROXY": "http://u:p@proxy.example", "HTTP_PROXY": "proxy.example"}
+    conn, reused = Pool(lambda host: ssl.create_default_context(), 5, env)._take(
+        scheme, "reg.example:5000"
+    )
+    assert (conn.host, conn.port, reused) == ("proxy.example", 80, False)
