@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bakeguard.refs import DOCKER_HUB, Reference
+from bakeguard.retry import first_then_retrying
 from bakeguard.transport import (
     Pool,
     Request,
@@ -351,7 +352,7 @@ class Registry:
     # -------------------------------------------------------------- requests
 
     def _retrying(self) -> Any:
-        # tenacity loads only when a request has failed (its import costs ~30 ms of CPU)
+        """The shared retry rules (made only once a request has failed: bakeguard.retry)."""
         from tenacity import RetryCallState, Retrying, retry_if_exception
         from tenacity.wait import wait_exponential_jitter
 
@@ -372,11 +373,8 @@ class Registry:
                 self.waited += seconds
             self.sleep(seconds)
 
-        def retryable(e: BaseException) -> bool:
-            return isinstance(e, RegistryError) and e.transient
-
         return Retrying(
-            retry=retry_if_exception(retryable),
+            retry=retry_if_exception(_transient),
             stop=stop_budget,
             wait=wait,
             sleep=sleep,
@@ -384,19 +382,9 @@ class Registry:
         )
 
     def _request(self, method: str, ref: Reference, path: str, lag_ok: bool = False) -> Response:
-        try:
-            return self._once(method, ref, path, lag_ok)
-        except RegistryError as e:
-            if not e.transient:
-                raise
-            first: RegistryError | None = e
-        for attempt in self._retrying():
-            with attempt:
-                if first is not None:  # the first try's failure, as tenacity's first attempt
-                    failed, first = first, None
-                    raise failed
-                return self._once(method, ref, path, lag_ok)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return first_then_retrying(
+            lambda: self._once(method, ref, path, lag_ok), _transient, self._retrying
+        )
 
     def _once(self, method: str, ref: Reference, path: str, lag_ok: bool) -> Response:
         url = f"/v2/{ref.repository}/{path}"
@@ -474,6 +462,10 @@ class Registry:
     def blob_json(self, ref: Reference, digest: str) -> Mapping[str, Any]:
         r = self._request("GET", ref, f"blobs/{digest}")
         return json.loads(r.content)  # type: ignore[no-any-return]
+
+
+def _transient(e: BaseException) -> bool:
+    return isinstance(e, RegistryError) and e.transient
 
 
 def _error_text(r: Response) -> str:

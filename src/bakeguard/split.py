@@ -37,6 +37,7 @@ from bakeguard.platforms import normalize, suffix
 from bakeguard.probe import Environment
 from bakeguard.refs import Reference
 from bakeguard.report import read_object
+from bakeguard.retry import first_then_retrying
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.app import Session
@@ -621,23 +622,20 @@ def create(
             "check the registry; the per-platform images are pushed, re-run to assemble",
         )
 
-    try:
-        return attempt()
-    except Transient:
-        pass
-    # tenacity loads only for a retry: imagetools starts right after bake
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+    def transient(e: BaseException) -> bool:
+        return isinstance(e, Transient)
 
-    retrying = Retrying(
-        retry=retry_if_exception(lambda e: isinstance(e, Transient)),
-        stop=stop_after_attempt(3),
-        wait=wait_exponential(multiplier=1, max=8),
-        reraise=True,
-    )
-    retrying.sleep(0.5)
-    for try_ in retrying:
-        with try_:
-            attempt()
+    def retrying() -> Any:
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+        return Retrying(
+            retry=retry_if_exception(transient),
+            stop=stop_after_attempt(4),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            reraise=True,
+        )
+
+    first_then_retrying(attempt, transient, retrying)
 
 
 def merge(session: Session) -> int:
