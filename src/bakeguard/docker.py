@@ -75,12 +75,17 @@ class Docker:
         self.env = env
         self._plugin: str | None = None
 
+    @property
+    def _environ(self) -> Mapping[str, str]:
+        """The environment children inherit unless told otherwise: ours, or the one given."""
+        return os.environ if self.env is None else self.env
+
     def plugin(self) -> str | None:
         """The buildx plugin `docker buildx` runs, when the locator knows it (see
         bakeguard.locator): every buildx call then runs it as the docker CLI would, without
         the CLI's 30-50 ms of start-up and plugin validation. The probe asks docker itself."""
         if self._plugin is None:
-            self._plugin = locator.lookup(self.binary, os.environ if self.env is None else self.env)
+            self._plugin = locator.lookup(self.binary, self._environ)
         return self._plugin
 
     def _argv(
@@ -94,7 +99,7 @@ class Docker:
         env = self._env(extra, unset)
         plugin = self.plugin() if direct and args[:1] == ["buildx"] else None
         if plugin:
-            return (plugin, *args), locator.plugin_env(os.environ if env is None else env)
+            return (plugin, *args), locator.plugin_env(self._environ if env is None else env)
         return (self.binary, *args), env
 
     def _helper_env(self, extra: Mapping[str, str] | None) -> Mapping[str, str] | None:
@@ -103,7 +108,7 @@ class Docker:
         spends a quarter of its CPU collecting garbage its exit would free (`bake --print`
         31 -> 24 ms of CPU, `imagetools create` 41 -> 33 ms, on the stack). Only helpers:
         the user's bake runs with the user's environment."""
-        if "GOGC" in (extra or {}) or "GOGC" in (os.environ if self.env is None else self.env):
+        if "GOGC" in (extra or {}) or "GOGC" in self._environ:
             return extra
         return {"GOGC": "400", **(extra or {})}
 
@@ -117,7 +122,7 @@ class Docker:
         """The child's environment (None: ours, unchanged)."""
         if extra is None and self.env is None and not unset:
             return None
-        base = dict(os.environ if self.env is None else self.env)
+        base = dict(self._environ)
         base.update(extra or {})
         for name in unset:
             base.pop(name, None)
