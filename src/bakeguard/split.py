@@ -38,6 +38,7 @@ from bakeguard.probe import Environment
 from bakeguard.refs import Reference
 from bakeguard.report import read_object
 from bakeguard.retry import first_then_retrying
+from bakeguard.tasks import map_bounded
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.app import Session
@@ -410,11 +411,8 @@ class Split:
                 return v, None, str(e)
             return v, digest, ""
 
-        from concurrent.futures import ThreadPoolExecutor  # (after bake: not on the way to it)
-
         reg = self._registry()
-        with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(one, variants))
+        results = map_bounded(one, variants, 8)
         failed = []
         for v, digest, why in results:
             if digest:

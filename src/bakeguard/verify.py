@@ -4,7 +4,6 @@ manifest resolves, and the tag's digest is the one bake reported."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from bakeguard.definition import Definition
 from bakeguard.platforms import from_oci, is_attestation
 from bakeguard.refs import Reference
 from bakeguard.registry import Registry, RegistryError
+from bakeguard.tasks import map_bounded
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,7 @@ class Verifier:
     def run(self, exps: Sequence[Expectation]) -> list[Outcome]:
         if not exps:
             return []
-        with ThreadPoolExecutor(min(self.workers, len(exps))) as pool:
-            return list(pool.map(self.check, exps))
+        return map_bounded(self.check, exps, self.workers)
 
     def check(self, exp: Expectation) -> Outcome:
         ref = Reference.parse(exp.ref)
