@@ -308,9 +308,14 @@ def measure(
             un: dict[str, list[float]] = {"plain": [], "split": []}
             loop_tags = {k: f"localhost:5000/bench/split-{uuid.uuid4().hex[:8]}:v1" for k in un}
             for i in range(n + (0 if new_project else 1)):
-                for k in ("plain", "split"):
+                # every other round split first, as `alternate` does for the cached rows: no
+                # command always follows the same other one
+                for k in ("plain", "split") if i % 2 == 0 else ("split", "plain"):
                     where = tmp / (f"uncached-{k}-{i}" if new_project else f"loop-{k}")
                     pp = project(where, layer_mb=20, shared=shared)
+                    # the 60 MB just written go to disk now, not in the background of the
+                    # timed push (each side would meet a different share of that writeback)
+                    os.sync()
                     ref = f"localhost:5000/bench/split-{uuid.uuid4().hex[:8]}:v1"
                     ee = {**env, "TAG": ref if new_project else loop_tags[k]}
                     argv = BAKE if k == "plain" else [*guard, "--guard-split=always"]
