@@ -7,6 +7,7 @@ stack skips them with the reason; under CI (CI=true) it fails the run.
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,8 +41,8 @@ def front(stack: Stack) -> Iterator[Callable[..., Front]]:
     """front(msr=True, ...) starts a registry front over the plain registry."""
     started: list[Front] = []
 
-    def make(**modes: object) -> Front:
-        f = Front.start(stack.registry, stack.front_ports)
+    def make(tls: ssl.SSLContext | None = None, **modes: object) -> Front:
+        f = Front.start(stack.registry, stack.front_ports, tls)
         f.modes = Modes(**modes)  # type: ignore[arg-type]
         started.append(f)
         return f

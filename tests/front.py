@@ -15,7 +15,8 @@ Each mode reproduces something registries in the field do (see shared advisories
   basic credentials).
 
 Like Go's plain-HTTP servers, it answers a TLS client hello with an HTTP 400, so Go clients
-(dockerd, BuildKit) that try HTTPS first fall back to plain HTTP.
+(dockerd, BuildKit) that try HTTPS first fall back to plain HTTP. Started with a TLS context,
+it speaks HTTPS instead (a registry under a name of the test's choosing, with its own CA).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import json
 import re
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -88,6 +90,7 @@ class Front:
     tokens: set[str] = field(default_factory=set)
     msr_acked: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    tls: ssl.SSLContext | None = None
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -95,9 +98,9 @@ class Front:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, upstream: str, ports: range) -> Front:
+    def start(cls, upstream: str, ports: range, tls: ssl.SSLContext | None = None) -> Front:
         host, port_s = upstream.rsplit(":", 1)
-        front = cls(upstream=(host, int(port_s)))
+        front = cls(upstream=(host, int(port_s)), tls=tls)
         for port in ports:
             try:
                 server = _Server(("127.0.0.1", port), _Handler)
@@ -162,6 +165,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def setup(self) -> None:
+        tls = self.server.front.tls
+        if tls is not None:  # the handshake runs here, in the connection's own thread
+            self.request = tls.wrap_socket(self.request, server_side=True)
+            super().setup()
+            return
         super().setup()
         try:
             first = self.connection.recv(1, socket.MSG_PEEK)

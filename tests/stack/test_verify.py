@@ -152,3 +152,50 @@ def test_fast_path_still_verifies(
     assert res.returncode == 3
     assert "missing: linux/arm64, linux/arm/v7" in res.stderr
     assert doc["verification"][0]["ok"] is False
+
+
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
+
+
+def test_verification_goes_through_an_https_proxy(
+    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path
+) -> None:
+    """A registry reached only through a corporate proxy (CONNECT), under a name the machine
+    cannot resolve: bakeguard verifies it through HTTPS_PROXY, with TLS to the registry's own
+    name; without the proxy it cannot, and says which registry."""
+    import ssl
+
+    import trustme
+
+    from tests.proxy import ConnectProxy
+
+    tag = f"localhost:5000/{unique_repo('proxy')}/app:v1"
+    env = {k: v for k, v in stack.buildx("newest").items() if k not in PROXY_VARS}
+    assert bakeguard(["--push", "--guard=off"], {**env, "TAG": tag}, project).returncode == 0
+    ca = trustme.CA()
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("registry.bakeguard.test").configure_cert(server_ctx)
+    f = front(tls=server_ctx)  # HTTPS in front of the same registry
+    host = f"registry.bakeguard.test:{f.port}"
+    certs = tmp_path / "certs.d"
+    (certs / host).mkdir(parents=True)
+    ca.cert_pem.write_to_path(str(certs / host / "ca.crt"))
+    proxy = ConnectProxy({host: ("127.0.0.1", f.port)})
+    try:
+        via = {**env, "TAG": f"{host}{tag.removeprefix('localhost:5000')}"}
+        via["BAKEGUARD_CERTS_DIR"] = str(certs)
+        res = bakeguard(
+            ["--guard-verify-only", "--push"], {**via, "HTTPS_PROXY": proxy.url}, project
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert f"verify {via['TAG']} (target app): OK, 3/3 platforms" in res.stderr
+        assert proxy.tunnels and set(proxy.tunnels) == {host}
+        assert any("bakeguard" in s.agent for s in f.seen)  # TLS through the tunnel, to the front
+
+        res = bakeguard(
+            ["--guard-verify-only", "--push"], {**via, "BAKEGUARD_VERIFY_TIMEOUT": "2"}, project
+        )
+        assert res.returncode == 3, res.stderr[-2000:]
+        assert "registry.bakeguard.test" in res.stderr and "FAILED" in res.stderr
+    finally:
+        proxy.stop()

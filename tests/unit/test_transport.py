@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import select
-import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +15,7 @@ import pytest
 from bakeguard.refs import Reference
 from bakeguard.registry import Credentials, Registry
 from bakeguard.transport import Pool, Request, TransportError, follow, proxy_for
+from tests.proxy import ConnectProxy
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
@@ -220,44 +219,18 @@ def test_https_goes_through_a_connect_tunnel(serve: Serve) -> None:
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("registry.test").configure_cert(server_ctx)
     registry = serve(lambda h: reply(h, 200, b"registry over TLS"), server_ctx)
-    tunnels: list[str] = []
-
-    class Tunnel(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_CONNECT(self) -> None:
-            tunnels.append(self.path)
-            up = socket.create_connection(("127.0.0.1", registry.server_address[1]))
-            self.send_response(200, "Connection established")
-            self.end_headers()
-            conns = [self.connection, up]
-            while True:
-                ready, _, _ = select.select(conns, [], [], 5)
-                if not ready:
-                    break
-                for c in ready:
-                    data = c.recv(65536)
-                    if not data:
-                        up.close()
-                        return
-                    (up if c is self.connection else self.connection).sendall(data)
-
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Tunnel)
-    proxy.daemon_threads = True
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    proxy = ConnectProxy({"registry.test:5443": ("127.0.0.1", registry.server_address[1])})
     try:
         client_ctx = ssl.create_default_context()
         ca.configure_trust(client_ctx)
-        env = {"HTTPS_PROXY": f"127.0.0.1:{proxy.server_address[1]}"}
+        env = {"HTTPS_PROXY": proxy.url.removeprefix("http://")}  # no scheme: Go reads http
         pool = Pool(lambda host: client_ctx, 5, env)
         r = pool(Request("GET", "https://registry.test:5443/v2/"))
         assert r.content == b"registry over TLS"
-        assert tunnels == ["registry.test:5443"]
+        assert proxy.tunnels == ["registry.test:5443"]
         pool.close()
     finally:
-        proxy.shutdown()
-        proxy.server_close()
+        proxy.stop()
 
 
 @pytest.mark.parametrize("scheme", ["https", "http"])
