@@ -127,7 +127,7 @@ class Session:
         )
 
     def verify(self, exps: Sequence[Expectation], env: probe.Environment | None) -> list[Outcome]:
-        from bakeguard.verify import Verifier, table
+        from bakeguard.verify import Verifier, reach_hint, table
 
         reg = self.warm if self.warm is not None else self.registry(env)
         self.warm = None
@@ -143,6 +143,9 @@ class Session:
                     self.log.info(text)
                 else:
                     self.log.error(text)
+                    hint = reach_hint(outcomes)
+                    if hint:
+                        self.log.warning(hint)
             for o in outcomes:
                 if not o.ok:
                     what = f"missing {', '.join(o.missing)}" if o.missing else (o.error or "")

@@ -63,6 +63,11 @@ class RegistryError(Exception):
         self.retry_after: float | None = None
 
 
+class Unreachable(RegistryError):
+    """No HTTP answer at all: a name that does not resolve, a refused or dropped connection,
+    a failed TLS handshake (often a proxy or a CA this machine lacks, not the registry)."""
+
+
 class NotYet(RegistryError):
     """404 for a tag just pushed: retried within the wait budget (lagging registries)."""
 
@@ -426,7 +431,7 @@ class Registry:
                 host = self._switch_to_https(ref.api_host, host)
                 r = host.request(method, url, headers)
         except TransportError as e:
-            raise RegistryError(f"{ref.registry}: {e}", transient=True) from e
+            raise Unreachable(f"{ref.registry}: {e}", transient=True) from e
         return r
 
     def ping(self, ref: Reference) -> tuple[int, str]:

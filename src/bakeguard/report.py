@@ -4,7 +4,7 @@
   environment {buildx, buildx_raw, builder, driver, nodes, containerd_store},
   advisories [{id, certain, unknown}], split [{target, platforms, refs, digest}],
   verification [{target, ref, ok, expected, found, missing, extra, digest, expected_digest,
-  media_type, missing_children, error}], bake_exit_code, exit_code.
+  media_type, missing_children, error, unreachable}], bake_exit_code, exit_code.
 Keys are only ever added within a schema version.
 """
 

@@ -10,7 +10,7 @@ from typing import Any
 from bakeguard.definition import Definition
 from bakeguard.platforms import from_oci, is_attestation
 from bakeguard.refs import Reference
-from bakeguard.registry import Registry, RegistryError
+from bakeguard.registry import Registry, RegistryError, Unreachable
 from bakeguard.tasks import map_bounded
 
 
@@ -35,6 +35,7 @@ class Outcome:
     media_type: str | None = None
     missing_children: tuple[str, ...] = ()
     error: str | None = None
+    unreachable: bool = False  # no HTTP answer from the registry (see registry.Unreachable)
 
     @property
     def digest_ok(self) -> bool:
@@ -64,6 +65,7 @@ class Outcome:
             "media_type": self.media_type,
             "missing_children": list(self.missing_children),
             "error": self.error,
+            "unreachable": self.unreachable,
         }
 
 
@@ -112,7 +114,12 @@ class Verifier:
                 found = [from_oci(cfg)]
         except RegistryError as e:
             return Outcome(
-                exp.target, exp.ref, exp.platforms, expected_digest=exp.digest, error=str(e)
+                exp.target,
+                exp.ref,
+                exp.platforms,
+                expected_digest=exp.digest,
+                error=str(e),
+                unreachable=isinstance(e, Unreachable),
             )
         found_t = tuple(dict.fromkeys(found))
         expected = exp.platforms
@@ -130,6 +137,21 @@ class Verifier:
             m.media_type,
             tuple(missing_children),
         )
+
+
+def reach_hint(outcomes: Sequence[Outcome]) -> str | None:
+    """What to check when some registry gave no answer at all: the push may have reached it
+    from the engine, yet this machine (bakeguard reads the registry itself) could not."""
+    hosts = sorted({Reference.parse(o.ref).registry for o in outcomes if o.unreachable})
+    if not hosts:
+        return None
+    names = ", ".join(hosts)
+    return (
+        f"could not reach {names} from this machine (verification reads the registry from "
+        "here, not from the engine). Check the name; behind a proxy, set HTTPS_PROXY / "
+        "HTTP_PROXY / NO_PROXY (read as docker reads them); for a private CA, "
+        f"/etc/docker/certs.d/{hosts[0]}/ca.crt"
+    )
 
 
 def table(outcomes: Sequence[Outcome]) -> str:

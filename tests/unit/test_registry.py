@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from bakeguard.refs import Reference
-from bakeguard.registry import ACCEPT, Credentials, Registry, RegistryError, is_insecure
+from bakeguard.registry import (
+    ACCEPT,
+    Credentials,
+    Registry,
+    RegistryError,
+    Unreachable,
+    is_insecure,
+)
 from bakeguard.transport import Request, Response
 
 INDEX = {
@@ -215,3 +222,30 @@ def test_a_loopback_tls_port_is_asked_again_over_https() -> None:
     reg.manifest(Reference.parse("localhost:5443/o/r:v1"))
     reg.manifest(Reference.parse("localhost:5443/o/r:v2"))
     assert schemes == ["http", "https", "https"]
+
+
+def test_no_answer_at_all_is_unreachable_and_verification_says_what_to_check() -> None:
+    """A push can reach a registry from the engine that bakeguard, on this machine, cannot
+    (a proxy, a private CA): the outcome says so and the hint names that registry."""
+    from bakeguard.transport import TransportError
+    from bakeguard.verify import Expectation, Verifier, reach_hint
+
+    def refused(request: Request) -> Response:
+        raise TransportError("ConnectionRefusedError: [Errno 111] Connection refused")
+
+    reg, _ = registry_with(refused, budget=0)
+    with pytest.raises(Unreachable, match=r"ghcr\.io"):
+        reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
+    [out] = Verifier(reg).run([Expectation("app", "ghcr.io/o/r:v1", ("linux/amd64",))])
+    assert not out.ok and out.unreachable and out.to_json()["unreachable"] is True
+    hint = reach_hint([out])
+    assert hint is not None and "could not reach ghcr.io from this machine" in hint
+    assert "HTTPS_PROXY" in hint and "/etc/docker/certs.d/ghcr.io/ca.crt" in hint
+
+
+def test_a_registry_that_answers_is_not_unreachable() -> None:
+    from bakeguard.verify import Expectation, Verifier, reach_hint
+
+    reg, _ = registry_with(lambda r: Response(404), budget=0)
+    [out] = Verifier(reg).run([Expectation("app", "ghcr.io/o/r:v1", ("linux/amd64",))])
+    assert not out.ok and not out.unreachable and reach_hint([out]) is None
