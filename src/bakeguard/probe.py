@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bakeguard import cachekey, locator
 from bakeguard.docker import Docker, Result
-from bakeguard.tasks import Task
+from bakeguard.tasks import map_bounded
 from bakeguard.versions import BuildxVersion, parse_buildx_version
 
 INFO_FORMAT = (
@@ -189,10 +189,8 @@ def _run_probes(docker: Docker, name: str | None) -> dict[str, list[object]]:
         "info": ["info", "--format", INFO_FORMAT],
     }
     # at once, and through docker itself, always: these say what `docker buildx` is
-    tasks = {
-        k: Task.start(lambda v=v: docker.capture(v, 20, direct=False)) for k, v in cmds.items()
-    }
-    results: dict[str, Result] = {k: t.result() for k, t in tasks.items()}
+    outs = map_bounded(lambda v: docker.capture(v, 20, direct=False), cmds.values(), len(cmds))
+    results: dict[str, Result] = dict(zip(cmds, outs, strict=True))
     return {k: [r.code, r.stdout, r.stderr] for k, r in results.items()}
 
 

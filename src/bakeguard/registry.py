@@ -326,7 +326,7 @@ class Registry:
                 return self._hosts[host]
         if is_loopback(host):
             # plain HTTP first on loopback; a TLS port answers "Client sent an HTTP request to an
-            # HTTPS server" and _send switches (no credentials go out before a 401 challenge)
+            # HTTPS server" and _call switches (no credentials go out before a 401 challenge)
             h = self._new_host(host, "http")
         else:
             h = self._new_host(host, "https")
