@@ -68,10 +68,6 @@ def resolve(
     return defn, ""
 
 
-def preload_registry() -> None:
-    import bakeguard.registry  # noqa: F401 - warms the import while bake runs
-
-
 @dataclass
 class Session:
     opts: GuardOptions
@@ -313,11 +309,12 @@ class Session:
 
     def plain(self, defn_f: Task[tuple[Definition | None, str]], env: probe.Environment) -> int:
         """bake with the user's arguments (plus a metadata file of ours), then verify."""
-        from bakeguard.fastpath import with_metadata
+        from bakeguard.fastpath import preload_verification, with_metadata
 
         args, meta_path, ours = with_metadata(self.bake, self.opts.verify)
         try:
-            threading.Thread(target=preload_registry, daemon=True).start()
+            if self.opts.verify:
+                threading.Thread(target=preload_verification, daemon=True).start()
             seen = Tail()
             extra = OWN_METADATA_ENV if ours else None
             code = self.docker.run_bake(args.argv, tee=seen, env=extra)

@@ -240,7 +240,9 @@ class Split:
         def started() -> None:  # once bake runs: what is needed after it
             self.prestart(plan)
             if self.session.opts.verify:
-                threading.Thread(target=_import_verification, daemon=True).start()
+                from bakeguard.fastpath import preload_verification
+
+                threading.Thread(target=preload_verification, daemon=True).start()
 
         try:
             gen, meta = generated.write(tmp, plan.definition)
@@ -550,15 +552,6 @@ class Split:
                 entry["buildx.build.ref"] = next(r for r in refs if r)
             out[name] = entry
         Path(path).write_text(json.dumps(out, indent=2))
-
-
-def _import_verification() -> None:
-    """Verification's modules, imported at low priority while bake runs rather than beside
-    `imagetools create` after it (on 2 cores they slow it)."""
-    from bakeguard.fastpath import lower_priority
-
-    lower_priority()
-    import bakeguard.verify  # noqa: F401
 
 
 def imagetools_args(
