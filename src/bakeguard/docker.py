@@ -163,7 +163,8 @@ class Docker:
                 stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                text=True,
+                encoding="utf-8",  # docker writes UTF-8 whatever the locale
+                errors="replace",
                 env=child_env,
             )
         except OSError as e:
@@ -189,7 +190,8 @@ class Docker:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                text=True,
+                encoding="utf-8",  # docker writes UTF-8 whatever the locale
+                errors="replace",
                 env=child_env,
                 pass_fds=readers,
             )
