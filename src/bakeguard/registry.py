@@ -1,5 +1,5 @@
-"""The registry protocol: reading manifests and blobs over the OCI distribution API, the way
-docker does it.
+"""The registry protocol: reading manifests and blobs over the OCI distribution API, and
+writing an index under a tag, the way docker does it.
 
 - Every manifest request accepts OCI index/manifest and Docker list/manifest types
   (distribution answers "OCI index found, but accept header does not support OCI indexes"
@@ -252,18 +252,21 @@ class _Host:
     def scheme(self) -> str:
         return self.base.split(":", 1)[0]
 
-    def request(self, method: str, path: str, headers: Mapping[str, str]) -> Response:
-        """One request (redirects followed); a 401 challenge is answered once."""
+    def request(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes | None = None
+    ) -> Response:
+        """One request (redirects followed); a 401 challenge is answered once (a write's
+        challenge asks for a push scope: the token endpoint is asked for that one)."""
         h = {"User-Agent": "bakeguard", **headers}
         with self.auth.lock:
             if self.auth.last:
                 h["Authorization"] = self.auth.last
-        r = follow(self.send, Request(method, self.base + path, h))
+        r = follow(self.send, Request(method, self.base + path, h, body))
         if r.status_code == 401:
             answer = self.auth.answer(r.header("WWW-Authenticate"))
             if answer is not None:
                 h["Authorization"] = answer
-                r = follow(self.send, Request(method, self.base + path, h))
+                r = follow(self.send, Request(method, self.base + path, h, body))
         return r
 
 
@@ -386,14 +389,32 @@ class Registry:
             reraise=True,
         )
 
-    def _request(self, method: str, ref: Reference, path: str, lag_ok: bool = False) -> Response:
+    def _request(
+        self,
+        method: str,
+        ref: Reference,
+        path: str,
+        lag_ok: bool = False,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Response:
         return first_then_retrying(
-            lambda: self._once(method, ref, path, lag_ok), _transient, self._retrying
+            lambda: self._once(method, ref, path, lag_ok, headers or {"Accept": ACCEPT}, body),
+            _transient,
+            self._retrying,
         )
 
-    def _once(self, method: str, ref: Reference, path: str, lag_ok: bool) -> Response:
+    def _once(
+        self,
+        method: str,
+        ref: Reference,
+        path: str,
+        lag_ok: bool,
+        headers: Mapping[str, str],
+        body: bytes | None,
+    ) -> Response:
         url = f"/v2/{ref.repository}/{path}"
-        r = self._call(ref, method, url, {"Accept": ACCEPT})
+        r = self._call(ref, method, url, headers, body)
         if r.status_code < 300:
             return r
         if r.status_code == 429 or r.status_code >= 500:
@@ -416,20 +437,27 @@ class Registry:
             )
         raise RegistryError(f"{method} {ref}: {r.status_code}{detail}", r.status_code)
 
-    def _call(self, ref: Reference, method: str, url: str, headers: Mapping[str, str]) -> Response:
+    def _call(
+        self,
+        ref: Reference,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+    ) -> Response:
         """One request; a loopback registry that answers plain HTTP with "Client sent an HTTP
         request to an HTTPS server" (a HEAD gets the 400 without that body) is asked again over
         HTTPS, and stays HTTPS for this run."""
         try:
             host = self._host(ref.api_host)
-            r = host.request(method, url, headers)
+            r = host.request(method, url, headers, body)
             if (
                 r.status_code == 400
                 and host.scheme == "http"
                 and (method == "HEAD" or b"HTTPS server" in r.content)
             ):
                 host = self._switch_to_https(ref.api_host, host)
-                r = host.request(method, url, headers)
+                r = host.request(method, url, headers, body)
         except TransportError as e:
             raise Unreachable(f"{ref.registry}: {e}", transient=True) from e
         return r
@@ -463,6 +491,25 @@ class Registry:
                 return False
             raise
         return True
+
+    def put_manifest(self, ref: Reference, body: bytes, media_type: str) -> str:
+        """Write a manifest (an index) under ref's tag as containerd's pusher does for `imagetools
+        create` and bake: a HEAD of the tag first, and no PUT when the tag already names these
+        bytes. Returns the digest. A PUT is idempotent, so it is retried like a read."""
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        path = f"manifests/{ref.ref}"
+        try:
+            r = self._request("HEAD", ref, path, headers={"Accept": f"{media_type}, */*"})
+            if r.header("Docker-Content-Digest") == digest:
+                return digest
+        except RegistryError as e:
+            if e.status != 404:
+                raise
+        r = self._request("PUT", ref, path, headers={"Content-Type": media_type}, body=body)
+        stored = r.header("Docker-Content-Digest")
+        if stored and stored != digest:
+            raise RegistryError(f"{ref.registry} stored {ref} as {stored}, not as {digest}")
+        return digest
 
     def blob_json(self, ref: Reference, digest: str) -> Mapping[str, Any]:
         r = self._request("GET", ref, f"blobs/{digest}")

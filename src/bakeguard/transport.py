@@ -249,5 +249,7 @@ def follow(send: Send, request: Request) -> Response:
         if urlsplit(url).netloc != request.host:
             headers.pop("Authorization", None)
         method = "GET" if r.status_code == 303 and request.method != "HEAD" else request.method
-        request = Request(method, url, headers)
+        # 307 and 308 repeat the request as it was, body included; the others drop it
+        body = request.body if r.status_code in (307, 308) else None
+        request = Request(method, url, headers, body)
     raise TransportError(f"more than {MAX_REDIRECTS} redirects from {request.url}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -249,3 +250,108 @@ def test_a_registry_that_answers_is_not_unreachable() -> None:
     reg, _ = registry_with(lambda r: Response(404), budget=0)
     [out] = Verifier(reg).run([Expectation("app", "ghcr.io/o/r:v1", ("linux/amd64",))])
     assert not out.ok and not out.unreachable and reach_hint([out]) is None
+
+
+def _index_bytes() -> tuple[bytes, str]:
+    body = json.dumps(INDEX).encode()
+    return body, "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def test_put_manifest_writes_the_tag_with_its_media_type() -> None:
+    body, digest = _index_bytes()
+    seen: list[tuple[str, str, str, bytes | None]] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(
+            (request.method, request.path, request.headers.get("Content-Type", ""), request.body)
+        )
+        if request.method == "HEAD":
+            return Response(404)
+        return Response(201, headers={"Docker-Content-Digest": digest})
+
+    reg, _ = registry_with(handler)
+    ref = Reference.parse("reg.example/o/r:v1")
+    assert reg.put_manifest(ref, body, str(INDEX["mediaType"])) == digest
+    assert seen == [
+        ("HEAD", "/v2/o/r/manifests/v1", "", None),
+        ("PUT", "/v2/o/r/manifests/v1", str(INDEX["mediaType"]), body),
+    ]
+
+
+def test_put_manifest_skips_a_tag_that_already_names_these_bytes() -> None:
+    # as containerd's pusher (imagetools create, bake) does: HEAD, no PUT
+    body, digest = _index_bytes()
+    methods: list[str] = []
+
+    def handler(request: Request) -> Response:
+        methods.append(request.method)
+        return Response(200, headers={"Docker-Content-Digest": digest})
+
+    reg, _ = registry_with(handler)
+    reg.put_manifest(Reference.parse("reg.example/o/r:v1"), body, str(INDEX["mediaType"]))
+    assert methods == ["HEAD"]
+
+
+def test_put_manifest_replaces_a_tag_that_names_other_bytes_and_retries_a_503() -> None:
+    body, digest = _index_bytes()
+    methods: list[str] = []
+
+    def handler(request: Request) -> Response:
+        methods.append(request.method)
+        if request.method == "HEAD":
+            return Response(200, headers={"Docker-Content-Digest": "sha256:old"})
+        if methods.count("PUT") == 1:
+            return Response(503)
+        return Response(201, headers={"Docker-Content-Digest": digest})
+
+    reg, slept = registry_with(handler)
+    reg.put_manifest(Reference.parse("reg.example/o/r:v1"), body, str(INDEX["mediaType"]))
+    assert methods == ["HEAD", "PUT", "PUT"] and len(slept) == 1
+
+
+def test_put_manifest_asks_the_token_endpoint_for_the_push_scope(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {"reg.example": {"auth": base64.b64encode(b"ci:s3cret").decode()}}})
+    )
+    body, digest = _index_bytes()
+    scopes: list[str] = []
+
+    def handler(request: Request) -> Response:
+        if request.path == "/token":
+            scopes.append(request.params["scope"])
+            return Response(200, json_body={"token": request.params["scope"]})
+        scope = "repository:o/r:pull" if request.method == "HEAD" else "repository:o/r:pull,push"
+        if request.headers.get("Authorization") != f"Bearer {scope}":
+            challenge = f'Bearer realm="https://reg.example/token",service="reg",scope="{scope}"'
+            return Response(401, headers={"WWW-Authenticate": challenge})
+        if request.method == "HEAD":
+            return Response(404)
+        assert request.body == body
+        return Response(201, headers={"Docker-Content-Digest": digest})
+
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=handler)
+    reg.put_manifest(Reference.parse("reg.example/o/r:v1"), body, str(INDEX["mediaType"]))
+    assert scopes == ["repository:o/r:pull", "repository:o/r:pull,push"]
+
+
+def test_put_manifest_refused_or_rewritten_is_an_error() -> None:
+    body, _ = _index_bytes()
+
+    def denied(request: Request) -> Response:
+        if request.method == "HEAD":
+            return Response(404)
+        return Response(403, json_body={"errors": [{"code": "DENIED", "message": "no"}]})
+
+    reg, _ = registry_with(denied)
+    with pytest.raises(RegistryError) as e:
+        reg.put_manifest(Reference.parse("reg.example/o/r:v1"), body, str(INDEX["mediaType"]))
+    assert e.value.status == 403 and not e.value.transient
+
+    def rewritten(request: Request) -> Response:
+        if request.method == "HEAD":
+            return Response(404)
+        return Response(201, headers={"Docker-Content-Digest": "sha256:other"})
+
+    reg, _ = registry_with(rewritten)
+    with pytest.raises(RegistryError, match=r"stored reg\.example/o/r:v1 as sha256:other"):
+        reg.put_manifest(Reference.parse("reg.example/o/r:v1"), body, str(INDEX["mediaType"]))
