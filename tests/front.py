@@ -11,6 +11,8 @@ Each mode reproduces something registries in the field do (see shared advisories
 - ``no-attestations``: a PUT of an index holding ``unknown/unknown`` entries answers 400.
 - ``truncate``: like ``msr``'s storage, for every client (any index PUT by tag keeps its first
   platform only).
+- ``deny-writes``: a manifest PUT from one client (by User-Agent) answers 403 DENIED, as a
+  registry whose policy lets only some clients write.
 - ``bearer``: token auth (401 + ``WWW-Authenticate: Bearer``; a token endpoint that checks
   basic credentials).
 
@@ -73,6 +75,7 @@ class Modes:
     lag_seconds: float = 0.0
     docker_v2_only: bool = False
     no_attestations: bool = False
+    deny_writes_agent: str = ""  # manifest PUTs from this User-Agent: 403
     bearer: tuple[str, str] | None = None  # (user, password)
     truncate: bool = False  # like msr's storage, for every client: any index PUT by tag
 
@@ -277,6 +280,10 @@ class _Handler(BaseHTTPRequestHandler):
                     "front: flaky mode",
                     [("Retry-After", str(modes.flaky_retry_after))],
                 )
+
+        deny = modes.deny_writes_agent
+        if m and self.command == "PUT" and deny and deny in agent:
+            return self._fail(403, "DENIED", "front: deny-writes mode")
 
         if m and by_tag and self.command in ("GET", "HEAD") and modes.lag_seconds:
             key = f"{m.group('name')}:{m.group('ref')}"

@@ -147,3 +147,16 @@ def digest_at(ref: str, env: Mapping[str, str]) -> str | None:
 
 
 THREE = {"linux/amd64", "linux/arm64", "linux/arm/v7"}
+
+
+def login(
+    env: dict[str, str], registry: str, user: str, password: str
+) -> subprocess.CompletedProcess[str]:
+    """`docker login` with the password on stdin (into env's DOCKER_CONFIG)."""
+    return subprocess.run(
+        ["docker", "login", "-u", user, "--password-stdin", registry],
+        input=password,
+        env=env,
+        capture_output=True,
+        text=True,
+    )

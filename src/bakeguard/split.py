@@ -203,7 +203,8 @@ class Split:
     retried: bool = False
     confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _started: dict[str, Fed] = field(default_factory=dict)  # target -> its imagetools create
+    # target -> its imagetools create, and whether it only composes (see prestart_create)
+    _started: dict[str, tuple[Fed, bool]] = field(default_factory=dict)
 
     @property
     def docker(self) -> Docker:
@@ -259,17 +260,17 @@ class Split:
         `prestart_create`)."""
         if self.only_platforms is not None:
             return  # a shard assembles nothing
-        counts: dict[str, int] = {}
+        repos: dict[str, list[str]] = {}
         for v in plan.variants:
-            counts[v.target] = counts.get(v.target, 0) + 1
-        for name, n in counts.items():
-            started = prestart_create(self.session, plan.split_targets[name], n)
+            repos.setdefault(v.target, []).append(v.repos[0])
+        for name, rs in repos.items():
+            started = prestart_create(self.session, plan.split_targets[name], rs)
             if started is not None:
                 self._started[name] = started
 
     def cancel_started(self) -> None:
         while self._started:
-            self._started.popitem()[1].cancel()
+            self._started.popitem()[1][0].cancel()
 
     def after_bake(self, plan: Plan, tmp: str, code: int, seen: Tail) -> int:
         """Everything after the generated bake: confirm each platform (one retry from cache
@@ -431,11 +432,20 @@ class Split:
                 self.session.warm = self.session.registry(self.env)
             return self.session.warm
 
-    def assemble(self, t: Target, variants: Sequence[Variant], by_digest: bool) -> None:
+    def assemble(self, t: Target, variants: Sequence[Variant], by_digest: bool) -> str:
+        """Write t's tags (see `create`); returns who wrote them."""
         sources = [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in variants]
         started = self._started.pop(t.name, None)
         try:
-            create(self.session, t.name, t.tag_refs, index_annotations(t), sources, started)
+            return create(
+                self.session,
+                t.name,
+                t.tag_refs,
+                index_annotations(t),
+                sources,
+                started,
+                self._registry,
+            )
         except BakeguardError:
             # a source imagetools could not read: is a platform missing from the registry?
             meta = {v.name: {"containerimage.digest": self.confirmed[v.name]} for v in variants}
@@ -478,7 +488,7 @@ class Split:
         warming.start()
         for name, vs in by_target.items():
             t = plan.split_targets[name]
-            self.assemble(t, vs, plan.by_digest)
+            writer = self.assemble(t, vs, plan.by_digest)
             self.session.record["split"].append(
                 {
                     "target": name,
@@ -486,6 +496,7 @@ class Split:
                     "sources": [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in vs],
                     "refs": list(t.tag_refs),
                     "by_digest": plan.by_digest,
+                    "index_written_by": writer,
                 }
             )
             if not plan.by_digest:
@@ -554,10 +565,23 @@ class Split:
         Path(path).write_text(json.dumps(out, indent=2))
 
 
+def compose_only(refs: Sequence[str], sources: Sequence[str]) -> bool:
+    """Every tag is in the one repository all the sources are in. `imagetools create` would
+    then copy each source manifest into the repository it is already in (per manifest a
+    referrers lookup, a GET and HEADs: ~30 ms of a cached split), so it only composes the index
+    (`--dry-run` prints the very bytes it would push) and bakeguard writes them to the tags as
+    containerd's pusher would (`registry.put_manifest`)."""
+    return len({repo_of(r) for r in (*refs, *sources)}) == 1
+
+
 def imagetools_args(
-    session: Session, refs: Sequence[str], annotations: Sequence[str], sources: Sequence[str]
+    session: Session,
+    refs: Sequence[str],
+    annotations: Sequence[str],
+    sources: Sequence[str],
+    dry_run: bool = False,
 ) -> list[str]:
-    args = ["buildx", "imagetools", "create"]
+    args = ["buildx", "imagetools", "create", *(["--dry-run"] if dry_run else [])]
     if session.bake.last("--builder"):
         args += ["--builder", str(session.bake.last("--builder"))]
     for tag in refs:
@@ -567,19 +591,22 @@ def imagetools_args(
     return [*args, *sources]
 
 
-def prestart_create(session: Session, t: Target, count: int) -> Fed | None:
-    """`imagetools create` for target t, started while bake runs: it reads its `count`
-    sources (`-f FILE`: a file holding a reference is read as that reference) from pipes
-    before it does anything else, and they are written once every platform is pushed (Go's
-    start-up and the command's setup, ~20 ms, then overlap bake). Given no sources it fails
-    without touching the registry."""
+def prestart_create(session: Session, t: Target, repos: Sequence[str]) -> tuple[Fed, bool] | None:
+    """`imagetools create` for target t (the sources in `repos`, one per platform), started
+    while bake runs: it reads its sources (`-f FILE`: a file holding a reference is read as
+    that reference) from pipes before it does anything else, and they are written once every
+    platform is pushed (Go's start-up and the command's setup, ~20 ms, then overlap bake).
+    Given no sources it fails without touching the registry. Second: whether it only composes
+    (`compose_only`)."""
     refs, annotations = t.tag_refs, index_annotations(t)
-    return session.docker.start_fed(
+    dry_run = compose_only(refs, repos)
+    fed = session.docker.start_fed(
         lambda files: imagetools_args(
-            session, refs, annotations, [x for f in files for x in ("-f", f)]
+            session, refs, annotations, [x for f in files for x in ("-f", f)], dry_run
         ),
-        count,
+        len(repos),
     )
+    return None if fed is None else (fed, dry_run)
 
 
 def create(
@@ -588,22 +615,31 @@ def create(
     refs: Sequence[str],
     annotations: Sequence[str],
     sources: Sequence[str],
-    started: Fed | None = None,
-) -> None:
+    started: tuple[Fed, bool] | None = None,
+    registry: Callable[[], Any] | None = None,
+) -> str:
     """`docker buildx imagetools create` for one target: all its tags at once, retried on
     transient registry errors (4 attempts, 0.5, 1 and 2 s apart). The first attempt is
-    `started` (see `prestart_create`) when given."""
-    args = imagetools_args(session, refs, annotations, sources)
+    `started` (see `prestart_create`) when given. When `compose_only` and a `registry` client
+    is given, imagetools composes the index and bakeguard writes it to the tags; a registry
+    that refuses bakeguard's write (credentials it cannot use, say) gets imagetools' own.
+    Returns who wrote the tags: "bakeguard" or "imagetools"."""
     docker, log = session.docker, session.log
+    direct = registry is not None and compose_only(refs, sources)
 
-    def attempt() -> None:
+    def run(dry_run: bool) -> str:
         nonlocal started
-        if started is not None:
-            res, started = started.feed(sources), None
+        fed, started = started, None  # the first attempt's only
+        if fed is not None and fed[1] == dry_run:
+            res = fed[0].feed(sources)
         else:
-            res = docker.capture(args, timeout=300)
+            if fed is not None:
+                fed[0].cancel()
+            res = docker.capture(
+                imagetools_args(session, refs, annotations, sources, dry_run), timeout=300
+            )
         if res.ok:
-            return
+            return res.stdout
         text = res.stderr.strip()
         if any(w in text.lower() for w in TRANSIENT):
             log.warning(f"imagetools create failed, retrying: {text[-300:]}")
@@ -612,6 +648,32 @@ def create(
             f"imagetools create for target {target} failed: {text[-1500:]}",
             "check the registry; the per-platform images are pushed, re-run to assemble",
         )
+
+    def attempt() -> None:
+        nonlocal direct
+        if not direct:
+            run(False)
+            return
+        index = run(True).removesuffix("\n").encode()
+        from bakeguard.registry import RegistryError, Unreachable
+
+        assert registry is not None
+        try:
+            media_type = str(json.loads(index)["mediaType"])
+            reg = registry()
+            for ref in refs:
+                reg.put_manifest(Reference.parse(ref), index, media_type)
+            return
+        except RegistryError as e:
+            if e.transient and not isinstance(e, Unreachable):
+                log.warning(f"writing the index failed, retrying: {e}")
+                raise Transient(str(e)) from e
+            why = f"bakeguard could not write the index itself ({e})"
+        except (ValueError, KeyError, TypeError) as e:
+            why = f"unexpected `imagetools create --dry-run` output ({e})"
+        log.info(f"{why}; imagetools create writes it")
+        direct = False
+        run(False)
 
     def transient(e: BaseException) -> bool:
         return isinstance(e, Transient)
@@ -627,6 +689,7 @@ def create(
         )
 
     first_then_retrying(attempt, transient, retrying)
+    return "bakeguard" if direct else "imagetools"
 
 
 def merge(session: Session) -> int:
@@ -651,6 +714,12 @@ def merge(session: Session) -> int:
         by_target.setdefault(str(doc["target"]), []).append(doc)
     exps: list[Expectation] = []
     missing: list[str] = []
+
+    def registry() -> Any:  # made on first use, and kept for verification
+        if session.warm is None:
+            session.warm = session.registry(None)
+        return session.warm
+
     for target, docs in sorted(by_target.items()):
         want = docs[0]["platforms"]
         have = {d["platform"] for d in docs}
@@ -659,15 +728,17 @@ def merge(session: Session) -> int:
             missing.append(f"{target}: {', '.join(lost)}")
             continue
         ordered = sorted(docs, key=lambda d: want.index(d["platform"]))
-        create(
-            session, target, docs[0]["refs"], docs[0]["annotations"], [d["source"] for d in ordered]
-        )
+        sources = [d["source"] for d in ordered]
+        create(session, target, docs[0]["refs"], docs[0]["annotations"], sources, None, registry)
         session.log.info(f"assembled {', '.join(docs[0]['refs'])} from {len(docs)} shards")
         exps += [Expectation(target, ref, tuple(want)) for ref in docs[0]["refs"]]
     session.record["mode"] = "merge"
     if missing:
         session.log.error("no shard pushed: " + "; ".join(missing) + " (tags left untouched)")
     outcomes = session.verify(exps, None) if session.opts.verify else []
+    if session.warm is not None:  # not handed to verification
+        session.warm.close()
+        session.warm = None
     if missing or not all(o.ok for o in outcomes):
         raise VerificationFailed(
             "merge incomplete (see above)", "re-run the missing or failed shards, then merge again"

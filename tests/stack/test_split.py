@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 
 from tests.front import Front
-from tests.helpers import THREE, Stack, bake, bakeguard, digest_at, platforms_at, run, unique_repo
+from tests.helpers import (
+    THREE,
+    Stack,
+    bake,
+    bakeguard,
+    digest_at,
+    login,
+    platforms_at,
+    run,
+    unique_repo,
+)
 
 
 def tags_of(registry: str, repo: str) -> list[str]:
@@ -266,3 +276,83 @@ def test_split_fast_path_still_catches_a_partial_tag(
     assert res.returncode == 3, res.stderr[-3000:]
     assert "of target app did not reach the registry" in res.stderr
     assert "final tags of app left untouched" in res.stderr
+
+
+def _puts(f: Front, repo: str, tag: str) -> list[tuple[str, int]]:
+    """(client, status) of each PUT of repo:tag the front saw."""
+    path = f"/v2/{repo}/manifests/{tag}"
+    return [
+        ("bakeguard" if s.agent == "bakeguard" else s.agent.split("/")[0], s.status)
+        for s in f.seen
+        if s.method == "PUT" and s.path == path
+    ]
+
+
+@pytest.mark.parametrize("builder", ["default", "bg-remote"])
+def test_bakeguard_writes_the_very_index_imagetools_composes(
+    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path, builder: str
+) -> None:
+    """Sources and tag in one repository: imagetools create composes (--dry-run) and bakeguard
+    writes the index; the tag's digest is the one `imagetools create` itself writes."""
+    f = front()
+    repo = f"{unique_repo('compose')}/app"
+    tag = f"localhost:{f.port}/{repo}:v1"
+    env = stack.buildx("newest", TAG=tag)
+    report = tmp_path / "report.json"
+    argv = ["--push", "--guard-split=always", "--builder", builder, "--guard-report", str(report)]
+    res = bakeguard(argv, env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "OK, 3/3" in res.stderr and platforms_at(tag, env) == THREE
+    assert _puts(f, repo, "v1") == [("bakeguard", 201)]  # imagetools wrote nothing there
+    split = json.loads(report.read_text())["split"][0]
+    assert split["index_written_by"] == "bakeguard"
+    sources = split["sources"]
+    check = f"localhost:{f.port}/{repo}:by-imagetools"
+    made = run(["docker", "buildx", "imagetools", "create", "-t", check, *sources], env)
+    assert made.returncode == 0, made.stderr
+    assert _puts(f, repo, "by-imagetools") == [("containerd", 201)]
+    assert digest_at(check, env) == digest_at(tag, env)
+
+
+def test_a_registry_that_refuses_bakeguards_write_gets_imagetools_own(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    f = front(deny_writes_agent="bakeguard")
+    repo = f"{unique_repo('denied')}/app"
+    tag = f"localhost:{f.port}/{repo}:v1"
+    env = stack.buildx("newest", TAG=tag)
+    res = bakeguard(["--push", "--guard-split=always"], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "bakeguard could not write the index itself" in res.stderr and "403" in res.stderr
+    assert "imagetools create writes it" in res.stderr
+    assert _puts(f, repo, "v1") == [("bakeguard", 403), ("containerd", 201)]
+    assert "OK, 3/3" in res.stderr and platforms_at(tag, env) == THREE
+
+
+def test_bakeguards_write_is_retried_on_a_flaky_registry(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    # bakeguard's manifest requests: HEAD v1, PUT v1 (503), PUT v1 again, then verification's
+    f = front(flaky_every=2, flaky_agent="bakeguard")
+    repo = f"{unique_repo('flakyput')}/app"
+    tag = f"localhost:{f.port}/{repo}:v1"
+    env = stack.buildx("newest", TAG=tag)
+    res = bakeguard(["--push", "--guard-split=always", "--builder", "bg-remote"], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert _puts(f, repo, "v1") == [("bakeguard", 503), ("bakeguard", 201)]
+    assert "OK, 3/3" in res.stderr and platforms_at(tag, env) == THREE
+
+
+def test_bakeguards_write_with_a_bearer_token(
+    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path
+) -> None:
+    """After docker login, a registry with bearer tokens (a front): bakeguard gets a token
+    with push scope and writes the index itself."""
+    env = stack.private_config("newest", tmp_path)
+    f = front(bearer=("ci", "s3cret"))
+    assert login(env, f"localhost:{f.port}", "ci", "s3cret").returncode == 0
+    repo = f"{unique_repo('bearerput')}/app"
+    tag = f"localhost:{f.port}/{repo}:v1"
+    res = bakeguard(["--push", "--guard-split=always"], {**env, "TAG": tag}, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert ("bakeguard", 201) in _puts(f, repo, "v1") and "OK, 3/3" in res.stderr

@@ -4,14 +4,13 @@ exit 3, what bake quietly left partial."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.front import Front
-from tests.helpers import THREE, Stack, bakeguard, platforms_at, run, unique_repo
+from tests.helpers import THREE, Stack, bakeguard, login, platforms_at, run, unique_repo
 
 
 @pytest.mark.parametrize("label", ["debian", "v0.21.1", "v0.22.0", "newest"])
@@ -79,18 +78,6 @@ def test_verify_only_reports_a_missing_tag(stack: Stack, project: Path) -> None:
     env = stack.buildx("newest", TAG=tag, BAKEGUARD_VERIFY_TIMEOUT="1")
     res = bakeguard(["--guard-verify-only", "--push"], env, project)
     assert res.returncode == 3 and "FAILED" in res.stderr and "not found" in res.stderr
-
-
-def login(
-    env: dict[str, str], registry: str, user: str, password: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", "login", "-u", user, "--password-stdin", registry],
-        input=password,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
 
 
 def test_tls_htpasswd_registry_after_login(stack: Stack, project: Path, tmp_path: Path) -> None:

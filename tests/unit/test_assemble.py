@@ -1,0 +1,148 @@
+"""How the split writes a target's tags (split.create): control flow only, with a scripted
+`docker` and registry client; tests/stack/test_split.py proves it on the real stack."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bakeguard.docker import Result
+from bakeguard.errors import BakeguardError
+from bakeguard.refs import Reference
+from bakeguard.registry import RegistryError, Unreachable
+from bakeguard.split import compose_only, create
+
+INDEX = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json"})
+SOURCES = ["reg.example/o/r:v1-linux-amd64@sha256:a", "reg.example/o/r:v1-linux-arm64@sha256:b"]
+
+
+class Docker:
+    def __init__(self, *results: Result) -> None:
+        self.results = list(results)
+        self.calls: list[list[str]] = []
+
+    def capture(self, args: list[str], timeout: float | None = 60) -> Result:
+        self.calls.append(list(args))
+        return self.results.pop(0)
+
+
+class Writer:
+    def __init__(self, *errors: Exception | None) -> None:
+        self.errors = list(errors)
+        self.written: list[tuple[str, bytes, str]] = []
+
+    def put_manifest(self, ref: Reference, body: bytes, media_type: str) -> str:
+        err = self.errors.pop(0) if self.errors else None
+        if err is not None:
+            raise err
+        self.written.append((str(ref), body, media_type))
+        return "sha256:x"
+
+
+def session(docker: Docker) -> Any:
+    log = logging.getLogger("test_assemble")
+    return SimpleNamespace(docker=docker, log=log, bake=SimpleNamespace(last=lambda _: None))
+
+
+def ok(stdout: str = "") -> Result:
+    return Result((), 0, stdout, "")
+
+
+@pytest.fixture(autouse=True)
+def no_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tenacity.nap.time.sleep", lambda _: None)
+
+
+def test_compose_only_when_every_tag_is_in_the_sources_repository() -> None:
+    assert compose_only(["reg.example/o/r:v1", "reg.example/o/r:latest"], SOURCES)
+    assert not compose_only(["reg.example/o/r:v1", "reg.example/o/other:v1"], SOURCES)
+    assert not compose_only(["mirror.example/o/r:v1"], SOURCES)
+    # another name for the same registry is another registry to docker too
+    assert not compose_only(["localhost:5000/o/r:v1"], ["127.0.0.1:5000/o/r@sha256:a"])
+
+
+def test_imagetools_composes_and_every_tag_gets_the_very_bytes_it_printed() -> None:
+    d, w = Docker(ok(INDEX + "\n")), Writer()
+    tags = ["reg.example/o/r:v1", "reg.example/o/r:latest"]
+    create(
+        session(d),
+        "app",
+        tags,
+        ["index:org.opencontainers.image.title=x"],
+        SOURCES,
+        None,
+        lambda: w,
+    )
+    assert d.calls == [
+        [
+            "buildx",
+            "imagetools",
+            "create",
+            "--dry-run",
+            "-t",
+            tags[0],
+            "-t",
+            tags[1],
+            "--annotation",
+            "index:org.opencontainers.image.title=x",
+            *SOURCES,
+        ]
+    ]
+    assert w.written == [
+        (t, INDEX.encode(), "application/vnd.oci.image.index.v1+json") for t in tags
+    ]
+
+
+def test_tags_in_another_repository_are_written_by_imagetools() -> None:
+    d, w = Docker(ok()), Writer()
+    create(session(d), "app", ["reg.example/o/mirror:v1"], [], SOURCES, None, lambda: w)
+    assert "--dry-run" not in d.calls[0] and w.written == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RegistryError("reg.example refused access to o/r (403: DENIED)", 403),
+        Unreachable("reg.example: gaierror", transient=True),
+    ],
+)
+def test_a_write_bakeguard_cannot_make_is_left_to_imagetools(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    d, w = Docker(ok(INDEX), ok()), Writer(error)
+    with caplog.at_level(logging.INFO, "test_assemble"):
+        create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, lambda: w)
+    assert "--dry-run" in d.calls[0] and "--dry-run" not in d.calls[1]
+    assert "; imagetools create writes it" in caplog.text
+
+
+def test_a_transient_write_error_retries_the_whole_assembly() -> None:
+    d, w = Docker(ok(INDEX), ok(INDEX)), Writer(RegistryError("503", 503, transient=True))
+    create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, lambda: w)
+    assert len(d.calls) == 2 and len(w.written) == 1
+
+
+def test_a_source_imagetools_cannot_read_fails_with_its_words() -> None:
+    d = Docker(Result((), 1, "", "ERROR: reg.example/o/r@sha256:b: not found"))
+    with pytest.raises(
+        BakeguardError, match=r"imagetools create for target app failed: .*not found"
+    ):
+        create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, Writer)
+    assert len(d.calls) == 1
+
+
+def test_who_wrote_the_tags_is_returned_for_the_report() -> None:
+    assert (
+        create(session(Docker(ok(INDEX))), "app", ["reg.example/o/r:v1"], [], SOURCES, None, Writer)
+        == "bakeguard"
+    )
+    denied = Writer(RegistryError("403", 403))
+    d = Docker(ok(INDEX), ok())
+    assert (
+        create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, lambda: denied)
+        == "imagetools"
+    )
