@@ -68,6 +68,11 @@ class Interrupted(Exception):
         super().__init__(code)
         self.code = code
 
+    @classmethod
+    def by(cls, signum: int) -> Interrupted:
+        """Ended by this signal: 130 for Ctrl-C, as shells report it; 128+N for the others."""
+        return cls(EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum)
+
 
 class Docker:
     def __init__(self, binary: str, env: Mapping[str, str] | None = None) -> None:
@@ -244,28 +249,39 @@ class Docker:
     ) -> int:
         argv, child_env = self._argv(list(args), env, unset, True)
         got: list[int] = []
-        stderr = _Tee(tee) if tee else None
-        try:
-            child = subprocess.Popen(
-                argv, env=child_env, stderr=stderr.child_fd if stderr else None
-            )
-        except OSError as e:
-            if stderr:
-                stderr.close()
-            raise DockerError(
-                f"could not start {argv[0]}: {e}", "check BAKEGUARD_DOCKER / PATH", exit_code=127
-            ) from e
-        if stderr:
-            stderr.start()
+        children: list[subprocess.Popen[bytes]] = []
 
         def forward(signum: int, _frame: FrameType | None) -> None:
             got.append(signum)
-            if child.poll() is None:
-                child.send_signal(signum)
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signum)
 
+        # Forwarding is in place before bake starts: a Ctrl-C in between would otherwise
+        # raise here, out of reach of bake, and leave it running (and us reading its stderr).
         on_main = threading.current_thread() is threading.main_thread()
         previous = {s: signal.signal(s, forward) for s in FORWARDED} if on_main else {}
+        stderr = _Tee(tee) if tee else None
         try:
+            if got:  # interrupted before bake started: it is not started
+                raise Interrupted.by(got[0])
+            try:
+                children.append(
+                    subprocess.Popen(
+                        argv, env=child_env, stderr=stderr.child_fd if stderr else None
+                    )
+                )
+            except OSError as e:
+                raise DockerError(
+                    f"could not start {argv[0]}: {e}",
+                    "check BAKEGUARD_DOCKER / PATH",
+                    exit_code=127,
+                ) from e
+            child = children[0]
+            if got and child.poll() is None:  # while it was being started
+                child.send_signal(got[0])
+            if stderr:
+                stderr.start()
             if started is not None:
                 started()
             while True:
@@ -280,7 +296,7 @@ class Docker:
             if stderr:
                 stderr.close()
         if got:
-            raise Interrupted(EXIT_INTERRUPTED if got[0] == signal.SIGINT else 128 + got[0])
+            raise Interrupted.by(got[0])
         return code if code >= 0 else 128 - code
 
 

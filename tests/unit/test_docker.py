@@ -123,3 +123,37 @@ def test_bake_runs_with_the_users_environment(
     d = Docker("/bin/sh", env=None)
     assert d.run_attached(["-c", f'echo "GOGC=$GOGC" > {out}']) == 0
     assert out.read_text() == "GOGC=\n"
+
+
+@pytest.mark.parametrize("tee", [False, True])
+def test_a_ctrl_c_just_as_bake_starts_still_reaches_bake(
+    fake_docker: Path, monkeypatch: pytest.MonkeyPatch, tee: bool
+) -> None:
+    """SIGINT right after bake's process exists, before bakeguard would otherwise be ready to
+    forward it: bake gets it and the run ends as interrupted (it used to raise out of reach,
+    leaving bake running and bakeguard waiting ~10 s on its stderr)."""
+    import json
+    import signal
+    import subprocess
+    import time
+
+    from bakeguard.docker import Interrupted
+
+    real = subprocess.Popen
+
+    def popen_then_ctrl_c(*a: object, **kw: object) -> subprocess.Popen[bytes]:
+        p = real(*a, **kw)  # type: ignore[call-overload]
+        time.sleep(0.5)  # the fake bake is sleeping, its SIGINT handler set
+        os.kill(os.getpid(), signal.SIGINT)
+        return p  # type: ignore[no-any-return]
+
+    monkeypatch.setenv("FAKE_DOCKER_SLEEP", "30")
+    monkeypatch.setattr("bakeguard.docker.subprocess.Popen", popen_then_ctrl_c)
+    t0 = time.monotonic()
+    with pytest.raises(Interrupted) as e:
+        Docker(os.environ["BAKEGUARD_DOCKER"]).run_bake(
+            ["app"], tee=(lambda _: None) if tee else None
+        )
+    assert e.value.code == 130 and time.monotonic() - t0 < 5
+    calls = [json.loads(line) for line in fake_docker.read_text().splitlines()]
+    assert ["signal", signal.SIGINT] in calls
