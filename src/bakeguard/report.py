@@ -2,7 +2,8 @@
 
   schema, bakeguard (version), guard (policy), mode (plain | split | verify-only | merge),
   environment {buildx, buildx_raw, builder, driver, nodes, containerd_store},
-  advisories [{id, certain, unknown}], split [{target, platforms, refs, digest}],
+  advisories [{id, certain, unknown}], split [{target, platforms, sources, refs, by_digest,
+  index_written_by (bakeguard | imagetools)}],
   verification [{target, ref, ok, expected, found, missing, extra, digest, expected_digest,
   media_type, missing_children, error, unreachable}], bake_exit_code, exit_code.
 Keys are only ever added within a schema version.
