@@ -359,7 +359,7 @@ class Registry:
 
     # -------------------------------------------------------------- requests
 
-    def _retrying(self) -> Any:
+    def _retrying(self, transient: Callable[[BaseException], bool]) -> Any:
         """The shared retry rules (made only once a request has failed: bakeguard.retry)."""
         from tenacity import RetryCallState, Retrying, retry_if_exception
         from tenacity.wait import wait_exponential_jitter
@@ -382,7 +382,7 @@ class Registry:
             self.sleep(seconds)
 
         return Retrying(
-            retry=retry_if_exception(_transient),
+            retry=retry_if_exception(transient),
             stop=stop_budget,
             wait=wait,
             sleep=sleep,
@@ -397,11 +397,15 @@ class Registry:
         lag_ok: bool = False,
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
+        retry_unreachable: bool = True,
     ) -> Response:
+        def transient(e: BaseException) -> bool:
+            return _transient(e) and (retry_unreachable or not isinstance(e, Unreachable))
+
         return first_then_retrying(
             lambda: self._once(method, ref, path, lag_ok, headers or {"Accept": ACCEPT}, body),
-            _transient,
-            self._retrying,
+            transient,
+            lambda: self._retrying(transient),
         )
 
     def _once(
@@ -495,17 +499,21 @@ class Registry:
     def put_manifest(self, ref: Reference, body: bytes, media_type: str) -> str:
         """Write a manifest (an index) under ref's tag as containerd's pusher does for `imagetools
         create` and bake: a HEAD of the tag first, and no PUT when the tag already names these
-        bytes. Returns the digest. A PUT is idempotent, so it is retried like a read."""
+        bytes. Returns the digest. A PUT is idempotent, so it is retried like a read; but a
+        registry this client cannot reach at all raises Unreachable at once (the caller has
+        `imagetools create` write instead, which may reach it another way)."""
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         path = f"manifests/{ref.ref}"
         try:
-            r = self._request("HEAD", ref, path, headers={"Accept": f"{media_type}, */*"})
+            accept = {"Accept": f"{media_type}, */*"}
+            r = self._request("HEAD", ref, path, headers=accept, retry_unreachable=False)
             if r.header("Docker-Content-Digest") == digest:
                 return digest
         except RegistryError as e:
             if e.status != 404:
                 raise
-        r = self._request("PUT", ref, path, headers={"Content-Type": media_type}, body=body)
+        ctype = {"Content-Type": media_type}
+        r = self._request("PUT", ref, path, headers=ctype, body=body, retry_unreachable=False)
         stored = r.header("Docker-Content-Digest")
         if stored and stored != digest:
             raise RegistryError(f"{ref.registry} stored {ref} as {stored}, not as {digest}")

@@ -355,3 +355,23 @@ def test_put_manifest_refused_or_rewritten_is_an_error() -> None:
     reg, _ = registry_with(rewritten)
     with pytest.raises(RegistryError, match=r"stored reg\.example/o/r:v1 as sha256:other"):
         reg.put_manifest(Reference.parse("reg.example/o/r:v1"), body, str(INDEX["mediaType"]))
+
+
+def test_put_manifest_to_a_registry_it_cannot_reach_gives_up_at_once() -> None:
+    """No waiting out the budget: `imagetools create` writes instead (split.create)."""
+    from bakeguard.transport import TransportError
+
+    calls: list[str] = []
+
+    def refused(request: Request) -> Response:
+        calls.append(request.method)
+        raise TransportError("ConnectionRefusedError: [Errno 111] Connection refused")
+
+    reg, slept = registry_with(refused)
+    body, _ = _index_bytes()
+    with pytest.raises(Unreachable):
+        reg.put_manifest(Reference.parse("reg.example/o/r:v1"), body, str(INDEX["mediaType"]))
+    assert calls == ["HEAD"] and slept == []
+    with pytest.raises(Unreachable):  # reads still wait for it, within the budget
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert slept
