@@ -356,3 +356,34 @@ def test_bakeguards_write_with_a_bearer_token(
     res = bakeguard(["--push", "--guard-split=always"], {**env, "TAG": tag}, project)
     assert res.returncode == 0, res.stderr[-3000:]
     assert ("bakeguard", 201) in _puts(f, repo, "v1") and "OK, 3/3" in res.stderr
+
+
+def test_every_tag_of_a_target_gets_the_index_whoever_writes_it(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Two tags in the platforms' repository: bakeguard writes both. A tag in another
+    repository: imagetools create writes them all (it copies what that repository lacks)."""
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /\n")
+    (tmp_path / "hello.txt").write_text(f"hello from {tmp_path.name}\n")
+    base = f"localhost:5000/{unique_repo('tags')}"
+    (tmp_path / "docker-bake.hcl").write_text(
+        'group "default" {\n  targets = ["same", "other"]\n}\n'
+        'target "same" {\n  platforms = ["linux/amd64", "linux/arm64"]\n'
+        f'  tags = ["{base}/same:v1", "{base}/same:latest"]\n}}\n'
+        'target "other" {\n  platforms = ["linux/amd64", "linux/arm64"]\n'
+        f'  tags = ["{base}/other:v1", "{base}/mirror:v1"]\n}}\n'
+    )
+    env = stack.buildx("newest")
+    report = tmp_path / "report.json"
+    res = bakeguard(
+        ["--push", "--guard-split=always", "--guard-report", str(report)], env, tmp_path
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    writers = {s["target"]: s["index_written_by"] for s in json.loads(report.read_text())["split"]}
+    assert writers == {"same": "bakeguard", "other": "imagetools"}
+    two = {"linux/amd64", "linux/arm64"}
+    for a, b in (
+        (f"{base}/same:v1", f"{base}/same:latest"),
+        (f"{base}/other:v1", f"{base}/mirror:v1"),
+    ):
+        assert platforms_at(a, env) == two and digest_at(a, env) == digest_at(b, env)
