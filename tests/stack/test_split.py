@@ -288,16 +288,25 @@ def _puts(f: Front, repo: str, tag: str) -> list[tuple[str, int]]:
     ]
 
 
-@pytest.mark.parametrize("builder", ["default", "bg-remote"])
+@pytest.mark.parametrize(
+    ("label", "builder"),
+    [("newest", "default"), ("newest", "bg-remote"), ("v0.21.1", "default"), ("debian", "default")],
+)
 def test_bakeguard_writes_the_very_index_imagetools_composes(
-    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path, builder: str
+    stack: Stack,
+    project: Path,
+    front: Callable[..., Front],
+    tmp_path: Path,
+    label: str,
+    builder: str,
 ) -> None:
     """Sources and tag in one repository: imagetools create composes (--dry-run) and bakeguard
-    writes the index; the tag's digest is the one `imagetools create` itself writes."""
+    writes the index; the tag's digest is the one that buildx's `imagetools create` itself
+    writes."""
     f = front()
     repo = f"{unique_repo('compose')}/app"
     tag = f"localhost:{f.port}/{repo}:v1"
-    env = stack.buildx("newest", TAG=tag)
+    env = stack.buildx(label, TAG=tag)
     report = tmp_path / "report.json"
     argv = ["--push", "--guard-split=always", "--builder", builder, "--guard-report", str(report)]
     res = bakeguard(argv, env, project)
