@@ -132,7 +132,6 @@ def test_a_ctrl_c_just_as_bake_starts_still_reaches_bake(
     """SIGINT right after bake's process exists, before bakeguard would otherwise be ready to
     forward it: bake gets it and the run ends as interrupted (it used to raise out of reach,
     leaving bake running and bakeguard waiting ~10 s on its stderr)."""
-    import json
     import signal
     import subprocess
     import time
@@ -140,10 +139,11 @@ def test_a_ctrl_c_just_as_bake_starts_still_reaches_bake(
     from bakeguard.docker import Interrupted
 
     real = subprocess.Popen
+    started: list[subprocess.Popen[bytes]] = []
 
     def popen_then_ctrl_c(*a: object, **kw: object) -> subprocess.Popen[bytes]:
         p = real(*a, **kw)  # type: ignore[call-overload]
-        time.sleep(0.5)  # the fake bake is sleeping, its SIGINT handler set
+        started.append(p)
         os.kill(os.getpid(), signal.SIGINT)
         return p  # type: ignore[no-any-return]
 
@@ -155,5 +155,4 @@ def test_a_ctrl_c_just_as_bake_starts_still_reaches_bake(
             ["app"], tee=(lambda _: None) if tee else None
         )
     assert e.value.code == 130 and time.monotonic() - t0 < 5
-    calls = [json.loads(line) for line in fake_docker.read_text().splitlines()]
-    assert ["signal", signal.SIGINT] in calls
+    assert started[0].poll() is not None  # bake got it: not left running for 30 s
