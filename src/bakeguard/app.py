@@ -78,6 +78,7 @@ class Session:
     warm: Any = None  # a registry client the fast path opened while bake ran
     said: list[tuple[str, str]] = field(default_factory=list)  # (level, text) before bake
     prefetched: Any = None  # a `bake --print` the command started before importing this
+    _warm_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.log = log.get()
@@ -121,6 +122,20 @@ class Session:
             insecure=env.engine.insecure_registries if env else (),
             budget=self.opts.verify_timeout,
         )
+
+    def kept_registry(self, env: probe.Environment | None) -> Any:
+        """The run's registry client, made on first use and kept for verification (its
+        connections stay open); `close_kept_registry` when verification will not take it."""
+        with self._warm_lock:
+            if self.warm is None:
+                self.warm = self.registry(env)
+            return self.warm
+
+    def close_kept_registry(self) -> None:
+        with self._warm_lock:
+            reg, self.warm = self.warm, None
+        if reg is not None:
+            reg.close()
 
     def verify(self, exps: Sequence[Expectation], env: probe.Environment | None) -> list[Outcome]:
         from bakeguard.verify import Verifier, reach_hint, table

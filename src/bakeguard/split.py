@@ -202,7 +202,6 @@ class Split:
     compat: Compat = field(default_factory=Compat)
     retried: bool = False
     confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
-    _lock: threading.Lock = field(default_factory=threading.Lock)
     # target -> its imagetools create, and whether it only composes (see prestart_create)
     _started: dict[str, tuple[Fed, bool]] = field(default_factory=dict)
 
@@ -344,9 +343,7 @@ class Split:
         finally:
             self.cancel_started()  # not assembled (bake failed, a platform is missing, ...)
             shutil.rmtree(tmp, ignore_errors=True)
-            if self.session.warm is not None:  # not handed to verification
-                self.session.warm.close()
-                self.session.warm = None
+            self.session.close_kept_registry()  # when not handed to verification
 
     def unconfirmed(self, failed: Sequence[tuple[Variant, str]]) -> None:
         log = self.session.log
@@ -424,17 +421,19 @@ class Split:
                 failed.append((v, why))
         return failed
 
+    def source(self, v: Variant) -> str:
+        """The confirmed per-platform image, by digest: what the final tags are made from
+        (never the per-platform tag, which a registry may have rewritten)."""
+        return f"{v.repos[0]}@{self.confirmed[v.name]}"
+
     def _registry(self) -> Any:
-        """The run's registry client, made on first use (its import is ~30 ms of
-        CPU: not while bake runs) and kept for verification (after_bake closes it otherwise)."""
-        with self._lock:
-            if self.session.warm is None:
-                self.session.warm = self.session.registry(self.env)
-            return self.session.warm
+        """The run's registry client (its import is ~30 ms of CPU: made after the bake, not
+        while it runs), kept for verification; after_bake closes it otherwise."""
+        return self.session.kept_registry(self.env)
 
     def assemble(self, t: Target, variants: Sequence[Variant], by_digest: bool) -> str:
         """Write t's tags (see `create`); returns who wrote them."""
-        sources = [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in variants]
+        sources = [self.source(v) for v in variants]
         started = self._started.pop(t.name, None)
         try:
             return create(
@@ -469,7 +468,7 @@ class Split:
                 "target": v.target,
                 "platform": v.platform,
                 "platforms": list(t.normalized_platforms),
-                "source": f"{v.repos[0]}@{self.confirmed[v.name]}",
+                "source": self.source(v),
                 "refs": list(t.tag_refs),
                 "annotations": index_annotations(t),
             }
@@ -493,7 +492,7 @@ class Split:
                 {
                     "target": name,
                     "platforms": [v.platform for v in vs],
-                    "sources": [f"{v.repos[0]}@{self.confirmed[v.name]}" for v in vs],
+                    "sources": [self.source(v) for v in vs],
                     "refs": list(t.tag_refs),
                     "by_digest": plan.by_digest,
                     "index_written_by": writer,
@@ -715,11 +714,6 @@ def merge(session: Session) -> int:
     exps: list[Expectation] = []
     missing: list[str] = []
 
-    def registry() -> Any:  # made on first use, and kept for verification
-        if session.warm is None:
-            session.warm = session.registry(None)
-        return session.warm
-
     for target, docs in sorted(by_target.items()):
         want = docs[0]["platforms"]
         have = {d["platform"] for d in docs}
@@ -729,16 +723,22 @@ def merge(session: Session) -> int:
             continue
         ordered = sorted(docs, key=lambda d: want.index(d["platform"]))
         sources = [d["source"] for d in ordered]
-        create(session, target, docs[0]["refs"], docs[0]["annotations"], sources, None, registry)
+        create(
+            session,
+            target,
+            docs[0]["refs"],
+            docs[0]["annotations"],
+            sources,
+            None,
+            lambda: session.kept_registry(None),
+        )
         session.log.info(f"assembled {', '.join(docs[0]['refs'])} from {len(docs)} shards")
         exps += [Expectation(target, ref, tuple(want)) for ref in docs[0]["refs"]]
     session.record["mode"] = "merge"
     if missing:
         session.log.error("no shard pushed: " + "; ".join(missing) + " (tags left untouched)")
     outcomes = session.verify(exps, None) if session.opts.verify else []
-    if session.warm is not None:  # not handed to verification
-        session.warm.close()
-        session.warm = None
+    session.close_kept_registry()  # when not handed to verification
     if missing or not all(o.ok for o in outcomes):
         raise VerificationFailed(
             "merge incomplete (see above)", "re-run the missing or failed shards, then merge again"
