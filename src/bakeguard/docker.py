@@ -249,13 +249,12 @@ class Docker:
     ) -> int:
         argv, child_env = self._argv(list(args), env, unset, True)
         got: list[int] = []
-        children: list[subprocess.Popen[bytes]] = []
+        child: subprocess.Popen[bytes] | None = None
 
         def forward(signum: int, _frame: FrameType | None) -> None:
             got.append(signum)
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signum)
+            if child is not None and child.poll() is None:
+                child.send_signal(signum)
 
         # Forwarding is in place before bake starts: a Ctrl-C in between would otherwise
         # raise here, out of reach of bake, and leave it running (and us reading its stderr).
@@ -266,10 +265,8 @@ class Docker:
             if got:  # interrupted before bake started: it is not started
                 raise Interrupted.by(got[0])
             try:
-                children.append(
-                    subprocess.Popen(
-                        argv, env=child_env, stderr=stderr.child_fd if stderr else None
-                    )
+                child = subprocess.Popen(
+                    argv, env=child_env, stderr=stderr.child_fd if stderr else None
                 )
             except OSError as e:
                 raise DockerError(
@@ -277,7 +274,6 @@ class Docker:
                     "check BAKEGUARD_DOCKER / PATH",
                     exit_code=127,
                 ) from e
-            child = children[0]
             if got and child.poll() is None:  # while it was being started
                 child.send_signal(got[0])
             if stderr:
