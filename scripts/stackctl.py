@@ -43,7 +43,7 @@ PIDS, LOGS = RUN / "pids", RUN / "logs"
 PINNED_BUILDX = ("v0.21.1", "v0.22.0")
 KNOWN_REVISIONS = {"v0.21.1": "7c2359c6b", "v0.22.0": "18ccba072"}
 BUILDKIT_VERSION = "v0.34.2"
-GOPROXY_LIST = "https://proxy.golang.org/github.com/docker/buildx/@v/list"
+BUILDX_MODULE = "github.com/docker/buildx"
 
 # (package, suite): dockerd/containerd from sid run on bookworm's glibc; sid's runc does not.
 DEBS = (
@@ -105,11 +105,11 @@ def system_sources_stanza() -> dict[str, str]:
                 fields.setdefault(k.strip(), v.strip())
         if "debian" in fields.get("URIs", "") and "security" not in fields.get("URIs", ""):
             return fields
-    return {
-        "Types": "deb",
-        "URIs": "http://deb.debian.org/debian",
-        "Signed-By": "/usr/share/keyrings/debian-archive-keyring.gpg",
-    }
+    # No archive of our own choosing: the machine's sources say where Debian is.
+    raise SystemExit(
+        "stack: no Debian stanza in /etc/apt/sources.list.d/*.sources; "
+        "the private apt lists copy its URIs and Signed-By"
+    )
 
 
 def install_debs() -> bool:
@@ -166,8 +166,9 @@ def newest_buildx() -> str:
     cached = STACK / "newest-buildx"
     if cached.exists():
         return cached.read_text().strip()
-    with urllib.request.urlopen(GOPROXY_LIST, timeout=30) as resp:
-        tags = [t for t in resp.read().decode().split() if "-" not in t]
+    # The Go toolchain asks whichever module proxy GOPROXY names; we name none ourselves.
+    listed = run([go_binary(), "list", "-m", "-versions", BUILDX_MODULE], env=go_env()).stdout
+    tags = [t for t in listed.split()[1:] if "-" not in t]
 
     def key(t: str) -> tuple[int, ...]:
         return tuple(int(x) for x in t.lstrip("v").split("."))
