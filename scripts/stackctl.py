@@ -18,6 +18,7 @@ empties the registries' storage (it only grows).
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import json
 import os
@@ -713,7 +714,14 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    return cmds[argv[0]]()
+    if argv[0] in ("env", "status"):
+        return cmds[argv[0]]()
+    # Two `up`s at once (two checkouts' test runs) would build into the same source folder
+    # and start the same services twice: one waits for the other, then finds it all done.
+    STACK.mkdir(parents=True, exist_ok=True)
+    with open(STACK / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return cmds[argv[0]]()
 
 
 if __name__ == "__main__":
