@@ -75,11 +75,14 @@ class Target:
 
     @property
     def push_refs(self) -> list[str]:
-        """The names a push writes: each pushing output's `name=`, else the target's tags."""
+        """The names a push writes: the target's tags, else each pushing output's `name=`.
+        buildx fills an image output's name from the tags whenever there are tags, replacing
+        a `name=` the output had (build/opt.go), so a `--set T.output=...,name=OTHER` beside
+        tags still pushes the tags."""
         refs: list[str] = []
         for o in self.outputs:
             if o.pushes:
-                for ref in o.names or list(self.tags):
+                for ref in list(self.tags) or o.names:
                     if ref not in refs:
                         refs.append(ref)
         return refs
@@ -90,6 +93,17 @@ class Target:
         if any(o.pushes and o.by_digest for o in self.outputs):
             return []
         return self.push_refs
+
+    def declaring(self, platforms: tuple[str, ...]) -> Target:
+        """This target building `platforms`, which the user declared but the printed
+        definition lost (see compose.py); the raw attributes carry them to a generated bake."""
+        return Target(
+            self.name,
+            {**self.raw, "platforms": list(platforms)},
+            self.tags,
+            platforms,
+            self.outputs,
+        )
 
     @property
     def normalized_platforms(self) -> tuple[str, ...]:
@@ -108,15 +122,40 @@ class Target:
         return False
 
 
+def split_platforms(values: object) -> tuple[str, ...]:
+    """Platforms as bake builds them: each entry may be a comma list (`--set
+    '*.platform=linux/amd64,linux/arm64'` prints as one entry; buildx's platformutil.Parse
+    splits it), duplicates once."""
+    items = values if isinstance(values, (list, tuple)) else [values] if values else []
+    out = [p.strip() for v in items for p in str(v).split(",") if p.strip()]
+    return tuple(dict.fromkeys(out))
+
+
 @dataclass(frozen=True)
 class Definition:
     targets: Mapping[str, Target]
     groups: Mapping[str, list[str]] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # targets whose platforms came from the user's files because the printed definition
+    # lost them (`declaring`): bake as printed would not build them
+    corrected: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def pushing(self) -> list[Target]:
         return [t for t in self.targets.values() if t.pushes]
+
+    def declaring(self, declared: Mapping[str, tuple[str, ...]]) -> Definition:
+        """The definition with the platforms the user's files declare for targets the print
+        shows without any (buildx < 0.23 drops compose's `build.platforms`)."""
+        fixed = {
+            n: declared[n]
+            for n, t in self.targets.items()
+            if not t.platforms and len(declared.get(n, ())) > 0
+        }
+        if not fixed:
+            return self
+        targets = {n: t.declaring(fixed[n]) if n in fixed else t for n, t in self.targets.items()}
+        return Definition(targets, self.groups, self.raw, {**self.corrected, **fixed})
 
     @classmethod
     def parse(cls, text: str) -> Definition:
@@ -127,7 +166,7 @@ class Definition:
                 name=name,
                 raw=t,
                 tags=tuple(t.get("tags") or ()),
-                platforms=tuple(t.get("platforms") or ()),
+                platforms=split_platforms(t.get("platforms")),
                 outputs=tuple(Output.parse(o) for o in t.get("output") or ()),
             )
         groups = {g: list(v.get("targets") or []) for g, v in (doc.get("group") or {}).items()}

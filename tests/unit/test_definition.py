@@ -48,8 +48,12 @@ def test_non_pushing_outputs(output: list[object] | None) -> None:
     assert not defn(tags=["r/a:1"], output=output).pushing
 
 
-def test_output_name_wins_over_tags_and_by_digest_writes_no_tag() -> None:
+def test_tags_win_over_an_output_name_and_by_digest_writes_no_tag() -> None:
+    """buildx fills an image output's name from the tags (build/opt.go): on the stack,
+    `--set app.output=type=image,name=OTHER,push=true` beside tags pushed the tags only."""
     t = defn(tags=["r/a:1"], output=['type=image,"name=r/x:1,r/y:1",push=true']).targets["app"]
+    assert t.push_refs == ["r/a:1"] and t.tag_refs == ["r/a:1"]
+    t = defn(output=['type=image,"name=r/x:1,r/y:1",push=true']).targets["app"]
     assert t.push_refs == ["r/x:1", "r/y:1"] and t.tag_refs == ["r/x:1", "r/y:1"]
     t = defn(output=["type=image,name=r/x,push-by-digest=true,push=true"]).targets["app"]
     assert t.push_refs == ["r/x"] and t.tag_refs == []
@@ -143,3 +147,29 @@ def test_plan_docker_driver_tags() -> None:
 def test_plan_shard_keeps_only_its_platforms() -> None:
     plan = make_plan(split_defn(), True, "-{os}-{arch}{variant}", only_platforms=["linux/arm64"])
     assert list(plan.definition["target"]) == ["app-linux-arm64"]
+
+
+def test_a_comma_list_of_platforms_is_several_platforms() -> None:
+    """`--set '*.platform=linux/amd64,linux/arm64'` prints as ONE entry; bake builds two."""
+    t = defn(platforms=["linux/amd64,linux/arm64", " linux/arm64 "]).targets["app"]
+    assert t.platforms == ("linux/amd64", "linux/arm64")
+    assert t.normalized_platforms == ("linux/amd64", "linux/arm64")
+
+
+def test_declared_platforms_fill_only_targets_printed_without_any() -> None:
+    d = Definition.parse(
+        json.dumps(
+            {
+                "target": {
+                    "lost": {"tags": ["r/a:1"], "output": ["type=registry"]},
+                    "kept": {"platforms": ["linux/amd64"], "output": ["type=registry"]},
+                }
+            }
+        )
+    )
+    fixed = d.declaring({"lost": ("linux/amd64", "linux/arm64"), "kept": ("linux/s390x",)})
+    assert fixed.targets["lost"].platforms == ("linux/amd64", "linux/arm64")
+    assert fixed.targets["lost"].raw["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert fixed.targets["kept"].platforms == ("linux/amd64",)
+    assert dict(fixed.corrected) == {"lost": ("linux/amd64", "linux/arm64")}
+    assert d.declaring({}) is d
