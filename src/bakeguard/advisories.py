@@ -21,7 +21,7 @@ from bakeguard import cachekey
 from bakeguard.errors import UsageError
 
 LEVELS = ("error", "warning", "info")
-MITIGATIONS = ("split", "verify", "compat", "none")
+MITIGATIONS = ("split", "verify", "compat", "platforms", "none")
 CONDITIONS = {
     "drivers",
     "containerd_store",

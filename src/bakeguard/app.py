@@ -48,8 +48,8 @@ def resolve(
     args, path = request.args, request.path
     if path and started is None:
         try:
-            return Definition.parse(Path(path).read_text()), ""
-        except (OSError, ValueError, KeyError, TypeError):
+            return declared(Definition.parse(Path(path).read_text()), bake, environ), ""
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass
     if started is None:
         res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice)
@@ -59,13 +59,23 @@ def resolve(
         return None, res.stderr.strip()[-2000:]
     try:
         defn = Definition.parse(res.stdout)
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         return None, f"unreadable `bake --print` output: {e}"
     if path:
         cachekey.write_atomic(path, res.stdout)
         with contextlib.suppress(OSError):
             cachekey.prune(os.path.dirname(path))
-    return defn, ""
+    return declared(defn, bake, environ), ""
+
+
+def declared(defn: Definition, bake: BakeArgs, environ: Mapping[str, str]) -> Definition:
+    """The definition as the user wrote it: platforms a compose file declares and the print
+    lost (buildx < 0.23) are put back, so that they are expected, and built under
+    --guard=auto."""
+    from bakeguard import compose
+
+    paths = compose.files(bake.values("--file"), environ, os.getcwd())
+    return defn.declaring(compose.declared_platforms(paths, environ)) if paths else defn
 
 
 @dataclass
@@ -283,12 +293,20 @@ class Session:
             )
         profiles = {t.name: self.compat.for_target(t) for t in defn.pushing}
         needs_compat = any(p not in (None, "oci") for p in profiles.values())
-        if decision.split or needs_compat:
+        if decision.split or needs_compat or decision.declared:
             from bakeguard import split
 
-            self.record["mode"] = "split" if decision.split else "compat"
+            self.record["mode"] = (
+                "split" if decision.split else "compat" if needs_compat else "platforms"
+            )
             if decision.split:
                 self.say("info", f"splitting per platform ({decision.split_reason})")
+            for name in decision.declared:
+                self.say(
+                    "info",
+                    f"target {name}: building {', '.join(defn.corrected[name])} as the compose "
+                    "file declares (`bake --print` shows no platforms for it)",
+                )
             for name, p in profiles.items():
                 if p not in (None, "oci"):
                     self.say("info", f"target {name}: {p} profile ({compat_.DESCRIPTIONS[p]})")

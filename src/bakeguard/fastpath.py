@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 
-from bakeguard import cachekey, generated
+from bakeguard import cachekey, compose, generated
 from bakeguard import log as log_
 from bakeguard.docker import OWN_METADATA_ENV, Docker, Interrupted, Result, Tail
 from bakeguard.options import BakeArgs, GuardOptions
@@ -41,12 +41,7 @@ if TYPE_CHECKING:
 
 
 def uses_compose(bake: BakeArgs, environ: Mapping[str, str], cwd: str) -> bool:
-    files = bake.values("--file") or [
-        f for f in environ.get("BUILDX_BAKE_FILE", "").split(os.pathsep) if f
-    ]
-    if files:
-        return any(f.endswith((".yml", ".yaml")) for f in files)
-    return any(os.path.exists(os.path.join(cwd, f)) for f in cachekey.COMPOSE_FILES)
+    return bool(compose.files(bake.values("--file"), environ, cwd))
 
 
 def _path(docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> str:

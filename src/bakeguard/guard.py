@@ -62,6 +62,8 @@ class Decision:
     split_reason: str = ""
     refuse: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # targets whose declared platforms the print lost, built from a generated definition
+    declared: tuple[str, ...] = ()
 
 
 def decide(
@@ -85,7 +87,8 @@ def decide(
         more = actionable(match(table, facts(env, defn, bake, imagetools=True)))
         matched += [m for m in more if m.advisory.id not in seen]
     refuse = opts.guard == "strict" and any(m.advisory.level == "error" for m in matched)
-    return Decision(tuple(matched), split, reason, refuse)
+    declared = tuple(defn.corrected) if defn is not None and opts.guard == "auto" else ()
+    return Decision(tuple(matched), split, reason, refuse, declared=declared)
 
 
 def describe_env(env: Environment) -> str:
@@ -125,6 +128,11 @@ def action_for(opts: GuardOptions, m: Match, decision: Decision) -> str:
     if opts.guard == "warn":
         return "building as asked (--guard=warn)" + (
             ", then verifying the pushed tags" if opts.verify else ""
+        )
+    if m.advisory.mitigation == "platforms" and decision.declared:
+        return (
+            "building the platforms your compose file declares through a generated "
+            "definition, then verifying every pushed tag"
         )
     if decision.split and m.advisory.mitigation in ("split", "verify"):
         if m.advisory.mitigation == "verify":
