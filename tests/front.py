@@ -4,10 +4,14 @@ Each mode reproduces something registries in the field do (see shared advisories
 
 - ``msr``: the Docker engine's HEAD of a manifest by tag answers 404, and an index the engine
   PUTs by tag is stored as its first platform's manifest only (buildx #3070, Mirantis MSR).
+  With ``msr_error`` that PUT then answers 404 MANIFEST_UNKNOWN, so bake exits 1 with the
+  tag holding one platform, as the lab saw with buildx 0.13.1 and 0.21.1.
 - ``flaky``: every Nth manifest/blob request answers 503 or 429 (alternating) with Retry-After
   (optionally only for one client, by User-Agent).
 - ``lag``: a manifest GET/HEAD by tag answers 404 for N seconds after that tag was PUT.
 - ``docker-v2-only``: a PUT of any OCI media type answers 400 MANIFEST_INVALID.
+- ``reject-indexes``: a PUT of any index (OCI or Docker manifest list) answers 400
+  MANIFEST_INVALID, as a registry without multi-platform support: no profile helps.
 - ``no-attestations``: a PUT of an index holding ``unknown/unknown`` entries answers 400.
 - ``truncate``: like ``msr``'s storage, for every client (any index PUT by tag keeps its first
   platform only).
@@ -78,6 +82,8 @@ class Modes:
     deny_writes_agent: str = ""  # manifest PUTs from this User-Agent: 403
     bearer: tuple[str, str] | None = None  # (user, password)
     truncate: bool = False  # like msr's storage, for every client: any index PUT by tag
+    reject_indexes: bool = False  # any index PUT (OCI or Docker list): 400 MANIFEST_INVALID
+    msr_error: bool = False  # with msr: the engine's truncated PUT then answers 404 (bake exit 1)
 
 
 @dataclass
@@ -313,7 +319,9 @@ class _Handler(BaseHTTPRequestHandler):
             doc: dict[str, Any] = {}
             with contextlib.suppress(ValueError):
                 doc = json.loads(body or b"{}")
-            if modes.docker_v2_only and "vnd.oci." in ctype:
+            if (modes.docker_v2_only and "vnd.oci." in ctype) or (
+                modes.reject_indexes and ctype in INDEX_TYPES
+            ):
                 return self._fail(
                     400,
                     "MANIFEST_INVALID",
@@ -352,6 +360,14 @@ class _Handler(BaseHTTPRequestHandler):
                 if status < 300:
                     key = f"{m.group('name')}:{m.group('ref')}"
                     front.msr_acked[key] = (self.headers.get("Content-Type", ""), body or b"")
+                    if modes.msr_error and self._is_engine():
+                        # what the lab saw the engine's second push end with (bake exits 1)
+                        return self._fail(
+                            404,
+                            "MANIFEST_UNKNOWN",
+                            "manifest unknown: OCI index found, but accept header does not "
+                            "support OCI indexes",
+                        )
                 return self._send(status, rh, data)
 
         headers = self._fwd_headers()

@@ -23,6 +23,10 @@ from bakeguard.errors import (
 from bakeguard.options import BakeArgs, GuardOptions
 from bakeguard.tasks import Task
 
+# How long a plain bake that an advisory flagged may wait for the tags' state before it
+# (`Session.read_tags_before`): a registry slower than this is read only after the push.
+BEFORE_READ_WAIT = 2.0
+
 if TYPE_CHECKING:  # the fast path imports this module while bake runs: keep it light
     import subprocess
 
@@ -88,6 +92,9 @@ class Session:
     warm: Any = None  # a registry client the fast path opened while bake ran
     said: list[tuple[str, str]] = field(default_factory=list)  # (level, text) before bake
     prefetched: Any = None  # a `bake --print` the command started before importing this
+    rejection: compat_.Rejection | None = None  # what `compat_retry` retried once
+    # each tag as it was before bake, when read (`read_tags_before`): by reference
+    before: Mapping[str, Outcome] = field(default_factory=dict)
     _warm_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -184,12 +191,11 @@ class Session:
 
         return compat_.parse(self.opts.compat)
 
-    def compat_retry(
-        self, text: str, defn: Definition | None, retried: bool
-    ) -> compat_.Compat | None:
-        """After a failed push: the profile that fits a known registry rejection, if any.
-        --guard=auto retries once with it; otherwise bakeguard only names the setting."""
-        if defn is None:
+    def compat_retry(self, text: str, defn: Definition | None) -> compat_.Compat | None:
+        """After a failed push: the profile that fits a known rejection of BuildKit's push,
+        if any. --guard=auto retries once with it (`retrying`); otherwise bakeguard names the
+        profile as a lead, untried. Never a second time: a failed retry teaches nothing."""
+        if defn is None or self.rejection is not None:
             return None
         from bakeguard import compat as compat_
         from bakeguard.refs import Reference
@@ -198,21 +204,92 @@ class Session:
         found = compat_.detect(text, hosts)
         if found is None:
             return None
-        host, profile = found
-        setting = f"BAKEGUARD_COMPAT={host}={profile}"
+        host, profile = found.host, found.profile
         self.record.setdefault("compat_detected", []).append({"host": host, "profile": profile})
-        if retried or self.opts.guard != "auto":
+        if self.opts.guard != "auto":
             self.log.warning(
-                f"the registry {host} rejected the push; the {profile} profile fits.\n"
-                f"  set {setting} (or --guard-compat={profile}) and run again"
+                f"the registry {host} rejected the push: {found.line}\n"
+                f"  the {profile} profile may fit ({compat_.DESCRIPTIONS[profile]}); untried "
+                f"under --guard={self.opts.guard}: --guard=auto tries it once"
             )
             return None
+        self.rejection = found
         self.log.warning(
-            f"the registry {host} rejected the push in a known way: the {profile} profile fits "
-            f"({compat_.DESCRIPTIONS[profile]}).\n"
-            f"  rebuilding from cache with it, once. To skip this retry next time, set {setting}"
+            f"the registry {host} rejected the push in a known way: {found.line}\n"
+            f"  rebuilding from cache, once, with the {profile} profile "
+            f"({compat_.DESCRIPTIONS[profile]})"
         )
         return compat_.Compat(hosts={host: profile})
+
+    def retrying(self, run: Callable[[], int]) -> int:
+        """The one retry `compat_retry` chose; only a retry that ended well is advice."""
+        code = run()
+        found = self.rejection
+        if code == 0 and found is not None:
+            self.record["compat_detected"][-1]["retry"] = "succeeded"
+            self.log.info(
+                f"the {found.profile} profile worked for {found.host}. To skip the retry next "
+                f"time, set BAKEGUARD_COMPAT={found.host}={found.profile} "
+                f"(or --guard-compat={found.profile})"
+            )
+        return code
+
+    def retry_failed(self, text: str) -> None:
+        """The retry's bake failed too: both errors, and no setting advised."""
+        from bakeguard import compat as compat_
+
+        found = self.rejection
+        assert found is not None
+        self.record["compat_detected"][-1]["retry"] = "failed"
+        lines = compat_.error_lines(text)
+        self.log.error(
+            f"the retry with the {found.profile} profile failed too, so no setting is advised "
+            f"for {found.host}.\n"
+            f"  first push: {found.line}\n"
+            f"  retry: {lines[-1] if lines else 'bake failed (see its output above)'}"
+        )
+
+    def read_tags_before(self, defn: Definition, env: probe.Environment) -> None:
+        """What each tag holds before a plain push that an advisory flagged, so that a failed
+        push can tell a tag it left alone from one it changed. Read only if it is done before
+        bake starts (a read that ends after the push began would claim too much)."""
+        from bakeguard import tagstate
+        from bakeguard.verify import expectations
+
+        exps = expectations(defn)
+        if not exps:
+            return
+        task = Task.start(tagstate.read, self.kept_registry(env), exps)
+        if task.done_within(BEFORE_READ_WAIT):
+            with contextlib.suppress(Exception):  # no answer before bake: nothing to compare
+                self.before = task.result()
+
+    def report_tags(
+        self,
+        defn: Definition | None,
+        env: probe.Environment | None,
+        unwritten: Sequence[str] = (),
+    ) -> None:
+        """A push was asked and did not end well: what every tag holds now, in the log and
+        the report (bake's exit code stays the run's). `unwritten`: tags this run wrote
+        nothing to (the split's final tags when it stopped before assembling them)."""
+        if defn is None:
+            return
+        from bakeguard import tagstate
+        from bakeguard.verify import expectations
+
+        exps = expectations(defn)
+        if not exps:
+            return
+        now = tagstate.read(self.kept_registry(env), exps)
+        self.close_kept_registry()
+        before = {**self.before, **{r: now[r] for r in unwritten if r in now}}
+        self.record["tags"] = [tagstate.entry(o, before.get(r)) for r, o in now.items()]
+        with ci.Section("bakeguard_tags", "bakeguard: what the registry holds", self.environ):
+            self.log.error(
+                "the push did not end well; the registry holds:\n  "
+                + "\n  ".join(tagstate.summary(now, before))
+            )
 
     def say(self, level: str, text: str) -> None:
         """A line of the decision, printed before bake (the split fast path replays them)."""
@@ -315,6 +392,8 @@ class Session:
             fastpath.remember_split(self, plan.definition, decision.split)
             return s.run(plan)
         self.record["mode"] = "plain"
+        if decision.matches:
+            self.read_tags_before(defn, env)
         return self.plain(Task.of((defn, "")), env)
 
     def shard(self, env: probe.Environment, defn_f: Task[tuple[Definition | None, str]]) -> int:
@@ -372,19 +451,20 @@ class Session:
             self.note_env(env)
         if code != 0:
             defn, _why = defn_f.result()
-            retry = self.compat_retry(seen.text(), defn, retried=False)
+            retry = self.compat_retry(seen.text(), defn)
             if retry is None or defn is None:
+                self.report_tags(defn, env)
                 return code
             from bakeguard.split import Split
 
             self.record["mode"] = "compat"
-            return Split(self, env, defn, split=False, compat=retry, retried=True).run()
+            return self.retrying(Split(self, env, defn, split=False, compat=retry).run)
         if not self.opts.verify:
             return code
         defn, _why = defn_f.result()
         if defn is None or not defn.pushing:
             return code
-        from bakeguard.verify import expectations
+        from bakeguard.verify import advice, expectations
 
         metadata = report.read_object(meta_path)
         outcomes = self.verify(expectations(defn, metadata), env)
@@ -392,8 +472,7 @@ class Session:
             raise VerificationFailed(
                 "verification failed: bake exited 0 but the registry does not hold what it "
                 "pushed (see the table above)",
-                "re-run with --guard-split=always, or check the registry; "
-                "`bakeguard --guard-verify-only ARGS` re-checks without building",
+                advice(outcomes),
             )
         return code
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from bakeguard.definition import Output, Target
 from bakeguard.errors import UsageError
@@ -117,24 +117,62 @@ def apply(raw: Mapping[str, Any], profile: str | None) -> dict[str, Any]:
     return out
 
 
-def error_lines(text: str) -> list[str]:
-    clean = _ANSI.sub("", text)
-    return [
-        line
-        for line in clean.splitlines()
-        if re.search(r"\berror\b|failed", line, re.I) and "exporting attestation" not in line
-    ]
+# The engine's own push (buildx < 0.22 on the docker driver pushes a second time "with
+# docker", advisory docker-driver-double-push): its errors say nothing about what the
+# registry accepts from BuildKit, so a profile would not change them. They show as the
+# daemon's answer, as lines of the "#N pushing NAME with docker" step, and as the ERROR
+# after bake's "> pushing NAME with docker:" summary.
+_ENGINE = re.compile(r"error response from daemon", re.I)
+_ENGINE_STEP = re.compile(r"^#(\d+) pushing \S+ with docker\s*$")
+_ENGINE_SUMMARY = re.compile(r"^\s*> pushing \S+ with docker:\s*$")
+_STEP = re.compile(r"^#(\d+) ")
 
 
-def detect(text: str, hosts: Iterable[str]) -> tuple[str, str] | None:
-    """(host, profile) when a failed push's error text is a known rejection."""
+class Rejection(NamedTuple):
+    """A registry's known rejection of BuildKit's push: where, the profile that fits, and the
+    error line that says so."""
+
+    host: str
+    profile: str
+    line: str
+
+
+def error_lines(text: str, buildkit_only: bool = False) -> list[str]:
+    """The error lines of bake's output; with `buildkit_only`, none of the engine's push."""
+    engine_steps: set[str] = set()
+    after_summary = False
+    out = []
+    for raw in _ANSI.sub("", text).splitlines():
+        line = raw.strip()
+        step = _ENGINE_STEP.match(line)
+        if step:
+            engine_steps.add(step.group(1))
+        if _ENGINE_SUMMARY.match(line):
+            after_summary = True
+            continue
+        if not re.search(r"\berror\b|failed", line, re.I) or "exporting attestation" in line:
+            continue
+        of_step = _STEP.match(line)
+        engine = (
+            bool(_ENGINE.search(line))
+            or (of_step is not None and of_step.group(1) in engine_steps)
+            or (after_summary and of_step is None)
+        )
+        after_summary = after_summary and of_step is not None
+        if not (buildkit_only and engine):
+            out.append(line)
+    return out
+
+
+def detect(text: str, hosts: Iterable[str]) -> Rejection | None:
+    """The known rejection in a failed push's error text, if BuildKit's push met one."""
     hosts = list(dict.fromkeys(hosts))
-    for line in error_lines(text):
+    for line in error_lines(text, buildkit_only=True):
         for rx, profile in RULES:
             if rx.search(line):
                 host = next((h for h in hosts if h in line), None)
                 if host is None and len(hosts) == 1:
                     host = hosts[0]
                 if host:
-                    return host, profile
+                    return Rejection(host, profile, line)
     return None

@@ -109,6 +109,15 @@ def _unique(name: str, taken: set[str]) -> str:
     return out
 
 
+def engine_pushes(env: Environment) -> bool:
+    """Whether bake on this builder pushes a second time through the engine (advisory
+    docker-driver-double-push), whose failure follows BuildKit's successful push; an
+    unknown buildx version may."""
+    if env.driver != "docker":
+        return False
+    return env.buildx.version is None or env.buildx.version < NO_ENGINE_PUSH_SINCE
+
+
 def plan_outputs(env: Environment) -> tuple[bool, bool]:
     """(push by digest?, store per-platform images in the engine?) for this builder."""
     if env.driver in BY_DIGEST_DRIVERS:
@@ -200,7 +209,6 @@ class Split:
     shard_dir: str | None = None
     split: bool = True
     compat: Compat = field(default_factory=Compat)
-    retried: bool = False
     confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
     # target -> its imagetools create, and whether it only composes (see prestart_create)
     _started: dict[str, tuple[Fed, bool]] = field(default_factory=dict)
@@ -287,9 +295,11 @@ class Split:
             else:
                 failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
             if code != 0 and (failed or not plan.variants):
-                retry = self.session.compat_retry(seen.text(), self.defn, self.retried)
+                if self.session.rejection is not None:
+                    self.session.retry_failed(seen.text())
+                retry = self.session.compat_retry(seen.text(), self.defn)
                 if retry is not None:
-                    return Split(
+                    with_profile = Split(
                         self.session,
                         self.env,
                         self.defn,
@@ -297,9 +307,11 @@ class Split:
                         self.shard_dir,
                         self.split,
                         self.compat.merged(retry),
-                        retried=True,
-                    ).run()
+                    )
+                    return self.session.retrying(with_profile.run)
                 if not plan.variants:
+                    if self.only_platforms is None:
+                        self.session.report_tags(self.defn, self.env)
                     return code
             if failed:
                 # Per-platform pushes of a shared layer upload the same blob at once; some
@@ -309,11 +321,16 @@ class Split:
                 plats = ", ".join(v.platform for v in again)
                 if plan.by_digest:
                     log.warning(f"bake exited {code}; pushing {plats} once more, from cache")
-                else:
+                elif engine_pushes(self.env):
                     log.warning(
                         f"bake exited {code} (on the docker driver buildx < 0.22 also fails in "
                         f"the engine's second push); re-running {plats} once from cache to "
                         "confirm each platform on its own"
+                    )
+                else:
+                    log.warning(
+                        f"bake exited {code}; re-running {plats} once from cache to confirm "
+                        "each platform on its own"
                     )
                 if not plan.by_digest:
                     # only this run may have named the engine's local per-platform images
@@ -328,16 +345,25 @@ class Split:
                     code = code2
             if failed:
                 self.unconfirmed(failed)
+                if self.only_platforms is None:
+                    # bakeguard wrote none of the final tags: whatever they hold, they held
+                    unwritten = [r for t in plan.split_targets.values() for r in t.tag_refs]
+                    self.session.report_tags(self.defn, self.env, unwritten)
                 return code or EXIT_VERIFY
             if self.only_platforms is not None:
                 if code != 0 and not plan.by_digest:
                     log.warning(f"bake exited {code}; every platform is confirmed by digest")
                 return self.write_shard(plan, self.shard_dir or ".")
             if code != 0:
+                why = (
+                    " (on the docker driver, buildx < 0.22 fails in the engine's second push: "
+                    "advisory docker-driver-double-push)"
+                    if engine_pushes(self.env)
+                    else ""
+                )
                 log.warning(
                     f"bake exited {code}, yet every platform's push is confirmed in the registry "
-                    "by digest (on the docker driver, buildx < 0.22 fails in the engine's second "
-                    "push: advisory docker-driver-double-push); continuing"
+                    f"by digest{why}; continuing"
                 )
             return self.finish(plan, metadata)
         finally:
@@ -509,7 +535,7 @@ class Split:
                 f"({', '.join(v.platform for v in vs)})"
             )
         warming.join()
-        from bakeguard.verify import Expectation, expectations
+        from bakeguard.verify import Expectation, advice, expectations
 
         exps = [
             Expectation(name, ref, plan.split_targets[name].normalized_platforms)
@@ -524,7 +550,7 @@ class Split:
         if not all(o.ok for o in outcomes):
             raise VerificationFailed(
                 "verification failed after the split (see the table above)",
-                "check the registry; `bakeguard --guard-verify-only ARGS` re-checks",
+                advice(outcomes, split=True),
             )
         return 0
 

@@ -48,6 +48,10 @@ class Task(Generic[T]):
         task._done.set()
         return task
 
+    def done_within(self, seconds: float) -> bool:
+        """Whether the task is done, waiting at most `seconds` for it."""
+        return self._done.wait(seconds)
+
     def result(self) -> T:
         """The result, once there; what fn raised is raised here."""
         self._done.wait()

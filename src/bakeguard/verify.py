@@ -36,6 +36,7 @@ class Outcome:
     missing_children: tuple[str, ...] = ()
     error: str | None = None
     unreachable: bool = False  # no HTTP answer from the registry (see registry.Unreachable)
+    status: int | None = None  # the registry's HTTP status when it refused or lacked the tag
 
     @property
     def digest_ok(self) -> bool:
@@ -120,6 +121,7 @@ class Verifier:
                 expected_digest=exp.digest,
                 error=str(e),
                 unreachable=isinstance(e, Unreachable),
+                status=e.status,
             )
         found_t = tuple(dict.fromkeys(found))
         expected = exp.platforms
@@ -178,3 +180,22 @@ def table(outcomes: Sequence[Outcome]) -> str:
         if not o.digest_ok:
             lines.append(f"  tag digest {o.digest} is not the pushed {o.expected_digest}")
     return "\n".join(lines)
+
+
+RECHECK = "`bakeguard --guard-verify-only ARGS` re-checks without building"
+
+
+def advice(outcomes: Sequence[Outcome], split: bool = False) -> str:
+    """What to do about failed outcomes, from what failed: a tag that holds every platform
+    but names another digest was written by another push after this one (a concurrent run),
+    which no bakeguard option changes; platforms missing from a plain push are what the
+    split's one index write avoids."""
+    failed = [o for o in outcomes if not o.ok]
+    if failed and all(o.found and not o.missing and not o.digest_ok for o in failed):
+        return (
+            "another push wrote the tag after this one (a concurrent run or job pushing the "
+            f"same tag?); make one job own each tag. {RECHECK}"
+        )
+    if not split and any(o.found and o.missing for o in failed):
+        return f"re-run with --guard-split=always, or check the registry; {RECHECK}"
+    return f"check the registry; {RECHECK}"

@@ -105,7 +105,7 @@ def test_failed_platform_leaves_the_old_tag(stack: Stack, tmp_path: Path) -> Non
         '  platforms = ["linux/amd64", "linux/arm64", "linux/arm/v7"]\n  tags = [TAG]\n}\n'
     )
     tag = f"localhost:5000/{unique_repo('keep')}/app:v1"
-    for label, builder in (("newest", "bg-remote"), ("v0.21.1", "default")):
+    for label, builder in (("newest", "bg-remote"), ("v0.21.1", "default"), ("newest", "default")):
         env = stack.buildx(label, TAG=tag)
         (tmp_path / "hello-arm.txt").write_text("arm")
         assert (
@@ -120,6 +120,10 @@ def test_failed_platform_leaves_the_old_tag(stack: Stack, tmp_path: Path) -> Non
         assert "platform linux/arm/v7 of target default did not reach the registry" in res.stderr
         assert "left untouched" in res.stderr
         assert digest_at(tag, env) == old
+        assert f"{tag} (target default): untouched, still {str(old)[:19]}" in res.stderr
+        # only an affected buildx on the docker driver pushes a second time through the engine
+        engine = "the engine's second push" in res.stderr
+        assert engine == (label == "v0.21.1"), res.stderr[-2000:]
         # the imagetools create started beside bake got no sources and is gone
         assert run(["pgrep", "-f", f"imagetools create.* {tag}"], env).stdout == ""
 

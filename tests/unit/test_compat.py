@@ -91,7 +91,8 @@ def test_profile_applies_only_to_targets_pushing_there() -> None:
     ],
 )
 def test_detect_known_rejections(text: str, profile: str) -> None:
-    assert detect(text, ["picky.example"]) == ("picky.example", profile)
+    found = detect(text, ["picky.example"])
+    assert found is not None and (found.host, found.profile) == ("picky.example", profile)
 
 
 def test_detect_ignores_progress_and_unrelated_errors() -> None:
@@ -100,6 +101,39 @@ def test_detect_ignores_progress_and_unrelated_errors() -> None:
     assert detect("ERROR: failed to solve: process did not complete successfully", ["r"]) is None
     # two pushing hosts and the line names neither: no guess
     assert detect("ERROR: manifest invalid", ["a.example", "b.example"]) is None
-    assert detect(
+    found = detect(
         "\x1b[31mERROR: manifest invalid for b.example/x\x1b[0m", ["a.example", "b.example"]
-    ) == ("b.example", "docker-v2")
+    )
+    assert found is not None and (found.host, found.profile) == ("b.example", "docker-v2")
+
+
+def test_detect_ignores_the_engines_second_push() -> None:
+    """buildx < 0.22's push "with docker" fails through the daemon after BuildKit's push
+    succeeded (buildx#3070): no profile changes that, so nothing is retried or advised."""
+    engine = (
+        "#12 pushing localhost:5001/o/a:1 with docker\n"
+        "ERROR: Error response from daemon: manifest unknown: OCI index found, but accept "
+        "header does not support OCI indexes\n"
+    )
+    assert detect(engine, ["localhost:5001"]) is None
+    # Debian's 0.13.1 says it as the step's own error and after bake's summary of the step
+    debian = (
+        "#6 pushing manifest for localhost:5001/o/a:1@sha256:ab 0.0s done\n"
+        "#7 pushing localhost:5001/o/a:1 with docker\n"
+        "#7 pushing layer 66b06ce9c8ad 1.0s done\n"
+        "#7 ERROR: error from registry: manifest unknown: OCI index found, but accept header "
+        "does not support OCI indexes\n"
+        "------\n > pushing localhost:5001/o/a:1 with docker:\n------\n"
+        "ERROR: error from registry: manifest unknown: OCI index found, but accept header "
+        "does not support OCI indexes\n"
+    )
+    assert detect(debian, ["localhost:5001"]) is None
+    # BuildKit's own rejection, in the same output shape, still counts
+    own = (
+        "#6 ERROR: failed to push localhost:5001/o/a:1: manifest invalid: media type "
+        "application/vnd.oci.image.index.v1+json is not supported\n"
+        "------\n > exporting to image:\n------\n"
+        "ERROR: failed to solve: failed to push localhost:5001/o/a:1: manifest invalid\n"
+    )
+    found = detect(own, ["localhost:5001"])
+    assert found is not None and found.profile == "docker-v2"
