@@ -511,9 +511,17 @@ class Split:
         # while imagetools runs: verification's module and a connection to each registry
         warming = threading.Thread(target=self._warm, args=(plan,), daemon=True)
         warming.start()
-        for name, vs in by_target.items():
+        for n, (name, vs) in enumerate(by_target.items()):
             t = plan.split_targets[name]
-            writer = self.assemble(t, vs, plan.by_digest)
+            try:
+                writer = self.assemble(t, vs, plan.by_digest)
+            except BakeguardError:
+                # the targets before this one have their tags: say what each tag holds
+                warming.join()
+                later = list(by_target)[n + 1 :]
+                unwritten = [r for x in later for r in plan.split_targets[x].tag_refs]
+                self.session.report_tags(self.defn, self.env, unwritten)
+                raise
             self.session.record["split"].append(
                 {
                     "target": name,

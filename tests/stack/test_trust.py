@@ -151,3 +151,28 @@ def test_a_failed_retry_advises_nothing_and_names_both_errors(
     assert "first push:" in res.stderr and "retry:" in res.stderr
     assert "BAKEGUARD_COMPAT" not in res.stderr
     assert f"{tag} (target app): absent" in res.stderr
+
+
+def test_an_assembly_that_fails_midway_says_which_tags_were_written(
+    stack: Stack, tmp_path: Path, front: Callable[..., Front]
+) -> None:
+    """Two split targets; the second's registry takes no index, so its assembly fails after
+    the first target's tag was written. The run says which tag holds what."""
+    f = front(reject_indexes=True)
+    repo = unique_repo("midway")
+    good, bad = f"localhost:5000/{repo}/a:v1", f"localhost:{f.port}/{repo}/b:v1"
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /\n")
+    (tmp_path / "hello.txt").write_text(repo)
+    (tmp_path / "docker-bake.hcl").write_text(
+        'group "default" {\n  targets = ["a", "b"]\n}\n'
+        f'target "a" {{\n  platforms = ["linux/amd64", "linux/arm64"]\n  tags = ["{good}"]\n}}\n'
+        f'target "b" {{\n  platforms = ["linux/amd64", "linux/arm64"]\n  tags = ["{bad}"]\n}}\n'
+    )
+    env = stack.buildx("newest")
+    args = ["--push", "--builder", "bg-remote", "--guard-split=always", "--provenance=false"]
+    res = bakeguard(args, env, tmp_path)
+    assert res.returncode not in (0, 3), res.stderr[-3000:]
+    assert "imagetools create for target b failed" in res.stderr
+    assert f"{good} (target a): present: holds linux/amd64, linux/arm64" in res.stderr
+    assert f"{bad} (target b): absent" in res.stderr
+    assert platforms_at(good, env) == TWO
