@@ -1,11 +1,16 @@
 """The JSON report (`--guard-report FILE`, `-` for stdout). Schema `bakeguard-report/1`:
 
-  schema, bakeguard (version), guard (policy), mode (plain | split | verify-only | merge),
+  schema, bakeguard (version), guard (policy), mode (plain | split | compat | platforms |
+  shard | verify-only | merge),
   environment {buildx, buildx_raw, builder, driver, nodes, containerd_store},
   advisories [{id, certain, unknown}], split [{target, platforms, sources, refs, by_digest,
   index_written_by (bakeguard | imagetools)}],
+  compat_detected [{host, profile, retry (succeeded | failed)}],
   verification [{target, ref, ok, expected, found, missing, extra, digest, expected_digest,
-  media_type, missing_children, error, unreachable}], bake_exit_code, exit_code.
+  media_type, missing_children, error, unreachable, status}],
+  tags [{target, ref, state (present | missing | absent | untouched | unreadable), expected,
+  found, missing, digest, digest_before, error}] (when a push was asked and did not end well),
+  bake_exit_code, exit_code.
 Keys are only ever added within a schema version.
 """
 

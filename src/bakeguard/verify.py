@@ -67,6 +67,7 @@ class Outcome:
             "missing_children": list(self.missing_children),
             "error": self.error,
             "unreachable": self.unreachable,
+            "status": self.status,
         }
 
 
