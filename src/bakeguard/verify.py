@@ -92,8 +92,10 @@ class Verifier:
     lag_ok: bool = True
 
     def run(self, exps: Sequence[Expectation]) -> list[Outcome]:
+        """Every expectation checked, within the registry's budget from now."""
         if not exps:
             return []
+        self.registry.start()
         return map_bounded(self.check, exps, self.workers)
 
     def check(self, exp: Expectation) -> Outcome:

@@ -4,6 +4,8 @@ exit 3, what bake quietly left partial."""
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,3 +190,66 @@ def test_verification_goes_through_an_https_proxy(
         assert "HTTPS_PROXY" in res.stderr
     finally:
         proxy.stop()
+
+
+# ---------------------------------------------------------------- registries that do not answer
+
+
+def _pushed_repo(stack: Stack, project: Path, prefix: str) -> tuple[str, dict[str, str]]:
+    """A repository bake pushed `app:v1` to on the plain registry, and the environment."""
+    repo = unique_repo(prefix)
+    env = stack.buildx("newest")
+    pushed = bakeguard(
+        ["--push", "--guard=off"], {**env, "TAG": f"{stack.registry}/{repo}/app:v1"}, project
+    )
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    return repo, env
+
+
+def test_a_registry_that_never_answers_fails_within_the_timeout(
+    stack: Stack, project: Path, front: Callable[..., Front]
+) -> None:
+    """A registry that accepts the connection and never answers: verification gives up when
+    --guard-verify-timeout is spent (connect, handshake and reads included) and says so."""
+    repo, env = _pushed_repo(stack, project, "silent")
+    f = front(silent=True)
+    tag = f"{f.addr}/{repo}/app:v1"
+    t0 = time.monotonic()
+    res = bakeguard(
+        ["--guard-verify-only", "--push", "--guard-verify-timeout=5"],
+        {**env, "TAG": tag},
+        project,
+        timeout=120,
+    )
+    took = time.monotonic() - t0
+    assert res.returncode == 3, res.stderr[-2000:]
+    assert f.reached.is_set()
+    assert f"{f.addr} accepted the connection but did not answer within 5 s" in res.stderr
+    assert took < 15, f"took {took:.1f} s"
+
+
+@pytest.mark.parametrize("how", ["refused", "reset"])
+def test_a_registry_that_refuses_or_drops_connections_fails_fast(
+    stack: Stack, project: Path, front: Callable[..., Front], how: str
+) -> None:
+    """Nothing listening (refused), or a listener that closes every connection unanswered:
+    no waiting out the default 60 s budget; the outcome names the registry and what it did."""
+    repo, env = _pushed_repo(stack, project, how)
+    closed = socket.socket()
+    try:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        addr = f"127.0.0.1:{closed.getsockname()[1]}"
+        if how == "reset":
+            addr = front(reset=True).addr
+        t0 = time.monotonic()
+        res = bakeguard(
+            ["--guard-verify-only", "--push"], {**env, "TAG": f"{addr}/{repo}/app:v1"}, project
+        )
+        took = time.monotonic() - t0
+    finally:
+        closed.close()
+    assert res.returncode == 3, res.stderr[-2000:]
+    said = {"refused": "refused the connection", "reset": "closed the connection unanswered"}
+    assert f"{addr} {said[how]}" in res.stderr
+    assert f"could not reach {addr} from this machine" in res.stderr
+    assert took < 15, f"took {took:.1f} s"

@@ -59,15 +59,31 @@ def test_insecure_rules() -> None:
     assert not is_insecure("ghcr.io", ("127.0.0.0/8",))
 
 
+class FakeTime:
+    """A clock that only sleeping moves: retries' pauses without waiting for them."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 def registry_with(handler, **kw) -> tuple[Registry, list[float]]:  # type: ignore[no-untyped-def]
-    slept: list[float] = []
+    t = FakeTime()
     reg = Registry(
         credentials=Credentials("/nonexistent"),
         transport=handler,
-        sleep=slept.append,
+        sleep=t.sleep,
+        clock=t.clock,
         **kw,
     )
-    return reg, slept
+    return reg, t.slept
 
 
 def ok_index(request: Request) -> Response:
@@ -112,11 +128,13 @@ def test_429_honours_retry_after_and_503_backs_off() -> None:
 
 
 def test_retries_stop_at_the_total_budget() -> None:
+    """Pauses end a second before the deadline: the last try has time to run, and the error
+    is the registry's own answer."""
     reg, slept = registry_with(lambda r: Response(503), budget=10)
     with pytest.raises(RegistryError) as e:
         reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
     assert e.value.status == 503
-    assert sum(slept) == pytest.approx(10)
+    assert sum(slept) == pytest.approx(9)
 
 
 @pytest.mark.parametrize("status", [401, 403, 400, 404])
@@ -375,3 +393,123 @@ def test_put_manifest_to_a_registry_it_cannot_reach_gives_up_at_once() -> None:
     with pytest.raises(Unreachable):  # reads still wait for it, within the budget
         reg.manifest(Reference.parse("reg.example/o/r:v1"))
     assert slept
+
+
+# ------------------------------------------------------- the budget, unreachable registries
+
+
+def test_every_request_shares_one_deadline_from_the_start() -> None:
+    """Requests and their retries all end by start + budget: a request that waits leaves
+    the later ones less."""
+    deadlines: list[float | None] = []
+    t = FakeTime()
+
+    def slow_then_ok(request: Request) -> Response:
+        deadlines.append(request.deadline)
+        t.now += 2  # the registry takes its time
+        return Response(503) if len(deadlines) < 3 else ok_index(request)
+
+    reg = Registry(
+        credentials=Credentials("/nonexistent"),
+        transport=slow_then_ok,
+        sleep=t.sleep,
+        clock=t.clock,
+        budget=10,
+    )
+    reg.start()
+    reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
+    reg.has_manifest(Reference.parse("ghcr.io/o/r:v1"), "sha256:a")
+    assert deadlines == [1010.0] * 4
+
+
+def test_a_request_after_the_budget_is_spent_is_not_sent() -> None:
+    t = FakeTime()
+    sent: list[str] = []
+
+    def slow(request: Request) -> Response:
+        sent.append(request.method)
+        t.now += 11  # longer than the whole budget
+        return ok_index(request)
+
+    reg = Registry(
+        credentials=Credentials("/nonexistent"),
+        transport=slow,
+        sleep=t.sleep,
+        clock=t.clock,
+        budget=10,
+    )
+    reg.start()
+    reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
+    with pytest.raises(RegistryError, match=r"no time left for HEAD .* budget of 10 s"):
+        reg.has_manifest(Reference.parse("ghcr.io/o/r:v1"), "sha256:a")
+    assert sent == ["GET"]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["refused", "dns", "reset"],
+)
+def test_no_answer_is_retried_twice_quickly_not_for_the_whole_budget(kind: str) -> None:
+    from bakeguard.transport import TransportError
+
+    calls: list[str] = []
+
+    def unreachable(request: Request) -> Response:
+        calls.append(request.method)
+        raise TransportError("ConnectionRefusedError: [Errno 111] Connection refused", kind)
+
+    reg, slept = registry_with(unreachable)  # the default budget: 60 s
+    with pytest.raises(Unreachable) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"), lag_ok=True)
+    assert len(calls) == 3 and sum(slept) < 1
+    said = {
+        "refused": "reg.example refused the connection",
+        "dns": "reg.example: the name does not resolve",
+        "reset": "reg.example closed the connection unanswered",
+    }
+    assert str(e.value).startswith(said[kind])
+
+
+@pytest.mark.timeout(30)
+def test_a_registry_that_never_answers_fails_when_the_budget_is_spent() -> None:
+    """Accepts the connection, never answers: one wait of the budget in all, not a socket
+    timeout per try and retries after it."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    host = f"127.0.0.1:{silent.getsockname()[1]}"
+    reg = Registry(credentials=Credentials("/nonexistent"), budget=1)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(Unreachable) as e:
+            reg.manifest(Reference.parse(f"{host}/o/r:v1"), lag_ok=True)
+    finally:
+        silent.close()
+        reg.close()
+    assert time.monotonic() - t0 < 2
+    assert str(e.value) == (
+        f"{host} accepted the connection but did not answer within 1 s (--guard-verify-timeout)"
+    )
+    assert e.value.timed_out
+
+
+@pytest.mark.timeout(30)
+def test_connect_does_not_wait_for_a_registry_that_never_answers() -> None:
+    """The warm-up while bake runs: nothing waits for it (a Ctrl-C's exit included)."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    reg = Registry(credentials=Credentials("/nonexistent"), budget=30)
+    t0 = time.monotonic()
+    try:
+        reg.connect([f"127.0.0.1:{silent.getsockname()[1]}/o/r:v1"])
+        assert time.monotonic() - t0 < 0.5
+    finally:
+        silent.close()
+        reg.close()
