@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bakeguard.definition import Definition
+from bakeguard.docker import signals_interrupt
 from bakeguard.platforms import from_oci, is_attestation
 from bakeguard.refs import Reference
 from bakeguard.registry import Registry, RegistryError, Unreachable
@@ -92,11 +93,13 @@ class Verifier:
     lag_ok: bool = True
 
     def run(self, exps: Sequence[Expectation]) -> list[Outcome]:
-        """Every expectation checked, within the registry's budget from now."""
+        """Every expectation checked, within the registry's budget from now; a Ctrl-C or
+        SIGTERM meanwhile raises Interrupted at once, whatever the registry is doing."""
         if not exps:
             return []
         self.registry.start()
-        return map_bounded(self.check, exps, self.workers)
+        with signals_interrupt():
+            return map_bounded(self.check, exps, self.workers)
 
     def check(self, exp: Expectation) -> Outcome:
         ref = Reference.parse(exp.ref)
