@@ -5,7 +5,8 @@ writing an index under a tag, the way docker does it.
   (distribution answers "OCI index found, but accept header does not support OCI indexes"
   to a client that omits the OCI index type).
 - Credentials from config.json (`auths`, `credsStore`, `credHelpers`), basic auth and the
-  bearer token flow (realm/service/scope), answered on the registry's 401; never logged.
+  bearer token flow (realm/service/scope), answered on the registry's 401; never logged. An
+  `auth` entry docker could not read either is no credentials, with a warning.
 - HTTP/1.1 from bakeguard.transport (the standard library's http.client, kept-alive
   connections); redirects followed, credentials kept to the registry's own host.
 - TLS with the system CAs plus `<certs dir>/HOST/ca.crt` (default /etc/docker/certs.d,
@@ -110,20 +111,47 @@ class Secret:
         return f"Secret(username={self.username!r}, password=***)"
 
 
+def _warn(text: str) -> None:
+    from bakeguard import log
+
+    log.get().warning(text)
+
+
 class Credentials:
-    """Reads docker's config.json the way the CLI does; helpers run through bakeguard.docker."""
+    """Reads docker's config.json the way the CLI does; helpers run through bakeguard.docker.
+    What cannot be read (an `auth` that is not base64 of user:password) counts as no
+    credentials, and `warn` says so once per host."""
 
     def __init__(
         self,
         config_dir: str | None = None,
         helper: Callable[[str, str], Mapping[str, str] | None] | None = None,
+        warn: Callable[[str], None] = _warn,
     ) -> None:
         self.dir = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
         self._helper = helper
+        self._warn = warn
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
         try:
-            self.config: Mapping[str, Any] = json.loads((self.dir / "config.json").read_text())
+            config = json.loads(self.path.read_text())
         except (OSError, ValueError):
-            self.config = {}
+            config = {}
+        self.config: Mapping[str, Any] = config if isinstance(config, dict) else {}
+
+    @property
+    def path(self) -> Path:
+        return self.dir / "config.json"
+
+    def _unreadable(self, host: str, key: str, why: str) -> None:
+        with self._lock:
+            if host in self._warned:
+                return
+            self._warned.add(host)
+        self._warn(
+            f"the credentials for {host} in {self.path} (auths[{key!r}]) are unreadable "
+            f"({why}): going on without credentials for {host}; fix: docker login {host}"
+        )
 
     def _keys(self, host: str) -> list[str]:
         if host == DOCKER_HUB:
@@ -148,19 +176,31 @@ class Credentials:
         return Secret(got.get("Username", ""), got["Secret"])
 
     def lookup(self, host: str) -> Secret | None:
-        helpers = self.config.get("credHelpers") or {}
+        helpers = _mapping(self.config.get("credHelpers"))
         for key in self._keys(host):
             if key in helpers:
                 return self._run_helper(str(helpers[key]), host)
-        auths = self.config.get("auths") or {}
+        auths = _mapping(self.config.get("auths"))
         for key in self._keys(host):
             entry = auths.get(key)
             if not entry:
                 continue
+            if not isinstance(entry, Mapping):
+                self._unreadable(host, key, "not an object")
+                return None
             if entry.get("identitytoken"):
                 return Secret("<token>", str(entry["identitytoken"]))
             if entry.get("auth"):
-                user, _, pw = base64.b64decode(entry["auth"]).decode().partition(":")
+                # as the docker CLI reads it: standard base64 of "user:password", user not empty
+                try:
+                    raw = base64.b64decode(str(entry["auth"]), validate=True).decode()
+                except ValueError:
+                    self._unreadable(host, key, "its auth is not base64")
+                    return None
+                user, colon, pw = raw.partition(":")
+                if not colon or not user:
+                    self._unreadable(host, key, "its auth is not base64 of user:password")
+                    return None
                 return Secret(user, pw)
             if entry.get("username"):
                 return Secret(str(entry["username"]), str(entry.get("password", "")))
@@ -168,6 +208,10 @@ class Credentials:
         if store:
             return self._run_helper(str(store), host)
         return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')

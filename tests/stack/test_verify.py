@@ -253,3 +253,29 @@ def test_a_registry_that_refuses_or_drops_connections_fails_fast(
     assert f"{addr} {said[how]}" in res.stderr
     assert f"could not reach {addr} from this machine" in res.stderr
     assert took < 15, f"took {took:.1f} s"
+
+
+# ---------------------------------------------------------------- credentials
+
+
+def _set_auths(env: dict[str, str], auths: dict[str, dict[str, str]]) -> Path:
+    cfg = Path(env["DOCKER_CONFIG"]) / "config.json"
+    doc = json.loads(cfg.read_text()) if cfg.exists() else {}
+    doc["auths"] = auths
+    cfg.write_text(json.dumps(doc))
+    return cfg
+
+
+def test_an_unreadable_auth_entry_for_an_anonymous_registry_still_verifies(
+    stack: Stack, project: Path, tmp_path: Path
+) -> None:
+    """The plain registry needs no credentials: bake pushes, bakeguard warns once and
+    verifies anonymously (exit 0), where it used to end in a traceback."""
+    env = stack.private_config("newest", tmp_path)
+    _set_auths(env, {stack.registry: {"auth": "%%% not base64 %%%"}})
+    tag = f"{stack.registry}/{unique_repo('anon')}/app:v1"
+    res = bakeguard(["--push"], {**env, "TAG": tag}, project)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    assert f"verify {tag} (target app): OK, 3/3 platforms" in res.stderr
+    assert sum("are unreadable" in line for line in res.stderr.splitlines()) == 1, res.stderr

@@ -513,3 +513,35 @@ def test_connect_does_not_wait_for_a_registry_that_never_answers() -> None:
     finally:
         silent.close()
         reg.close()
+
+
+# ---------------------------------------------------------------- credentials and access
+
+
+def _config(tmp_path: Path, auths: dict[str, object]) -> Path:
+    (tmp_path / "config.json").write_text(json.dumps({"auths": auths}))
+    return tmp_path / "config.json"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"auth": "%%% not base64 %%%"},
+        {"auth": base64.b64encode(b"no-colon-here").decode()},
+        {"auth": base64.b64encode(b":password-without-user").decode()},
+        {"auth": base64.b64encode(b"\xff\xfe:x").decode()},
+        "not an object",
+    ],
+    ids=["not-base64", "no-colon", "no-user", "not-utf8", "not-an-object"],
+)
+def test_an_unreadable_auth_entry_is_no_credentials_and_one_warning(
+    tmp_path: Path, entry: object
+) -> None:
+    cfg = _config(tmp_path, {"reg.example": entry})
+    warned: list[str] = []
+    creds = Credentials(str(tmp_path), warn=warned.append)
+    assert creds.lookup("reg.example") is None
+    assert creds.lookup("reg.example") is None
+    [line] = warned
+    assert "reg.example" in line and str(cfg) in line and "docker login reg.example" in line
+    assert "\n" not in line
