@@ -366,7 +366,7 @@ class Session:
         defn, _why = defn_f.result()
         if defn is None or not defn.pushing:
             return code
-        from bakeguard.verify import expectations
+        from bakeguard.verify import expectations, failed_fix
 
         metadata = report.read_object(meta_path)
         outcomes = self.verify(expectations(defn, metadata), env)
@@ -374,8 +374,11 @@ class Session:
             raise VerificationFailed(
                 "verification failed: bake exited 0 but the registry does not hold what it "
                 "pushed (see the table above)",
-                "re-run with --guard-split=always, or check the registry; "
-                "`bakeguard --guard-verify-only ARGS` re-checks without building",
+                failed_fix(
+                    outcomes,
+                    "re-run with --guard-split=always, or check the registry; "
+                    "`bakeguard --guard-verify-only ARGS` re-checks without building",
+                ),
             )
         return code
 
@@ -387,7 +390,7 @@ class Session:
         env = env_f.result()
         self.note_env(env)
         self.record["mode"] = "verify-only"
-        from bakeguard.verify import expectations
+        from bakeguard.verify import expectations, failed_fix
 
         exps = expectations(defn)
         if not exps:
@@ -396,7 +399,8 @@ class Session:
         outcomes = self.verify(exps, env)
         if not all(o.ok for o in outcomes):
             raise VerificationFailed(
-                "verification failed (see the table above)", "push again, or check the registry"
+                "verification failed (see the table above)",
+                failed_fix(outcomes, "push again, or check the registry"),
             )
         return 0
 

@@ -6,7 +6,9 @@ writing an index under a tag, the way docker does it.
   to a client that omits the OCI index type).
 - Credentials from config.json (`auths`, `credsStore`, `credHelpers`), basic auth and the
   bearer token flow (realm/service/scope), answered on the registry's 401; never logged. An
-  `auth` entry docker could not read either is no credentials, with a warning.
+  `auth` entry docker could not read either is no credentials, with a warning. A 401 says
+  whether there were no credentials or they were refused, a 403 that the account lacks the
+  rights; each with its fix (AccessDenied).
 - HTTP/1.1 from bakeguard.transport (the standard library's http.client, kept-alive
   connections); redirects followed, credentials kept to the registry's own host.
 - TLS with the system CAs plus `<certs dir>/HOST/ca.crt` (default /etc/docker/certs.d,
@@ -81,6 +83,16 @@ class Unreachable(RegistryError):
     @property
     def timed_out(self) -> bool:
         return self.kind.startswith("timeout")
+
+
+class AccessDenied(RegistryError):
+    """401 or 403. `problem`: "no-credentials" (a 401, and none for the host in config.json
+    or its credential helper), "refused" (a 401 although credentials were sent: wrong or
+    expired), "forbidden" (403: the account lacks the rights). `fix` says what to run."""
+
+    def __init__(self, message: str, status: int, problem: str, fix: str) -> None:
+        super().__init__(message, status)
+        self.problem, self.fix = problem, fix
 
 
 class NotYet(RegistryError):
@@ -233,7 +245,8 @@ class TokenAuth:
         self.lock = threading.Lock()
 
     def answer(self, challenge: str, deadline: float | None = None) -> str | None:
-        """The Authorization header for this challenge (None: nothing to answer with)."""
+        """The Authorization header for this challenge (None: nothing to answer with, or the
+        token endpoint refused what was sent: the registry's own 401 then stands)."""
         header = self._answer(challenge, deadline)
         if header is not None:
             with self.lock:
@@ -267,10 +280,13 @@ class TokenAuth:
             url = f"{key[0]}{sep}{urlencode(query)}" if query else key[0]
             req = Request("GET", url, headers, deadline=deadline)
         r = follow(self.send, req)
+        if r.status_code in (401, 403):
+            return None
         if r.status_code != 200:
             raise RegistryError(
-                f"token endpoint {key[0]} refused the credentials ({r.status_code})",
-                status=401,
+                f"token endpoint {key[0]} answered {r.status_code}",
+                r.status_code,
+                transient=r.status_code == 429 or r.status_code >= 500,
             )
         body = r.json()
         token = str(body.get("token") or body.get("access_token") or "")
@@ -551,13 +567,50 @@ class Registry:
             raise err
         if r.status_code == 404 and lag_ok:
             raise NotYet(f"{ref} not found (yet)", 404, transient=True)
-        detail = _error_text(r)
         if r.status_code in (401, 403):
-            raise RegistryError(
-                f"{ref.registry} refused access to {ref.repository} ({r.status_code}{detail})",
-                r.status_code,
+            raise self._denied(ref, method, r)
+        raise RegistryError(f"{method} {ref}: {r.status_code}{_error_text(r)}", r.status_code)
+
+    def _denied(self, ref: Reference, method: str, r: Response) -> AccessDenied:
+        """A 401 or 403 for ref, said the way a user fixes it."""
+        host = ref.registry
+        with self._lock:
+            known = self._hosts.get(ref.api_host)
+        secret = known.auth.secret if known else None
+        status = f"{r.status_code}{_error_text(r)}"
+        if r.status_code == 403:
+            right = "pull" if method in ("GET", "HEAD") else "push"
+            who = (
+                f"the account {secret.username!r}"
+                if secret and secret.username != "<token>"
+                else "the account of the stored token"
+                if secret
+                else f"anonymous access (no credentials for {host})"
             )
-        raise RegistryError(f"{method} {ref}: {r.status_code}{detail}", r.status_code)
+            return AccessDenied(
+                f"{host} denied {method} on {ref.repository} ({status}): {who} lacks "
+                f"{right} rights on the repository",
+                403,
+                "forbidden",
+                f"have {right} rights on {ref.repository} granted, or docker login {host} "
+                "as an account that has them",
+            )
+        if secret is None:
+            return AccessDenied(
+                f"{host} asks for credentials to read {ref.repository} ({status}), and there "
+                f"are no credentials for {host} in {self.credentials.path} (or its credential "
+                "helper)",
+                401,
+                "no-credentials",
+                f"docker login {host}",
+            )
+        return AccessDenied(
+            f"{host} refused access to {ref.repository} ({status}): the credentials for "
+            f"{host} were refused (wrong or expired)",
+            401,
+            "refused",
+            f"docker login {host} again",
+        )
 
     def _call(
         self,

@@ -5,7 +5,8 @@
   advisories [{id, certain, unknown}], split [{target, platforms, sources, refs, by_digest,
   index_written_by (bakeguard | imagetools)}],
   verification [{target, ref, ok, expected, found, missing, extra, digest, expected_digest,
-  media_type, missing_children, error, unreachable}], bake_exit_code, exit_code.
+  media_type, missing_children, error, unreachable, auth (no-credentials | refused | forbidden
+  | null), fix}], bake_exit_code, exit_code.
 Keys are only ever added within a schema version.
 """
 

@@ -11,7 +11,7 @@ from bakeguard.definition import Definition
 from bakeguard.docker import signals_interrupt
 from bakeguard.platforms import from_oci, is_attestation
 from bakeguard.refs import Reference
-from bakeguard.registry import Registry, RegistryError, Unreachable
+from bakeguard.registry import AccessDenied, Registry, RegistryError, Unreachable
 from bakeguard.tasks import map_bounded
 
 
@@ -37,6 +37,8 @@ class Outcome:
     missing_children: tuple[str, ...] = ()
     error: str | None = None
     unreachable: bool = False  # no HTTP answer from the registry (see registry.Unreachable)
+    auth: str | None = None  # no-credentials | refused | forbidden (registry.AccessDenied)
+    fix: str | None = None  # what to run about `error`, when bakeguard knows
 
     @property
     def digest_ok(self) -> bool:
@@ -67,6 +69,8 @@ class Outcome:
             "missing_children": list(self.missing_children),
             "error": self.error,
             "unreachable": self.unreachable,
+            "auth": self.auth,
+            "fix": self.fix,
         }
 
 
@@ -118,6 +122,7 @@ class Verifier:
                 cfg = self.registry.blob_json(ref, str(m.doc["config"]["digest"]))
                 found = [from_oci(cfg)]
         except RegistryError as e:
+            denied = e if isinstance(e, AccessDenied) else None
             return Outcome(
                 exp.target,
                 exp.ref,
@@ -125,6 +130,8 @@ class Verifier:
                 expected_digest=exp.digest,
                 error=str(e),
                 unreachable=isinstance(e, Unreachable),
+                auth=denied.problem if denied else None,
+                fix=denied.fix if denied else None,
             )
         found_t = tuple(dict.fromkeys(found))
         expected = exp.platforms
@@ -159,6 +166,13 @@ def reach_hint(outcomes: Sequence[Outcome]) -> str | None:
     )
 
 
+def failed_fix(outcomes: Sequence[Outcome], otherwise: str) -> str:
+    """The fix for a failed verification: the failed tags' own (`docker login HOST`...),
+    else `otherwise`."""
+    fixes = [o.fix for o in outcomes if not o.ok and o.fix]
+    return "; ".join(dict.fromkeys(fixes)) if fixes else otherwise
+
+
 def table(outcomes: Sequence[Outcome]) -> str:
     """The human summary, one line per tag (plus a line per problem)."""
     lines = []
@@ -172,6 +186,8 @@ def table(outcomes: Sequence[Outcome]) -> str:
         lines.append(f"{head} FAILED")
         if o.error:
             lines.append(f"  error: {o.error}")
+        if o.fix:
+            lines.append(f"  fix: {o.fix}")
         if o.missing:
             lines.append(f"  missing: {', '.join(o.missing)}")
         if o.found or not o.error:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.front import Front
-from tests.helpers import THREE, Stack, bakeguard, login, platforms_at, run, unique_repo
+from tests.helpers import THREE, Stack, bakeguard, login, platforms_at, unique_repo
 
 
 @pytest.mark.parametrize("label", ["debian", "v0.21.1", "v0.22.0", "newest"])
@@ -95,33 +95,23 @@ def test_tls_htpasswd_registry_after_login(stack: Stack, project: Path, tmp_path
 def test_tls_wrong_credentials_exit_3_without_secret(
     stack: Stack, project: Path, tmp_path: Path
 ) -> None:
-    env = stack.private_config("newest", tmp_path)
-    env["BAKEGUARD_CERTS_DIR"] = str(stack.certs_d)
-    assert login(env, stack.tls_registry, stack.tls_user, stack.tls_password).returncode == 0
-    tag = f"{stack.tls_registry}/{unique_repo('tlsbad')}/app:v1"
-    assert (
-        bakeguard(
-            ["--push", "--builder", "bg-remote", "--guard=off"], {**env, "TAG": tag}, project
-        ).returncode
-        == 0
-    )
-    # now the stored credentials are wrong: verification must fail clearly, leaking nothing
-    wrong = "not-the-password-" + "x" * 8
-    cfg = Path(env["DOCKER_CONFIG"]) / "config.json"
-    doc = json.loads(cfg.read_text())
+    """Credentials the registry refuses: exit 3, the 401 named as refused credentials with
+    the fix, and no secret in the output."""
     import base64
 
-    doc["auths"] = {
-        stack.tls_registry: {
-            "auth": base64.b64encode(f"{stack.tls_user}:{wrong}".encode()).decode()
-        }
-    }
-    cfg.write_text(json.dumps(doc))
-    res = bakeguard(["--guard-verify-only", "--push"], {**env, "TAG": tag}, project)
+    env = _tls_pushed(stack, project, tmp_path, "tlsbad")
+    wrong = "not-the-password-" + "x" * 8
+    host = stack.tls_registry
+    auth = base64.b64encode(f"{stack.tls_user}:{wrong}".encode()).decode()
+    _set_auths(env, {host: {"auth": auth}})
+    report = tmp_path / "r.json"
+    res = bakeguard(["--guard-verify-only", "--push", "--guard-report", str(report)], env, project)
     assert res.returncode == 3
-    assert "refused access" in res.stderr and "401" in res.stderr
+    assert f"the credentials for {host} were refused (wrong or expired)" in res.stderr
+    assert f"docker login {host} again" in res.stderr
+    assert "push again" not in res.stderr
     assert wrong not in res.stderr + res.stdout and stack.tls_password not in res.stderr
-    run(["docker", "logout", stack.tls_registry], env)
+    assert json.loads(report.read_text())["verification"][0]["auth"] == "refused"
 
 
 def test_fast_path_still_verifies(
@@ -258,12 +248,60 @@ def test_a_registry_that_refuses_or_drops_connections_fails_fast(
 # ---------------------------------------------------------------- credentials
 
 
+def _tls_pushed(stack: Stack, project: Path, tmp_path: Path, prefix: str) -> dict[str, str]:
+    """A private DOCKER_CONFIG logged in to the TLS + htpasswd registry, and a tag pushed
+    there with those credentials (TAG in the returned environment)."""
+    env = stack.private_config("newest", tmp_path)
+    env["BAKEGUARD_CERTS_DIR"] = str(stack.certs_d)
+    assert login(env, stack.tls_registry, stack.tls_user, stack.tls_password).returncode == 0
+    env["TAG"] = f"{stack.tls_registry}/{unique_repo(prefix)}/app:v1"
+    pushed = bakeguard(["--push", "--builder", "bg-remote", "--guard=off"], env, project)
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    return env
+
+
 def _set_auths(env: dict[str, str], auths: dict[str, dict[str, str]]) -> Path:
     cfg = Path(env["DOCKER_CONFIG"]) / "config.json"
     doc = json.loads(cfg.read_text()) if cfg.exists() else {}
     doc["auths"] = auths
     cfg.write_text(json.dumps(doc))
     return cfg
+
+
+def test_tls_registry_without_credentials_says_docker_login(
+    stack: Stack, project: Path, tmp_path: Path
+) -> None:
+    env = _tls_pushed(stack, project, tmp_path, "tlsnone")
+    cfg = _set_auths(env, {})
+    report = tmp_path / "r.json"
+    res = bakeguard(["--guard-verify-only", "--push", "--guard-report", str(report)], env, project)
+    assert res.returncode == 3, res.stderr[-2000:]
+    host = stack.tls_registry
+    assert f"no credentials for {host} in {cfg} (or its credential helper)" in res.stderr
+    assert f"fix: docker login {host}" in res.stderr
+    assert "push again" not in res.stderr
+    [entry] = json.loads(report.read_text())["verification"]
+    assert entry["auth"] == "no-credentials" and entry["fix"] == f"docker login {host}"
+
+
+@pytest.mark.parametrize("entry", ["%%% not base64 %%%", "bm8tY29sb24taGVyZQ=="])
+def test_an_unreadable_auth_entry_is_no_credentials_with_a_warning(
+    stack: Stack, project: Path, tmp_path: Path, entry: str
+) -> None:
+    """An `auth` that is not base64, or decodes to no user:password: one warning naming the
+    host and config.json, then verification without credentials (this registry needs them:
+    the 401's fix), exit 3, no traceback."""
+    env = _tls_pushed(stack, project, tmp_path, "tlsbroken")
+    host = stack.tls_registry
+    cfg = _set_auths(env, {host: {"auth": entry}})
+    res = bakeguard(["--guard-verify-only", "--push"], env, project)
+    assert res.returncode == 3, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    warnings = [line for line in res.stderr.splitlines() if "are unreadable" in line]
+    assert len(warnings) == 1, res.stderr
+    assert host in warnings[0] and str(cfg) in warnings[0]
+    assert f"docker login {host}" in warnings[0]
+    assert f"no credentials for {host}" in res.stderr
 
 
 def test_an_unreadable_auth_entry_for_an_anonymous_registry_still_verifies(

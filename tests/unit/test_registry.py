@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -545,3 +546,81 @@ def test_an_unreadable_auth_entry_is_no_credentials_and_one_warning(
     [line] = warned
     assert "reg.example" in line and str(cfg) in line and "docker login reg.example" in line
     assert "\n" not in line
+
+
+def _basic_registry(good: bytes | None) -> Callable[[Request], Response]:
+    """A registry asking for basic auth; `good` is the user:password it takes."""
+
+    def handler(request: Request) -> Response:
+        want = "Basic " + base64.b64encode(good).decode() if good else None
+        if want and request.headers.get("Authorization") == want:
+            return ok_index(request)
+        body = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
+        return Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'}, json_body=body)
+
+    return handler
+
+
+def test_a_401_without_credentials_says_docker_login(tmp_path: Path) -> None:
+    from bakeguard.registry import AccessDenied
+    from bakeguard.verify import Expectation, Verifier, failed_fix, table
+
+    cfg = _config(tmp_path, {})
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=_basic_registry(b"u:p"))
+    with pytest.raises(AccessDenied) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert e.value.problem == "no-credentials" and e.value.fix == "docker login reg.example"
+    assert f"no credentials for reg.example in {cfg} (or its credential helper)" in str(e.value)
+    [out] = Verifier(reg).run([Expectation("app", "reg.example/o/r:v1", ("linux/amd64",))])
+    assert (out.auth, out.fix) == ("no-credentials", "docker login reg.example")
+    assert out.to_json()["auth"] == "no-credentials"
+    assert "  fix: docker login reg.example" in table([out])
+    assert failed_fix([out], "push again") == "docker login reg.example"
+
+
+def test_a_401_with_credentials_says_they_were_refused(tmp_path: Path) -> None:
+    from bakeguard.registry import AccessDenied
+
+    _config(tmp_path, {"reg.example": {"auth": base64.b64encode(b"u:old").decode()}})
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=_basic_registry(b"u:p"))
+    with pytest.raises(AccessDenied) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert e.value.problem == "refused" and e.value.fix == "docker login reg.example again"
+    assert "the credentials for reg.example were refused (wrong or expired)" in str(e.value)
+    assert "old" not in str(e.value)
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_a_token_endpoint_refusing_is_the_registry_s_401(tmp_path: Path, stored: bool) -> None:
+    from bakeguard.registry import AccessDenied
+
+    auths: dict[str, object] = {}
+    if stored:
+        auths["reg.example"] = {"auth": base64.b64encode(b"ci:old").decode()}
+    _config(tmp_path, auths)
+
+    def handler(request: Request) -> Response:
+        if request.path == "/token":
+            return Response(401)
+        challenge = 'Bearer realm="https://reg.example/token",service="reg"'
+        return Response(401, headers={"WWW-Authenticate": challenge})
+
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=handler)
+    with pytest.raises(AccessDenied) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert e.value.problem == ("refused" if stored else "no-credentials")
+
+
+def test_a_403_says_the_account_lacks_pull_rights(tmp_path: Path) -> None:
+    from bakeguard.registry import AccessDenied
+
+    _config(tmp_path, {"reg.example": {"auth": base64.b64encode(b"ci:s3cret").decode()}})
+
+    def handler(request: Request) -> Response:
+        return Response(403, json_body={"errors": [{"code": "DENIED", "message": "no"}]})
+
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=handler)
+    with pytest.raises(AccessDenied) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert e.value.problem == "forbidden" and e.value.status == 403
+    assert "the account 'ci' lacks pull rights on the repository" in str(e.value)
