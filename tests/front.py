@@ -19,6 +19,9 @@ Each mode reproduces something registries in the field do (see shared advisories
   registry whose policy lets only some clients write.
 - ``bearer``: token auth (401 + ``WWW-Authenticate: Bearer``; a token endpoint that checks
   basic credentials).
+- ``silent``: accepts every connection and never answers (not even a TLS handshake), as a
+  registry behind a dead load balancer or a stuck proxy; ``reached`` is set at the first one.
+- ``reset``: accepts every connection and closes it at once, unanswered.
 
 Like Go's plain-HTTP servers, it answers a TLS client hello with an HTTP 400, so Go clients
 (dockerd, BuildKit) that try HTTPS first fall back to plain HTTP. Started with a TLS context,
@@ -84,6 +87,8 @@ class Modes:
     truncate: bool = False  # like msr's storage, for every client: any index PUT by tag
     reject_indexes: bool = False  # any index PUT (OCI or Docker list): 400 MANIFEST_INVALID
     msr_error: bool = False  # with msr: the engine's truncated PUT then answers 404 (bake exit 1)
+    silent: bool = False  # connections accepted, never answered
+    reset: bool = False  # connections accepted, closed unanswered
 
 
 @dataclass
@@ -100,6 +105,8 @@ class Front:
     msr_acked: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     tls: ssl.SSLContext | None = None
+    reached: threading.Event = field(default_factory=threading.Event)  # a silent connection
+    stopped: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -123,6 +130,7 @@ class Front:
         raise RuntimeError(f"no free port for a registry front in {ports}")
 
     def stop(self) -> None:
+        self.stopped.set()  # silent connections end with the front
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -174,7 +182,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def setup(self) -> None:
-        tls = self.server.front.tls
+        front = self.server.front
+        if front.modes.silent or front.modes.reset:
+            return  # handle() holds or drops the connection; nothing is read or written
+        tls = front.tls
         if tls is not None:  # the handshake runs here, in the connection's own thread
             self.request = tls.wrap_socket(self.request, server_side=True)
             super().setup()
@@ -191,8 +202,23 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
 
     def handle(self) -> None:
+        front = self.server.front
+        if front.modes.silent:
+            front.reached.set()
+            front.stopped.wait()
+            return
+        if front.modes.reset:
+            with contextlib.suppress(OSError):
+                self.request.shutdown(socket.SHUT_RDWR)
+            return
         with contextlib.suppress(ConnectionError, OSError):
             super().handle()
+
+    def finish(self) -> None:
+        front = self.server.front
+        if front.modes.silent or front.modes.reset:
+            return  # setup() made no streams to flush
+        super().finish()
 
     def _body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

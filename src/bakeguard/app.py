@@ -484,7 +484,7 @@ class Session:
         env = env_f.result()
         self.note_env(env)
         self.record["mode"] = "verify-only"
-        from bakeguard.verify import expectations
+        from bakeguard.verify import advice, expectations
 
         exps = expectations(defn)
         if not exps:
@@ -493,7 +493,8 @@ class Session:
         outcomes = self.verify(exps, env)
         if not all(o.ok for o in outcomes):
             raise VerificationFailed(
-                "verification failed (see the table above)", "push again, or check the registry"
+                "verification failed (see the table above)",
+                advice(outcomes, "push again, or check the registry", suggest_split=False),
             )
         return 0
 

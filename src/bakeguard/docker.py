@@ -15,7 +15,7 @@ import subprocess
 import sys
 import termios
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from bakeguard import locator
 from bakeguard.errors import EXIT_INTERRUPTED, DockerError
@@ -61,8 +61,10 @@ def docker_binary(environ: Mapping[str, str] | None = None) -> str:
     return found
 
 
-class Interrupted(Exception):
-    """Raised after bake was stopped by a signal bakeguard received and forwarded."""
+class Interrupted(BaseException):
+    """Raised after bake was stopped by a signal bakeguard received and forwarded, or by a
+    signal during verification (signals_interrupt). Like KeyboardInterrupt, not an
+    Exception: what handles errors (a retry, a worker's list of failures) lets it through."""
 
     def __init__(self, code: int) -> None:
         super().__init__(code)
@@ -72,6 +74,27 @@ class Interrupted(Exception):
     def by(cls, signum: int) -> Interrupted:
         """Ended by this signal: 130 for Ctrl-C, as shells report it; 128+N for the others."""
         return cls(EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Within: SIGINT, SIGTERM and SIGHUP raise Interrupted (130, 143, 129) in the main
+    thread, wherever it waits (a socket, a join, a sleep), rather than Python's defaults
+    (a KeyboardInterrupt that a worker loop might hold, or death by SIGTERM with no report).
+    Elsewhere than in the main thread, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted.by(signum)
+
+    previous = {s: signal.signal(s, interrupt) for s in FORWARDED}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 class Docker:

@@ -7,7 +7,8 @@
   index_written_by (bakeguard | imagetools)}],
   compat_detected [{host, profile, retry (succeeded | failed)}],
   verification [{target, ref, ok, expected, found, missing, extra, digest, expected_digest,
-  media_type, missing_children, error, unreachable, status}],
+  media_type, missing_children, error, unreachable, status, auth (no-credentials | refused |
+  forbidden | null), fix}],
   tags [{target, ref, state (present | missing | absent | untouched | unreadable), expected,
   found, missing, digest, digest_before, error}] (when a push was asked and did not end well),
   bake_exit_code, exit_code.

@@ -558,7 +558,7 @@ class Split:
         if not all(o.ok for o in outcomes):
             raise VerificationFailed(
                 "verification failed after the split (see the table above)",
-                advice(outcomes, split=True),
+                advice(outcomes, suggest_split=False),
             )
         return 0
 

@@ -62,7 +62,10 @@ class Task(Generic[T]):
 
 def map_bounded(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
     """[fn(x) for x in items], run by at most `workers` threads at once, in the items' order.
-    The first exception fn raised (in the items' order) is raised here, once all are done."""
+    The first exception fn raised (in the items' order) is raised here, once all are done.
+    What is not an Exception (KeyboardInterrupt, docker.Interrupted: a signal, raised in this
+    thread) is raised at once: no item is started after it, and the workers still busy are
+    left behind (daemon threads, which never hold up the process's exit)."""
     todo = list(items)
     out: list[Any] = [None] * len(todo)
     errors: list[BaseException | None] = [None] * len(todo)
@@ -80,9 +83,16 @@ def map_bounded(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[
                 return
             try:
                 out[i] = fn(todo[i])
+            except Exception as e:
+                errors[i] = e
             except BaseException as e:
                 errors[i] = e
+                with lock:
+                    next_i = len(todo)
+                if threading.current_thread() is caller:
+                    raise
 
+    caller = threading.current_thread()
     threads = [threading.Thread(target=work, daemon=True) for _ in range(min(workers, len(todo)))]
     for t in threads[1:]:
         t.start()

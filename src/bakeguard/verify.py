@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bakeguard.definition import Definition
+from bakeguard.docker import signals_interrupt
 from bakeguard.platforms import from_oci, is_attestation
 from bakeguard.refs import Reference
-from bakeguard.registry import Registry, RegistryError, Unreachable
+from bakeguard.registry import AccessDenied, Registry, RegistryError, Unreachable
 from bakeguard.tasks import map_bounded
 
 
@@ -37,6 +38,8 @@ class Outcome:
     error: str | None = None
     unreachable: bool = False  # no HTTP answer from the registry (see registry.Unreachable)
     status: int | None = None  # the registry's HTTP status when it refused or lacked the tag
+    auth: str | None = None  # no-credentials | refused | forbidden (registry.AccessDenied)
+    fix: str | None = None  # what to run about `error`, when bakeguard knows
 
     @property
     def digest_ok(self) -> bool:
@@ -68,6 +71,8 @@ class Outcome:
             "error": self.error,
             "unreachable": self.unreachable,
             "status": self.status,
+            "auth": self.auth,
+            "fix": self.fix,
         }
 
 
@@ -94,9 +99,13 @@ class Verifier:
     lag_ok: bool = True
 
     def run(self, exps: Sequence[Expectation]) -> list[Outcome]:
+        """Every expectation checked, within the registry's budget from now; a Ctrl-C or
+        SIGTERM meanwhile raises Interrupted at once, whatever the registry is doing."""
         if not exps:
             return []
-        return map_bounded(self.check, exps, self.workers)
+        self.registry.start()
+        with signals_interrupt():
+            return map_bounded(self.check, exps, self.workers)
 
     def check(self, exp: Expectation) -> Outcome:
         ref = Reference.parse(exp.ref)
@@ -115,6 +124,7 @@ class Verifier:
                 cfg = self.registry.blob_json(ref, str(m.doc["config"]["digest"]))
                 found = [from_oci(cfg)]
         except RegistryError as e:
+            denied = e if isinstance(e, AccessDenied) else None
             return Outcome(
                 exp.target,
                 exp.ref,
@@ -123,6 +133,8 @@ class Verifier:
                 error=str(e),
                 unreachable=isinstance(e, Unreachable),
                 status=e.status,
+                auth=denied.problem if denied else None,
+                fix=denied.fix if denied else None,
             )
         found_t = tuple(dict.fromkeys(found))
         expected = exp.platforms
@@ -170,6 +182,8 @@ def table(outcomes: Sequence[Outcome]) -> str:
         lines.append(f"{head} FAILED")
         if o.error:
             lines.append(f"  error: {o.error}")
+        if o.fix:
+            lines.append(f"  fix: {o.fix}")
         if o.missing:
             lines.append(f"  missing: {', '.join(o.missing)}")
         if o.found or not o.error:
@@ -186,17 +200,23 @@ def table(outcomes: Sequence[Outcome]) -> str:
 RECHECK = "`bakeguard --guard-verify-only ARGS` re-checks without building"
 
 
-def advice(outcomes: Sequence[Outcome], split: bool = False) -> str:
-    """What to do about failed outcomes, from what failed: a tag that holds every platform
-    but names another digest was written by another push after this one (a concurrent run),
-    which no bakeguard option changes; platforms missing from a plain push are what the
-    split's one index write avoids."""
+def advice(
+    outcomes: Sequence[Outcome], otherwise: str | None = None, suggest_split: bool = True
+) -> str:
+    """What to do about failed outcomes, from what failed: the failed tags' own fix
+    (`docker login HOST` ...); a tag that holds every platform but names another digest was
+    written by another push after this one (a concurrent run), which no bakeguard option
+    changes; platforms missing from a plain push are what the split's one index write
+    avoids (`suggest_split`)."""
     failed = [o for o in outcomes if not o.ok]
+    fixes = [o.fix for o in failed if o.fix]
+    if fixes:
+        return "; ".join(dict.fromkeys(fixes))
     if failed and all(o.found and not o.missing and not o.digest_ok for o in failed):
         return (
             "another push wrote the tag after this one (a concurrent run or job pushing the "
             f"same tag?); make one job own each tag. {RECHECK}"
         )
-    if not split and any(o.found and o.missing for o in failed):
+    if suggest_split and any(o.found and o.missing for o in failed):
         return f"re-run with --guard-split=always, or check the registry; {RECHECK}"
-    return f"check the registry; {RECHECK}"
+    return otherwise or f"check the registry; {RECHECK}"

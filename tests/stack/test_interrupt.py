@@ -9,12 +9,15 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Stack, bakeguard
+from tests.front import Front
+from tests.helpers import Stack, bakeguard, unique_repo
 
 
 class Silent:
@@ -70,18 +73,24 @@ class Interrupted:
     code: int
     stderr: str
     children: dict[int, bytes]  # bakeguard's descendants just before Ctrl-C: command lines
+    took: float  # seconds from Ctrl-C to bakeguard's exit
 
 
 def ctrl_c_mid_build(
-    stack: Stack, where: Path, env: dict[str, str], args: list[str]
+    stack: Stack,
+    where: Path,
+    env: dict[str, str],
+    args: list[str],
+    tag: str = "",
+    also: threading.Event | None = None,
 ) -> Interrupted:
     """`bakeguard ARGS --push` on a 2-platform build whose base image never arrives; Ctrl-C
-    once BuildKit has connected to that registry (not after a sleep)."""
+    once BuildKit has connected to that registry (not after a sleep), and `also` is set."""
     silent = Silent()
     try:
         (where / "Dockerfile").write_text(f"FROM 127.0.0.1:{silent.port}/never/answers:1\n")
         (where / "docker-bake.hcl").write_text(
-            f'target "default" {{\n  tags = ["{stack.registry}/bakeguard/hang:1"]\n'
+            f'target "default" {{\n  tags = ["{tag or stack.registry + "/bakeguard/hang:1"}"]\n'
             '  platforms = ["linux/amd64", "linux/arm64"]\n}\n'
         )
         p = subprocess.Popen(
@@ -93,10 +102,12 @@ def ctrl_c_mid_build(
             text=True,
         )
         assert silent.reached.wait(60), "bake never reached the registry"
+        assert also is None or also.wait(60), "bakeguard never reached its push registry"
         children = {c: _cmdline(c) for c in _descendants(p.pid)}
+        t0 = time.monotonic()
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=60)
-        return Interrupted(p.returncode, err, children)
+        return Interrupted(p.returncode, err, children, time.monotonic() - t0)
     finally:
         silent.close()
 
@@ -143,3 +154,76 @@ def test_ctrl_c_still_writes_the_report(
     doc = json.loads(report.read_text())
     assert doc["exit_code"] == 130
     assert doc.get("fast_path", False) is fast
+
+
+def test_ctrl_c_mid_bake_exits_promptly_when_the_push_registry_does_not_answer(
+    stack: Stack, tmp_path: Path, project: Path, front: Callable[..., Front]
+) -> None:
+    """On the fast path the registry client warms up while bake runs; a registry that
+    accepts that connection and never answers must not hold up a Ctrl-C's exit (the
+    report is still written)."""
+    env = stack.buildx(
+        "newest",
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        TAG=f"{stack.registry}/bakeguard/{tmp_path.name}:v1",
+    )
+    ok = bakeguard(["--push"], env, project)  # a clean run: the next one takes the fast path
+    assert ok.returncode == 0, ok.stderr[-1500:]
+    f = front(silent=True)
+    hang = tmp_path / "hang"
+    hang.mkdir()
+    report = tmp_path / "report.json"
+    got = ctrl_c_mid_build(
+        stack,
+        hang,
+        env,
+        ["--guard-report", str(report)],
+        tag=f"{f.addr}/{unique_repo('warm')}/app:v1",
+        also=f.reached,
+    )
+    assert got.code == 130, got.stderr[-1500:]
+    doc = json.loads(report.read_text())
+    assert doc["exit_code"] == 130 and doc["fast_path"] is True
+    assert got.took < 1, f"exit took {got.took:.1f} s after Ctrl-C"
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_verification_exits_at_once(
+    stack: Stack,
+    tmp_path: Path,
+    project: Path,
+    front: Callable[..., Front],
+    signum: int,
+    code: int,
+) -> None:
+    """Verification waiting on a registry that never answers: Ctrl-C (130) or SIGTERM (143)
+    ends the run at once, with the report written."""
+    repo = unique_repo("sigver")
+    env = stack.buildx("newest")
+    pushed = bakeguard(
+        ["--push", "--guard=off"], {**env, "TAG": f"{stack.registry}/{repo}/app:v1"}, project
+    )
+    assert pushed.returncode == 0, pushed.stderr[-1500:]
+    f = front(silent=True)
+    report = tmp_path / "report.json"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "bakeguard", "--guard-verify-only", "--push"]
+        + ["--guard-verify-timeout=120", "--guard-report", str(report)],
+        env={**env, "TAG": f"{f.addr}/{repo}/app:v1"},
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert f.reached.wait(60), "verification never reached the registry"
+        t0 = time.monotonic()
+        p.send_signal(signum)
+        _, err = p.communicate(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == code, err[-1500:]
+    assert took < 1, f"exit took {took:.1f} s after the signal"
+    assert json.loads(report.read_text())["exit_code"] == code

@@ -156,3 +156,20 @@ def test_a_ctrl_c_just_as_bake_starts_still_reaches_bake(
         )
     assert e.value.code == 130 and time.monotonic() - t0 < 5
     assert started[0].poll() is not None  # bake got it: not left running for 30 s
+
+
+@pytest.mark.parametrize(("signum", "code"), [(2, 130), (15, 143), (1, 129)])
+def test_signals_raise_interrupted_within_signals_interrupt(signum: int, code: int) -> None:
+    """What verification runs in: a signal raises Interrupted with its exit code where the
+    main thread waits; the previous handlers are back afterwards."""
+    import signal
+    import time
+
+    from bakeguard.docker import Interrupted, signals_interrupt
+
+    before = signal.getsignal(signum)
+    with pytest.raises(Interrupted) as e, signals_interrupt():
+        os.kill(os.getpid(), signum)
+        time.sleep(5)
+    assert e.value.code == code
+    assert signal.getsignal(signum) is before

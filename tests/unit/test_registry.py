@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,15 +60,31 @@ def test_insecure_rules() -> None:
     assert not is_insecure("ghcr.io", ("127.0.0.0/8",))
 
 
+class FakeTime:
+    """A clock that only sleeping moves: retries' pauses without waiting for them."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 def registry_with(handler, **kw) -> tuple[Registry, list[float]]:  # type: ignore[no-untyped-def]
-    slept: list[float] = []
+    t = FakeTime()
     reg = Registry(
         credentials=Credentials("/nonexistent"),
         transport=handler,
-        sleep=slept.append,
+        sleep=t.sleep,
+        clock=t.clock,
         **kw,
     )
-    return reg, slept
+    return reg, t.slept
 
 
 def ok_index(request: Request) -> Response:
@@ -112,11 +129,13 @@ def test_429_honours_retry_after_and_503_backs_off() -> None:
 
 
 def test_retries_stop_at_the_total_budget() -> None:
+    """Pauses end a second before the deadline: the last try has time to run, and the error
+    is the registry's own answer."""
     reg, slept = registry_with(lambda r: Response(503), budget=10)
     with pytest.raises(RegistryError) as e:
         reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
     assert e.value.status == 503
-    assert sum(slept) == pytest.approx(10)
+    assert sum(slept) == pytest.approx(9)
 
 
 @pytest.mark.parametrize("status", [401, 403, 400, 404])
@@ -375,3 +394,233 @@ def test_put_manifest_to_a_registry_it_cannot_reach_gives_up_at_once() -> None:
     with pytest.raises(Unreachable):  # reads still wait for it, within the budget
         reg.manifest(Reference.parse("reg.example/o/r:v1"))
     assert slept
+
+
+# ------------------------------------------------------- the budget, unreachable registries
+
+
+def test_every_request_shares_one_deadline_from_the_start() -> None:
+    """Requests and their retries all end by start + budget: a request that waits leaves
+    the later ones less."""
+    deadlines: list[float | None] = []
+    t = FakeTime()
+
+    def slow_then_ok(request: Request) -> Response:
+        deadlines.append(request.deadline)
+        t.now += 2  # the registry takes its time
+        return Response(503) if len(deadlines) < 3 else ok_index(request)
+
+    reg = Registry(
+        credentials=Credentials("/nonexistent"),
+        transport=slow_then_ok,
+        sleep=t.sleep,
+        clock=t.clock,
+        budget=10,
+    )
+    reg.start()
+    reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
+    reg.has_manifest(Reference.parse("ghcr.io/o/r:v1"), "sha256:a")
+    assert deadlines == [1010.0] * 4
+
+
+def test_a_request_after_the_budget_is_spent_is_not_sent() -> None:
+    t = FakeTime()
+    sent: list[str] = []
+
+    def slow(request: Request) -> Response:
+        sent.append(request.method)
+        t.now += 11  # longer than the whole budget
+        return ok_index(request)
+
+    reg = Registry(
+        credentials=Credentials("/nonexistent"),
+        transport=slow,
+        sleep=t.sleep,
+        clock=t.clock,
+        budget=10,
+    )
+    reg.start()
+    reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
+    with pytest.raises(RegistryError, match=r"no time left for HEAD .* budget of 10 s"):
+        reg.has_manifest(Reference.parse("ghcr.io/o/r:v1"), "sha256:a")
+    assert sent == ["GET"]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["refused", "dns", "reset"],
+)
+def test_no_answer_is_retried_twice_quickly_not_for_the_whole_budget(kind: str) -> None:
+    from bakeguard.transport import TransportError
+
+    calls: list[str] = []
+
+    def unreachable(request: Request) -> Response:
+        calls.append(request.method)
+        raise TransportError("ConnectionRefusedError: [Errno 111] Connection refused", kind)
+
+    reg, slept = registry_with(unreachable)  # the default budget: 60 s
+    with pytest.raises(Unreachable) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"), lag_ok=True)
+    assert len(calls) == 3 and sum(slept) < 1
+    said = {
+        "refused": "reg.example refused the connection",
+        "dns": "reg.example: the name does not resolve",
+        "reset": "reg.example closed the connection unanswered",
+    }
+    assert str(e.value).startswith(said[kind])
+
+
+@pytest.mark.timeout(30)
+def test_a_registry_that_never_answers_fails_when_the_budget_is_spent() -> None:
+    """Accepts the connection, never answers: one wait of the budget in all, not a socket
+    timeout per try and retries after it."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    host = f"127.0.0.1:{silent.getsockname()[1]}"
+    reg = Registry(credentials=Credentials("/nonexistent"), budget=1)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(Unreachable) as e:
+            reg.manifest(Reference.parse(f"{host}/o/r:v1"), lag_ok=True)
+    finally:
+        silent.close()
+        reg.close()
+    assert time.monotonic() - t0 < 2
+    assert str(e.value) == (
+        f"{host} accepted the connection but did not answer within 1 s (--guard-verify-timeout)"
+    )
+    assert e.value.timed_out
+
+
+@pytest.mark.timeout(30)
+def test_connect_does_not_wait_for_a_registry_that_never_answers() -> None:
+    """The warm-up while bake runs: nothing waits for it (a Ctrl-C's exit included)."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    reg = Registry(credentials=Credentials("/nonexistent"), budget=30)
+    t0 = time.monotonic()
+    try:
+        reg.connect([f"127.0.0.1:{silent.getsockname()[1]}/o/r:v1"])
+        assert time.monotonic() - t0 < 0.5
+    finally:
+        silent.close()
+        reg.close()
+
+
+# ---------------------------------------------------------------- credentials and access
+
+
+def _config(tmp_path: Path, auths: dict[str, object]) -> Path:
+    (tmp_path / "config.json").write_text(json.dumps({"auths": auths}))
+    return tmp_path / "config.json"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"auth": "%%% not base64 %%%"},
+        {"auth": base64.b64encode(b"no-colon-here").decode()},
+        {"auth": base64.b64encode(b":password-without-user").decode()},
+        {"auth": base64.b64encode(b"\xff\xfe:x").decode()},
+        "not an object",
+    ],
+    ids=["not-base64", "no-colon", "no-user", "not-utf8", "not-an-object"],
+)
+def test_an_unreadable_auth_entry_is_no_credentials_and_one_warning(
+    tmp_path: Path, entry: object
+) -> None:
+    cfg = _config(tmp_path, {"reg.example": entry})
+    warned: list[str] = []
+    creds = Credentials(str(tmp_path), warn=warned.append)
+    assert creds.lookup("reg.example") is None
+    assert creds.lookup("reg.example") is None
+    [line] = warned
+    assert "reg.example" in line and str(cfg) in line and "docker login reg.example" in line
+    assert "\n" not in line
+
+
+def _basic_registry(good: bytes | None) -> Callable[[Request], Response]:
+    """A registry asking for basic auth; `good` is the user:password it takes."""
+
+    def handler(request: Request) -> Response:
+        want = "Basic " + base64.b64encode(good).decode() if good else None
+        if want and request.headers.get("Authorization") == want:
+            return ok_index(request)
+        body = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
+        return Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'}, json_body=body)
+
+    return handler
+
+
+def test_a_401_without_credentials_says_docker_login(tmp_path: Path) -> None:
+    from bakeguard.registry import AccessDenied
+    from bakeguard.verify import Expectation, Verifier, advice, table
+
+    cfg = _config(tmp_path, {})
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=_basic_registry(b"u:p"))
+    with pytest.raises(AccessDenied) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert e.value.problem == "no-credentials" and e.value.fix == "docker login reg.example"
+    assert f"no credentials for reg.example in {cfg} (or its credential helper)" in str(e.value)
+    [out] = Verifier(reg).run([Expectation("app", "reg.example/o/r:v1", ("linux/amd64",))])
+    assert (out.auth, out.fix) == ("no-credentials", "docker login reg.example")
+    assert out.to_json()["auth"] == "no-credentials"
+    assert "  fix: docker login reg.example" in table([out])
+    assert advice([out], "push again") == "docker login reg.example"
+
+
+def test_a_401_with_credentials_says_they_were_refused(tmp_path: Path) -> None:
+    from bakeguard.registry import AccessDenied
+
+    _config(tmp_path, {"reg.example": {"auth": base64.b64encode(b"u:old").decode()}})
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=_basic_registry(b"u:p"))
+    with pytest.raises(AccessDenied) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert e.value.problem == "refused" and e.value.fix == "docker login reg.example again"
+    assert "the credentials for reg.example were refused (wrong or expired)" in str(e.value)
+    assert "old" not in str(e.value)
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_a_token_endpoint_refusing_is_the_registry_s_401(tmp_path: Path, stored: bool) -> None:
+    from bakeguard.registry import AccessDenied
+
+    auths: dict[str, object] = {}
+    if stored:
+        auths["reg.example"] = {"auth": base64.b64encode(b"ci:old").decode()}
+    _config(tmp_path, auths)
+
+    def handler(request: Request) -> Response:
+        if request.path == "/token":
+            return Response(401)
+        challenge = 'Bearer realm="https://reg.example/token",service="reg"'
+        return Response(401, headers={"WWW-Authenticate": challenge})
+
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=handler)
+    with pytest.raises(AccessDenied) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert e.value.problem == ("refused" if stored else "no-credentials")
+
+
+def test_a_403_says_the_account_lacks_pull_rights(tmp_path: Path) -> None:
+    from bakeguard.registry import AccessDenied
+
+    _config(tmp_path, {"reg.example": {"auth": base64.b64encode(b"ci:s3cret").decode()}})
+
+    def handler(request: Request) -> Response:
+        return Response(403, json_body={"errors": [{"code": "DENIED", "message": "no"}]})
+
+    reg = Registry(credentials=Credentials(str(tmp_path)), transport=handler)
+    with pytest.raises(AccessDenied) as e:
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
+    assert e.value.problem == "forbidden" and e.value.status == 403
+    assert "the account 'ci' lacks pull rights on the repository" in str(e.value)

@@ -34,4 +34,4 @@ def test_advice_names_a_concurrent_push_not_the_split() -> None:
     assert "--guard-split" not in advice([raced])
     short = outcome(found=THREE[:1], missing=THREE[1:], digest="sha256:x")
     assert "--guard-split=always" in advice([short])
-    assert "--guard-split" not in advice([short], split=True)
+    assert "--guard-split" not in advice([short], suggest_split=False)

@@ -68,3 +68,27 @@ def test_map_bounded_raises_the_first_failure_after_all_ran() -> None:
     with pytest.raises(RuntimeError, match="tag 3"):
         map_bounded(check, range(8), 2)
     assert sorted(done) == [0, 1, 2, 4, 6, 7]
+
+
+def test_map_bounded_raises_an_interrupt_in_the_caller_at_once() -> None:
+    """A Ctrl-C (raised in the calling thread by its signal handler) does not wait for the
+    workers still busy, and no item starts after it."""
+    from bakeguard.docker import Interrupted
+
+    release = threading.Event()
+    started: list[int] = []
+
+    def check(i: int) -> int:
+        started.append(i)
+        if threading.current_thread() is threading.main_thread():
+            raise Interrupted(130)
+        release.wait(5)  # a registry that does not answer
+        return i
+
+    t0 = time.monotonic()
+    with pytest.raises(Interrupted):
+        map_bounded(check, range(6), 2)
+    took = time.monotonic() - t0
+    release.set()
+    assert took < 1
+    assert len(started) == 2

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -241,3 +243,98 @@ def test_a_proxy_without_a_port_is_reached_on_80(scheme: str) -> None:
         scheme, "reg.example:5000"
     )
     assert (conn.host, conn.port, reused) == ("proxy.example", 80, False)
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+class Held:
+    """A listener that accepts connections and holds them: it never answers (not even a TLS
+    handshake), or, with `drip`, sends `drip` one byte at a time, `every` seconds apart."""
+
+    def __init__(self, drip: bytes = b"", every: float = 0.0) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.drip, self.every = drip, every
+        self.done = threading.Event()
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            if self.drip:
+                threading.Thread(target=self._send, args=(conn,), daemon=True).start()
+
+    def _send(self, conn: socket.socket) -> None:
+        for i in range(len(self.drip)):
+            if self.done.wait(self.every):
+                return
+            try:
+                conn.sendall(self.drip[i : i + 1])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.done.set()
+        self.sock.close()
+        for c in self.held:
+            c.close()
+
+
+@pytest.fixture
+def held() -> Iterator[Callable[..., Held]]:
+    made: list[Held] = []
+
+    def make(drip: bytes = b"", every: float = 0.0) -> Held:
+        made.append(Held(drip, every))
+        return made[-1]
+
+    yield make
+    for h in made:
+        h.close()
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(("scheme", "kind"), [("http", "timeout"), ("https", "timeout-tls")])
+def test_a_server_that_never_answers_ends_the_request_at_its_deadline(
+    held: Callable[..., Held], scheme: str, kind: str
+) -> None:
+    h = held()
+    t0 = time.monotonic()
+    with pytest.raises(TransportError) as e:
+        pool()(Request("GET", f"{scheme}://127.0.0.1:{h.port}/v2/", deadline=t0 + 0.5))
+    assert e.value.kind == kind and e.value.timed_out
+    assert time.monotonic() - t0 < 1.5
+
+
+@pytest.mark.timeout(20)
+def test_a_server_that_drips_its_answer_cannot_stretch_the_deadline(
+    held: Callable[..., Held],
+) -> None:
+    """Each byte comes well within a socket timeout, the whole answer long after the
+    deadline: the request ends at the deadline, not when the last byte comes."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    h = held(drip=answer, every=0.1)  # ~4 s in all
+    t0 = time.monotonic()
+    with pytest.raises(TransportError) as e:
+        pool()(Request("GET", f"http://127.0.0.1:{h.port}/v2/", deadline=t0 + 1))
+    assert e.value.kind == "timeout"
+    assert time.monotonic() - t0 < 2
+
+
+def test_a_refused_connection_says_so() -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, not listening
+    try:
+        with pytest.raises(TransportError) as e:
+            pool()(Request("GET", f"http://127.0.0.1:{closed.getsockname()[1]}/v2/"))
+    finally:
+        closed.close()
+    assert e.value.kind == "refused" and not e.value.timed_out
