@@ -1,4 +1,4 @@
-"""The demo's three runs of bakeguard on examples/ (see scripts/demo)."""
+"""The demo's three runs of bakeguard on scripts/example/ (see scripts/demo)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def run(title: str, label: str, registry: str, *args: str) -> dict[str, object]:
         f"\n=== {title}\n$ bakeguard --push {' '.join(args)}   (buildx {label}, {registry})",
         flush=True,
     )
-    code = subprocess.run(argv, env=env, cwd=ROOT / "examples").returncode
+    code = subprocess.run(argv, env=env, cwd=ROOT / "scripts" / "example").returncode
     doc = json.loads(report.read_text()) if report.exists() else {}
     return {"title": title, "code": code, "report": doc}
 

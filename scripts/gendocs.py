@@ -1,6 +1,6 @@
 """Keeps README's generated tables in sync with the code and data:
 the options table (bakeguard.options.GUARD_SPECS) and the advisory table
-(src/bakeguard/data/advisories.toml). `python scripts/gendocs.py` rewrites README.md;
+(bakeguard/data/advisories.toml). `python scripts/gendocs.py` rewrites README.md;
 tests/unit/test_docs.py fails when README drifts."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
 from bakeguard.advisories import load  # noqa: E402
 from bakeguard.options import GUARD_SPECS  # noqa: E402

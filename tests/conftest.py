@@ -68,4 +68,4 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))

@@ -41,7 +41,7 @@ def test_wheel_and_sdist(dist: Path) -> None:
     sdist = next(dist.glob(f"bakeguard-{__version__}.tar.gz"))
     with tarfile.open(sdist) as t:
         members = t.getnames()
-    assert any(m.endswith("src/bakeguard/data/advisories.toml") for m in members)
+    assert any(m.endswith("/bakeguard/data/advisories.toml") for m in members)
 
 
 def test_pipx_install_in_a_fresh_environment(tmp_path: Path) -> None:
