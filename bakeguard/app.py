@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the fast path imports this module while bake runs: keep it 
 
     from bakeguard import compat as compat_
     from bakeguard import guard
-    from bakeguard.verify import Expectation, Outcome
+    from bakeguard.registry.verify import Expectation, Outcome
 
 
 def resolve(
@@ -155,7 +155,7 @@ class Session:
             reg.close()
 
     def verify(self, exps: Sequence[Expectation], env: probe.Environment | None) -> list[Outcome]:
-        from bakeguard.verify import Verifier, reach_hint, table
+        from bakeguard.registry.verify import Verifier, reach_hint, table
 
         reg = self.warm if self.warm is not None else self.registry(env)
         self.warm = None
@@ -253,8 +253,8 @@ class Session:
         """What each tag holds before a plain push that an advisory flagged, so that a failed
         push can tell a tag it left alone from one it changed. Read only if it is done before
         bake starts (a read that ends after the push began would claim too much)."""
-        from bakeguard import tagstate
-        from bakeguard.verify import expectations
+        from bakeguard.registry import tagstate
+        from bakeguard.registry.verify import expectations
 
         exps = expectations(defn)
         if not exps:
@@ -275,8 +275,8 @@ class Session:
         nothing to (the split's final tags when it stopped before assembling them)."""
         if defn is None:
             return
-        from bakeguard import tagstate
-        from bakeguard.verify import expectations
+        from bakeguard.registry import tagstate
+        from bakeguard.registry.verify import expectations
 
         exps = expectations(defn)
         if not exps:
@@ -464,7 +464,7 @@ class Session:
         defn, _why = defn_f.result()
         if defn is None or not defn.pushing:
             return code
-        from bakeguard.verify import advice, expectations
+        from bakeguard.registry.verify import advice, expectations
 
         metadata = report.read_object(meta_path)
         outcomes = self.verify(expectations(defn, metadata), env)
@@ -484,7 +484,7 @@ class Session:
         env = env_f.result()
         self.note_env(env)
         self.record["mode"] = "verify-only"
-        from bakeguard.verify import advice, expectations
+        from bakeguard.registry.verify import advice, expectations
 
         exps = expectations(defn)
         if not exps:

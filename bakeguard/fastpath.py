@@ -164,7 +164,7 @@ def preload_verification() -> None:
     a thread that runs while bake does: not after bake, where they would delay verification
     or slow `imagetools create` beside them on 2 cores."""
     lower_priority()
-    import bakeguard.verify  # noqa: F401
+    import bakeguard.registry.verify  # noqa: F401
 
 
 def _session(

@@ -42,7 +42,7 @@ from bakeguard.tasks import map_bounded
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.app import Session
-    from bakeguard.verify import Expectation
+    from bakeguard.registry.verify import Expectation
 
 SHARD_SCHEMA = "bakeguard-digest/1"
 BY_DIGEST_DRIVERS = ("remote", "docker-container", "kubernetes")
@@ -543,7 +543,7 @@ class Split:
                 f"({', '.join(v.platform for v in vs)})"
             )
         warming.join()
-        from bakeguard.verify import Expectation, advice, expectations
+        from bakeguard.registry.verify import Expectation, advice, expectations
 
         exps = [
             Expectation(name, ref, plan.split_targets[name].normalized_platforms)
@@ -565,7 +565,7 @@ class Split:
     def _warm(self, plan: Plan) -> None:
         if not self.session.opts.verify:
             return
-        import bakeguard.verify  # noqa: F401
+        import bakeguard.registry.verify  # noqa: F401
 
         self._registry().connect(r for t in plan.split_targets.values() for r in t.tag_refs)
 
@@ -727,7 +727,7 @@ def create(
 
 def merge(session: Session) -> int:
     """--guard-merge DIR: assemble and verify every target from the shards' digest files."""
-    from bakeguard.verify import Expectation
+    from bakeguard.registry.verify import Expectation
 
     where = Path(session.opts.merge or ".")
     files = sorted(where.glob("*.json"))

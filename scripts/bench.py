@@ -264,7 +264,7 @@ def measure(
 
     # 3. 50 tags x 3 platforms
     from bakeguard.registry import Registry
-    from bakeguard.verify import Expectation, Verifier
+    from bakeguard.registry.verify import Expectation, Verifier
 
     repo = f"localhost:5000/bench/many-{uuid.uuid4().hex[:6]}"
     tags = [f"{repo}:t{i}" for i in range(50)]

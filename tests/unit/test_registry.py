@@ -9,15 +9,10 @@ from pathlib import Path
 import pytest
 
 from bakeguard.refs import Reference
-from bakeguard.registry import (
-    ACCEPT,
-    Credentials,
-    Registry,
-    RegistryError,
-    Unreachable,
-    is_insecure,
-)
-from bakeguard.transport import Request, Response
+from bakeguard.registry import Credentials, Registry, RegistryError, Unreachable
+from bakeguard.registry.errors import ACCEPT
+from bakeguard.registry.hosts import is_insecure
+from bakeguard.registry.transport import Request, Response
 
 INDEX = {
     "schemaVersion": 2,
@@ -247,8 +242,8 @@ def test_a_loopback_tls_port_is_asked_again_over_https() -> None:
 def test_no_answer_at_all_is_unreachable_and_verification_says_what_to_check() -> None:
     """A push can reach a registry from the engine that bakeguard, on this machine, cannot
     (a proxy, a private CA): the outcome says so and the hint names that registry."""
-    from bakeguard.transport import TransportError
-    from bakeguard.verify import Expectation, Verifier, reach_hint
+    from bakeguard.registry.transport import TransportError
+    from bakeguard.registry.verify import Expectation, Verifier, reach_hint
 
     def refused(request: Request) -> Response:
         raise TransportError("ConnectionRefusedError: [Errno 111] Connection refused")
@@ -264,7 +259,7 @@ def test_no_answer_at_all_is_unreachable_and_verification_says_what_to_check() -
 
 
 def test_a_registry_that_answers_is_not_unreachable() -> None:
-    from bakeguard.verify import Expectation, Verifier, reach_hint
+    from bakeguard.registry.verify import Expectation, Verifier, reach_hint
 
     reg, _ = registry_with(lambda r: Response(404), budget=0)
     [out] = Verifier(reg).run([Expectation("app", "ghcr.io/o/r:v1", ("linux/amd64",))])
@@ -378,7 +373,7 @@ def test_put_manifest_refused_or_rewritten_is_an_error() -> None:
 
 def test_put_manifest_to_a_registry_it_cannot_reach_gives_up_at_once() -> None:
     """No waiting out the budget: `imagetools create` writes instead (split.create)."""
-    from bakeguard.transport import TransportError
+    from bakeguard.registry.transport import TransportError
 
     calls: list[str] = []
 
@@ -451,7 +446,7 @@ def test_a_request_after_the_budget_is_spent_is_not_sent() -> None:
     ["refused", "dns", "reset"],
 )
 def test_no_answer_is_retried_twice_quickly_not_for_the_whole_budget(kind: str) -> None:
-    from bakeguard.transport import TransportError
+    from bakeguard.registry.transport import TransportError
 
     calls: list[str] = []
 
@@ -563,7 +558,7 @@ def _basic_registry(good: bytes | None) -> Callable[[Request], Response]:
 
 def test_a_401_without_credentials_says_docker_login(tmp_path: Path) -> None:
     from bakeguard.registry import AccessDenied
-    from bakeguard.verify import Expectation, Verifier, advice, table
+    from bakeguard.registry.verify import Expectation, Verifier, advice, table
 
     cfg = _config(tmp_path, {})
     reg = Registry(credentials=Credentials(str(tmp_path)), transport=_basic_registry(b"u:p"))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from bakeguard import tagstate
-from bakeguard.verify import Outcome, advice
+from bakeguard.registry import tagstate
+from bakeguard.registry.verify import Outcome, advice
 
 THREE = ("linux/amd64", "linux/arm64", "linux/arm/v7")
 

@@ -16,7 +16,8 @@ import pytest
 
 from bakeguard.refs import Reference
 from bakeguard.registry import Credentials, Registry
-from bakeguard.transport import Pool, Request, TransportError, follow, proxy_for
+from bakeguard.registry.proxy import proxy_for
+from bakeguard.registry.transport import Pool, Request, TransportError, follow
 from tests.proxy import ConnectProxy
 
 Handler = Callable[[BaseHTTPRequestHandler], None]

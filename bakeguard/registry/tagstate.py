@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bakeguard.verify import Expectation, Outcome, Verifier
+from bakeguard.registry.verify import Expectation, Outcome, Verifier
 
 
 def read(registry: Any, exps: Sequence[Expectation]) -> dict[str, Outcome]:

@@ -16,9 +16,7 @@ that sends a byte now and then, would otherwise hold a request for as long as it
 
 from __future__ import annotations
 
-import base64
 import http.client
-import ipaddress
 import json
 import os
 import socket
@@ -26,7 +24,9 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from urllib.parse import SplitResult, parse_qsl, unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+from bakeguard.registry.proxy import proxy_auth, proxy_for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -106,70 +106,6 @@ class Response:
 
 
 Send = Callable[[Request], Response]
-
-
-def _hostname(host: str) -> tuple[str, str]:
-    """(name, port) of host[:port], brackets of an IPv6 address removed."""
-    u = urlsplit(f"//{host}")
-    return (u.hostname or ""), (str(u.port) if u.port else "")
-
-
-def is_loopback(host: str) -> bool:
-    """host[:port] is localhost or a loopback address."""
-    name, _ = _hostname(host)
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _no_proxy(name: str, port: str, entries: str) -> bool:
-    """Go's NO_PROXY rules: "*"; an IP or CIDR; a name ("y.com" matches y.com and its
-    subdomains, ".y.com" only subdomains), each optionally with a port."""
-    for raw in (e.strip().lower() for e in entries.split(",")):
-        if not raw:
-            continue
-        if raw == "*":
-            return True
-        try:
-            if ipaddress.ip_address(name) in ipaddress.ip_network(raw, strict=False):
-                return True
-            continue
-        except ValueError:
-            pass
-        entry, entry_port = _hostname(raw) if ":" in raw and "/" not in raw else (raw, "")
-        if entry_port and entry_port != port:
-            continue
-        if entry.startswith("."):
-            if name.endswith(entry):
-                return True
-        elif name == entry or name.endswith(f".{entry}"):
-            return True
-    return False
-
-
-def proxy_for(scheme: str, host: str, environ: Mapping[str, str]) -> SplitResult | None:
-    """The proxy a request to scheme://host goes through, as Go's net/http decides it
-    (httpproxy.FromEnvironment): HTTPS_PROXY for https, HTTP_PROXY for http, upper case
-    first; NO_PROXY exempts; requests to loopback are never proxied."""
-
-    def var(name: str) -> str:
-        return environ.get(name.upper()) or environ.get(name) or ""
-
-    url = var("https_proxy") if scheme == "https" else var("http_proxy")
-    name, port = _hostname(host)
-    if not url or is_loopback(host) or _no_proxy(name, port, var("no_proxy")):
-        return None
-    return urlsplit(url if "://" in url else f"http://{url}")
-
-
-def _proxy_auth(proxy: SplitResult) -> dict[str, str]:
-    if proxy.username is None:
-        return {}
-    raw = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
-    return {"Proxy-Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
 # The deadline of the request this thread is sending (Pool.__call__), read by the sockets
@@ -318,7 +254,7 @@ class Pool:
                 conn = http.client.HTTPSConnection(host, timeout=self.timeout, context=ctx)
             else:  # CONNECT through the proxy, then TLS with the registry itself
                 conn = http.client.HTTPSConnection(via, timeout=self.timeout, context=ctx)
-                conn.set_tunnel(host, headers=_proxy_auth(proxy))
+                conn.set_tunnel(host, headers=proxy_auth(proxy))
         else:
             conn = http.client.HTTPConnection(via if proxy else host, timeout=self.timeout)
         conn._create_connection = _open  # type: ignore[attr-defined]
@@ -331,7 +267,7 @@ class Pool:
         proxy = proxy_for(u.scheme, u.netloc, self.environ) if u.scheme == "http" else None
         if proxy is not None:  # a plain-HTTP request through a proxy names the whole URL
             target = f"http://{u.netloc}{target}"
-            headers = {**headers, **_proxy_auth(proxy)}
+            headers = {**headers, **proxy_auth(proxy)}
         deadline = request.deadline
         _bound.deadline = self.clock() + self.timeout if deadline is None else deadline
         _bound.clock = self.clock

@@ -9,7 +9,7 @@ writing an index under a tag, the way docker does it.
   `auth` entry docker could not read either is no credentials, with a warning. A 401 says
   whether there were no credentials or they were refused, a 403 that the account lacks the
   rights; each with its fix (AccessDenied).
-- HTTP/1.1 from bakeguard.transport (the standard library's http.client, kept-alive
+- HTTP/1.1 from bakeguard.registry.transport (the standard library's http.client, kept-alive
   connections); redirects followed, credentials kept to the registry's own host.
 - TLS with the system CAs plus `<certs dir>/HOST/ca.crt` (default /etc/docker/certs.d,
   BAKEGUARD_CERTS_DIR for tests); plain HTTP for loopback registries and those the engine
@@ -24,13 +24,10 @@ writing an index under a tag, the way docker does it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import ipaddress
 import json
 import os
-import re
 import ssl
 import threading
 import time
@@ -38,316 +35,27 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
-from bakeguard.refs import DOCKER_HUB, Reference
-from bakeguard.retry import first_then_retrying
-from bakeguard.transport import (
+from bakeguard.refs import Reference
+from bakeguard.registry.auth import Credentials, TokenAuth
+from bakeguard.registry.errors import (
+    ACCEPT,
+    AccessDenied,
+    Manifest,
+    NotYet,
+    RegistryError,
+    Unreachable,
+    unreachable_error,
+)
+from bakeguard.registry.hosts import Host, is_insecure
+from bakeguard.registry.proxy import is_loopback
+from bakeguard.registry.transport import (
     Pool,
-    Request,
     Response,
     Send,
     TransportError,
-    follow,
-    is_loopback,
 )
-
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
-ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
-HUB_AUTH_KEY = "https://index.docker.io/v1/"
-
-
-class RegistryError(Exception):
-    def __init__(self, message: str, status: int | None = None, transient: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.transient = transient
-        self.retry_after: float | None = None
-
-
-class Unreachable(RegistryError):
-    """No HTTP answer at all: a name that does not resolve, a refused or dropped connection,
-    a failed TLS handshake (often a proxy or a CA this machine lacks, not the registry), or
-    none within the deadline. `kind` is the transport's (TransportError.kind)."""
-
-    def __init__(
-        self, message: str, status: int | None = None, transient: bool = True, kind: str = "other"
-    ) -> None:
-        super().__init__(message, status, transient)
-        self.kind = kind
-
-    @property
-    def timed_out(self) -> bool:
-        return self.kind.startswith("timeout")
-
-
-class AccessDenied(RegistryError):
-    """401 or 403. `problem`: "no-credentials" (a 401, and none for the host in config.json
-    or its credential helper), "refused" (a 401 although credentials were sent: wrong or
-    expired), "forbidden" (403: the account lacks the rights). `fix` says what to run."""
-
-    def __init__(self, message: str, status: int, problem: str, fix: str) -> None:
-        super().__init__(message, status)
-        self.problem, self.fix = problem, fix
-
-
-class NotYet(RegistryError):
-    """404 for a tag just pushed: retried within the wait budget (lagging registries)."""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    media_type: str
-    digest: str
-    doc: Mapping[str, Any]
-    size: int
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES or "manifests" in self.doc
-
-
-# ------------------------------------------------------------------ credentials
-
-
-@dataclass(frozen=True)
-class Secret:
-    username: str
-    password: str  # or an identity token when username is "<token>"
-
-    def __repr__(self) -> str:  # never print a credential
-        return f"Secret(username={self.username!r}, password=***)"
-
-
-def _warn(text: str) -> None:
-    from bakeguard import log
-
-    log.get().warning(text)
-
-
-class Credentials:
-    """Reads docker's config.json the way the CLI does; helpers run through bakeguard.docker.
-    What cannot be read (an `auth` that is not base64 of user:password) counts as no
-    credentials, and `warn` says so once per host."""
-
-    def __init__(
-        self,
-        config_dir: str | None = None,
-        helper: Callable[[str, str], Mapping[str, str] | None] | None = None,
-        warn: Callable[[str], None] = _warn,
-    ) -> None:
-        self.dir = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
-        self._helper = helper
-        self._warn = warn
-        self._warned: set[str] = set()
-        self._lock = threading.Lock()
-        try:
-            config = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            config = {}
-        self.config: Mapping[str, Any] = config if isinstance(config, dict) else {}
-
-    @property
-    def path(self) -> Path:
-        return self.dir / "config.json"
-
-    def _unreadable(self, host: str, key: str, why: str) -> None:
-        with self._lock:
-            if host in self._warned:
-                return
-            self._warned.add(host)
-        self._warn(
-            f"the credentials for {host} in {self.path} (auths[{key!r}]) are unreadable "
-            f"({why}): going on without credentials for {host}; fix: docker login {host}"
-        )
-
-    def _keys(self, host: str) -> list[str]:
-        if host == DOCKER_HUB:
-            return [HUB_AUTH_KEY, DOCKER_HUB, "index.docker.io", "registry-1.docker.io"]
-        return [
-            host,
-            f"https://{host}",
-            f"http://{host}",
-            f"https://{host}/v1/",
-            f"https://{host}/v2/",
-        ]
-
-    def _run_helper(self, name: str, host: str) -> Secret | None:
-        if self._helper is None:
-            from bakeguard.docker import credential_helper
-
-            self._helper = credential_helper
-        server = HUB_AUTH_KEY if host == DOCKER_HUB else host
-        got = self._helper(name, server)
-        if not got or not got.get("Secret"):
-            return None
-        return Secret(got.get("Username", ""), got["Secret"])
-
-    def lookup(self, host: str) -> Secret | None:
-        helpers = _mapping(self.config.get("credHelpers"))
-        for key in self._keys(host):
-            if key in helpers:
-                return self._run_helper(str(helpers[key]), host)
-        auths = _mapping(self.config.get("auths"))
-        for key in self._keys(host):
-            entry = auths.get(key)
-            if not entry:
-                continue
-            if not isinstance(entry, Mapping):
-                self._unreadable(host, key, "not an object")
-                return None
-            if entry.get("identitytoken"):
-                return Secret("<token>", str(entry["identitytoken"]))
-            if entry.get("auth"):
-                # as the docker CLI reads it: standard base64 of "user:password", user not empty
-                try:
-                    raw = base64.b64decode(str(entry["auth"]), validate=True).decode()
-                except ValueError:
-                    self._unreadable(host, key, "its auth is not base64")
-                    return None
-                user, colon, pw = raw.partition(":")
-                if not colon or not user:
-                    self._unreadable(host, key, "its auth is not base64 of user:password")
-                    return None
-                return Secret(user, pw)
-            if entry.get("username"):
-                return Secret(str(entry["username"]), str(entry.get("password", "")))
-        store = self.config.get("credsStore")
-        if store:
-            return self._run_helper(str(store), host)
-        return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
-
-
-def _basic(secret: Secret) -> str:
-    return "Basic " + base64.b64encode(f"{secret.username}:{secret.password}".encode()).decode()
-
-
-class TokenAuth:
-    """Basic or Bearer, whichever the registry's 401 challenge asks for; tokens cached, and
-    the last answer sent with later requests up front."""
-
-    def __init__(self, secret: Secret | None, send: Send) -> None:
-        self.secret = secret
-        self.send = send
-        self.tokens: dict[tuple[str, str, str], str] = {}
-        self.last: str | None = None
-        self.lock = threading.Lock()
-
-    def answer(self, challenge: str, deadline: float | None = None) -> str | None:
-        """The Authorization header for this challenge (None: nothing to answer with, or the
-        token endpoint refused what was sent: the registry's own 401 then stands)."""
-        header = self._answer(challenge, deadline)
-        if header is not None:
-            with self.lock:
-                self.last = header
-        return header
-
-    def _answer(self, challenge: str, deadline: float | None) -> str | None:
-        scheme, _, params_s = challenge.partition(" ")
-        params = dict(_CHALLENGE.findall(params_s))
-        if scheme.lower() == "basic":
-            return None if self.secret is None else _basic(self.secret)
-        if scheme.lower() != "bearer" or "realm" not in params:
-            return None
-        key = (params["realm"], params.get("service", ""), params.get("scope", ""))
-        with self.lock:
-            if key in self.tokens:
-                return f"Bearer {self.tokens[key]}"
-        query = {k: v for k, v in (("service", key[1]), ("scope", key[2])) if v}
-        if self.secret and self.secret.username == "<token>":
-            form = {
-                **query,
-                "grant_type": "refresh_token",
-                "refresh_token": self.secret.password,
-                "client_id": "bakeguard",
-            }
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
-            req = Request("POST", key[0], headers, urlencode(form).encode(), deadline)
-        else:
-            headers = {"Authorization": _basic(self.secret)} if self.secret else {}
-            sep = "&" if "?" in key[0] else "?"
-            url = f"{key[0]}{sep}{urlencode(query)}" if query else key[0]
-            req = Request("GET", url, headers, deadline=deadline)
-        r = follow(self.send, req)
-        if r.status_code in (401, 403):
-            return None
-        if r.status_code != 200:
-            raise RegistryError(
-                f"token endpoint {key[0]} answered {r.status_code}",
-                r.status_code,
-                transient=r.status_code == 429 or r.status_code >= 500,
-            )
-        body = r.json()
-        token = str(body.get("token") or body.get("access_token") or "")
-        with self.lock:
-            self.tokens[key] = token
-        return f"Bearer {token}"
-
-
-# ------------------------------------------------------------------ transport
-
-
-def is_insecure(host: str, insecure: Iterable[str]) -> bool:
-    """Loopback, a name the engine lists as insecure, or an address in an insecure CIDR."""
-    if is_loopback(host):
-        return True
-    name = host.rsplit(":", 1)[0]
-    for entry in insecure:
-        if entry in (host, name):
-            return True
-        try:
-            if ipaddress.ip_address(name) in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
-@dataclass
-class _Host:
-    """One registry host as this run speaks to it: its base URL and its credentials."""
-
-    base: str  # scheme://host
-    auth: TokenAuth
-    send: Send
-
-    @property
-    def scheme(self) -> str:
-        return self.base.split(":", 1)[0]
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes | None = None,
-        deadline: float | None = None,
-    ) -> Response:
-        """One request (redirects followed); a 401 challenge is answered once (a write's
-        challenge asks for a push scope: the token endpoint is asked for that one)."""
-        h = {"User-Agent": "bakeguard", **headers}
-        with self.auth.lock:
-            if self.auth.last:
-                h["Authorization"] = self.auth.last
-        r = follow(self.send, Request(method, self.base + path, h, body, deadline))
-        if r.status_code == 401:
-            answer = self.auth.answer(r.header("WWW-Authenticate"), deadline)
-            if answer is not None:
-                h["Authorization"] = answer
-                r = follow(self.send, Request(method, self.base + path, h, body, deadline))
-        return r
-
+from bakeguard.retry import first_then_retrying
 
 # No answer at all (a refused connection, a name that does not resolve, a connection closed
 # unanswered): right after a push that worked, that is almost never a passing state of the
@@ -375,7 +83,7 @@ class Registry:
     timeout: float = 30.0  # a request's bound where the budget sets none (see _deadline)
     transport: Send | None = None  # tests inject a function; else kept-alive connections
     _started: float | None = None  # on clock: when the budget started
-    _hosts: dict[str, _Host] = field(default_factory=dict)
+    _hosts: dict[str, Host] = field(default_factory=dict)
     _pool: Pool | None = None
     _contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -412,11 +120,11 @@ class Registry:
                 self._pool = Pool(self._context, self.timeout, clock=self.clock)
             return self._pool
 
-    def _new_host(self, host: str, scheme: str) -> _Host:
+    def _new_host(self, host: str, scheme: str) -> Host:
         send = self._send()
-        return _Host(f"{scheme}://{host}", TokenAuth(self.credentials.lookup(host), send), send)
+        return Host(f"{scheme}://{host}", TokenAuth(self.credentials.lookup(host), send), send)
 
-    def _host(self, host: str, deadline: float) -> _Host:
+    def _host(self, host: str, deadline: float) -> Host:
         with self._lock:
             if host in self._hosts:
                 return self._hosts[host]
@@ -436,7 +144,7 @@ class Registry:
         with self._lock:
             return self._hosts.setdefault(host, h)  # another thread may have won
 
-    def _switch_to_https(self, host: str, old: _Host) -> _Host:
+    def _switch_to_https(self, host: str, old: Host) -> Host:
         h = self._new_host(host, "https")
         with self._lock:
             current = self._hosts.get(host, old)
@@ -525,10 +233,10 @@ class Registry:
         lag_ok: bool = False,
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
-        retry_unreachable: bool = True,
+        retryunreachable_error: bool = True,
     ) -> Response:
         def transient(e: BaseException) -> bool:
-            return _transient(e) and (retry_unreachable or not isinstance(e, Unreachable))
+            return _transient(e) and (retryunreachable_error or not isinstance(e, Unreachable))
 
         return first_then_retrying(
             lambda: self._once(method, ref, path, lag_ok, headers or {"Accept": ACCEPT}, body),
@@ -635,7 +343,7 @@ class Registry:
                 host = self._switch_to_https(ref.api_host, host)
                 r = host.request(method, url, headers, body, deadline)
         except TransportError as e:
-            raise _unreachable(ref.registry, e, self._within()) from e
+            raise unreachable_error(ref.registry, e, self._within()) from e
         return r
 
     def ping(self, ref: Reference) -> tuple[int, str]:
@@ -687,14 +395,14 @@ class Registry:
         path = f"manifests/{ref.ref}"
         try:
             accept = {"Accept": f"{media_type}, */*"}
-            r = self._request("HEAD", ref, path, headers=accept, retry_unreachable=False)
+            r = self._request("HEAD", ref, path, headers=accept, retryunreachable_error=False)
             if r.header("Docker-Content-Digest") == digest:
                 return digest
         except RegistryError as e:
             if e.status != 404:
                 raise
         ctype = {"Content-Type": media_type}
-        r = self._request("PUT", ref, path, headers=ctype, body=body, retry_unreachable=False)
+        r = self._request("PUT", ref, path, headers=ctype, body=body, retryunreachable_error=False)
         stored = r.header("Docker-Content-Digest")
         if stored and stored != digest:
             raise RegistryError(f"{ref.registry} stored {ref} as {stored}, not as {digest}")
@@ -703,23 +411,6 @@ class Registry:
     def blob_json(self, ref: Reference, digest: str) -> Mapping[str, Any]:
         r = self._request("GET", ref, f"blobs/{digest}")
         return json.loads(r.content)  # type: ignore[no-any-return]
-
-
-def _unreachable(registry: str, e: TransportError, within: str) -> Unreachable:
-    """What a request that got no answer says, by how it got none."""
-    said = {
-        "dns": f"{registry}: the name does not resolve ({e})",
-        "refused": f"{registry} refused the connection ({e})",
-        "reset": f"{registry} closed the connection unanswered ({e})",
-        "tls": f"{registry}: the TLS handshake failed ({e})",
-        "timeout-connect": f"{registry} did not accept a connection within {within}",
-        "timeout-tls": (
-            f"{registry} accepted the connection but did not complete the TLS handshake "
-            f"within {within}"
-        ),
-        "timeout": f"{registry} accepted the connection but did not answer within {within}",
-    }
-    return Unreachable(said.get(e.kind, f"{registry}: {e}"), kind=e.kind)
 
 
 def _transient(e: BaseException) -> bool:

@@ -1,0 +1,86 @@
+"""What the registry protocol answers with: media types, the manifest read, and the errors
+(no answer at all, access denied, a tag not there yet)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bakeguard.registry.transport import (
+    TransportError,
+)
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
+
+
+class RegistryError(Exception):
+    def __init__(self, message: str, status: int | None = None, transient: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+        self.retry_after: float | None = None
+
+
+class Unreachable(RegistryError):
+    """No HTTP answer at all: a name that does not resolve, a refused or dropped connection,
+    a failed TLS handshake (often a proxy or a CA this machine lacks, not the registry), or
+    none within the deadline. `kind` is the transport's (TransportError.kind)."""
+
+    def __init__(
+        self, message: str, status: int | None = None, transient: bool = True, kind: str = "other"
+    ) -> None:
+        super().__init__(message, status, transient)
+        self.kind = kind
+
+    @property
+    def timed_out(self) -> bool:
+        return self.kind.startswith("timeout")
+
+
+class AccessDenied(RegistryError):
+    """401 or 403. `problem`: "no-credentials" (a 401, and none for the host in config.json
+    or its credential helper), "refused" (a 401 although credentials were sent: wrong or
+    expired), "forbidden" (403: the account lacks the rights). `fix` says what to run."""
+
+    def __init__(self, message: str, status: int, problem: str, fix: str) -> None:
+        super().__init__(message, status)
+        self.problem, self.fix = problem, fix
+
+
+class NotYet(RegistryError):
+    """404 for a tag just pushed: retried within the wait budget (lagging registries)."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    media_type: str
+    digest: str
+    doc: Mapping[str, Any]
+    size: int
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES or "manifests" in self.doc
+
+
+def unreachable_error(registry: str, e: TransportError, within: str) -> Unreachable:
+    """What a request that got no answer says, by how it got none."""
+    said = {
+        "dns": f"{registry}: the name does not resolve ({e})",
+        "refused": f"{registry} refused the connection ({e})",
+        "reset": f"{registry} closed the connection unanswered ({e})",
+        "tls": f"{registry}: the TLS handshake failed ({e})",
+        "timeout-connect": f"{registry} did not accept a connection within {within}",
+        "timeout-tls": (
+            f"{registry} accepted the connection but did not complete the TLS handshake "
+            f"within {within}"
+        ),
+        "timeout": f"{registry} accepted the connection but did not answer within {within}",
+    }
+    return Unreachable(said.get(e.kind, f"{registry}: {e}"), kind=e.kind)
