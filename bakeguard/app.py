@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakeguard import __version__, cachekey, ci, log, probe, report
 from bakeguard.definition import Definition
-from bakeguard.docker import OWN_METADATA_ENV, Docker, Interrupted, Result, Tail
+from bakeguard.docker import OWN_METADATA_ENV, Docker, Result
 from bakeguard.errors import (
     BakeguardError,
     DockerError,
@@ -20,8 +20,10 @@ from bakeguard.errors import (
     UsageError,
     VerificationFailed,
 )
+from bakeguard.interrupts import Interrupted
 from bakeguard.options import BakeArgs, GuardOptions
 from bakeguard.tasks import Task
+from bakeguard.terminal import Tail
 
 # How long a plain bake that an advisory flagged may wait for the tags' state before it
 # (`Session.read_tags_before`): a registry slower than this is read only after the push.

@@ -89,7 +89,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
     try:
         from bakeguard import options
-        from bakeguard.docker import Docker, Interrupted
+        from bakeguard.docker import Docker
+        from bakeguard.interrupts import Interrupted
 
         try:
             opts, bake = options.parse(args)

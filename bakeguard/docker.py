@@ -8,24 +8,21 @@ short helper commands (probes, `bake --print`, `imagetools`) with their output c
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import subprocess
-import sys
-import termios
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bakeguard import locator
-from bakeguard.errors import EXIT_INTERRUPTED, DockerError
+from bakeguard.errors import DockerError
+from bakeguard.interrupts import FORWARDED, Interrupted
+from bakeguard.terminal import Tee
 
 TYPE_CHECKING = False  # typing costs ~2 ms before a fast path's bake starts
 if TYPE_CHECKING:
     from types import FrameType
-    from typing import Any
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # For a bake whose metadata file is bakeguard's own (the user asked for none): bake would
 # fetch each target's provenance from the build history for that file, one round trip per
 # target; bakeguard reads only the digests.
@@ -59,42 +56,6 @@ def docker_binary(environ: Mapping[str, str] | None = None) -> str:
             exit_code=127,
         )
     return found
-
-
-class Interrupted(BaseException):
-    """Raised after bake was stopped by a signal bakeguard received and forwarded, or by a
-    signal during verification (signals_interrupt). Like KeyboardInterrupt, not an
-    Exception: what handles errors (a retry, a worker's list of failures) lets it through."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-    @classmethod
-    def by(cls, signum: int) -> Interrupted:
-        """Ended by this signal: 130 for Ctrl-C, as shells report it; 128+N for the others."""
-        return cls(EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum)
-
-
-@contextlib.contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """Within: SIGINT, SIGTERM and SIGHUP raise Interrupted (130, 143, 129) in the main
-    thread, wherever it waits (a socket, a join, a sleep), rather than Python's defaults
-    (a KeyboardInterrupt that a worker loop might hold, or death by SIGTERM with no report).
-    Elsewhere than in the main thread, nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted.by(signum)
-
-    previous = {s: signal.signal(s, interrupt) for s in FORWARDED}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 class Docker:
@@ -283,7 +244,7 @@ class Docker:
         # raise here, out of reach of bake, and leave it running (and us reading its stderr).
         on_main = threading.current_thread() is threading.main_thread()
         previous = {s: signal.signal(s, forward) for s in FORWARDED} if on_main else {}
-        stderr = _Tee(tee) if tee else None
+        stderr = Tee(tee) if tee else None
         try:
             if got:  # interrupted before bake started: it is not started
                 raise Interrupted.by(got[0])
@@ -352,78 +313,6 @@ class Fed:
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.communicate(timeout=10)
-
-
-class Tail:
-    """The last 64 KiB of what bake wrote to stderr (read for known registry rejections)."""
-
-    def __init__(self, limit: int = 65536) -> None:
-        self.buf = bytearray()
-        self.limit = limit
-
-    def __call__(self, data: bytes) -> None:
-        self.buf += data
-        if len(self.buf) > self.limit:
-            del self.buf[: len(self.buf) - self.limit]
-
-    def text(self) -> str:
-        return self.buf.decode(errors="replace")
-
-
-class _Tee:
-    """bake's stderr, copied byte for byte to ours and to a callback. When our stderr is a
-    terminal, bake writes to a pseudo-terminal of the same size (output processing off), so it
-    still sees a TTY and draws its live progress exactly as it would; otherwise a pipe."""
-
-    def __init__(self, sink: Callable[[bytes], None]) -> None:
-        self.sink = sink
-        self.out = sys.stderr.fileno()
-        self.pty = os.isatty(self.out)
-        self._old_winch: Any = None
-        if self.pty:
-            self.read_fd, self.child_fd = os.openpty()
-            attrs = termios.tcgetattr(self.child_fd)
-            attrs[1] &= ~termios.OPOST  # no \n -> \r\n here: the real terminal does it
-            termios.tcsetattr(self.child_fd, termios.TCSANOW, attrs)
-            self._copy_size()
-            if threading.current_thread() is threading.main_thread():
-                self._old_winch = signal.signal(signal.SIGWINCH, lambda *_: self._copy_size())
-        else:
-            self.read_fd, self.child_fd = os.pipe()
-        self.thread = threading.Thread(target=self._pump, daemon=True)
-
-    def _copy_size(self) -> None:
-        with contextlib.suppress(OSError):
-            size = fcntl.ioctl(self.out, termios.TIOCGWINSZ, b"\0" * 8)
-            fcntl.ioctl(self.child_fd, termios.TIOCSWINSZ, size)
-
-    def start(self) -> None:
-        os.close(self.child_fd)  # the child holds its own copy
-        self.child_fd = -1
-        self.thread.start()
-
-    def _pump(self) -> None:
-        while True:
-            try:
-                data = os.read(self.read_fd, 65536)
-            except OSError:  # EIO: the pty's other side closed
-                break
-            if not data:
-                break
-            with contextlib.suppress(OSError):
-                os.write(self.out, data)
-            self.sink(data)
-
-    def close(self) -> None:
-        if self.thread.is_alive():
-            self.thread.join(timeout=10)
-        for fd in (self.read_fd, self.child_fd):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self.read_fd = self.child_fd = -1
-        if self._old_winch is not None:
-            signal.signal(signal.SIGWINCH, self._old_winch)
 
 
 def credential_helper(name: str, server: str) -> dict[str, str] | None:

@@ -29,8 +29,10 @@ from collections.abc import Iterator, Mapping
 
 from bakeguard import cachekey, compose, generated
 from bakeguard import log as log_
-from bakeguard.docker import OWN_METADATA_ENV, Docker, Interrupted, Result, Tail
+from bakeguard.docker import OWN_METADATA_ENV, Docker, Result
+from bakeguard.interrupts import Interrupted
 from bakeguard.options import BakeArgs, GuardOptions
+from bakeguard.terminal import Tail
 
 TYPE_CHECKING = False  # typing costs ~2 ms before bake starts
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from bakeguard import generated
 from bakeguard.compat import Compat
 from bakeguard.compat import apply as apply_profile
 from bakeguard.definition import Definition, Target
-from bakeguard.docker import Docker, Fed, Tail
+from bakeguard.docker import Docker, Fed
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, UsageError, VerificationFailed
 from bakeguard.platforms import normalize, suffix
 from bakeguard.probe import Environment
@@ -39,6 +39,7 @@ from bakeguard.refs import Reference
 from bakeguard.report import read_object
 from bakeguard.retry import first_then_retrying
 from bakeguard.tasks import map_bounded
+from bakeguard.terminal import Tail
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.app import Session

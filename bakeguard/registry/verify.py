@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bakeguard.definition import Definition
-from bakeguard.docker import signals_interrupt
+from bakeguard.interrupts import signals_interrupt
 from bakeguard.platforms import from_oci, is_attestation
 from bakeguard.refs import Reference
 from bakeguard.registry import AccessDenied, Registry, RegistryError, Unreachable

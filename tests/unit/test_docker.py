@@ -136,7 +136,7 @@ def test_a_ctrl_c_just_as_bake_starts_still_reaches_bake(
     import subprocess
     import time
 
-    from bakeguard.docker import Interrupted
+    from bakeguard.interrupts import Interrupted
 
     real = subprocess.Popen
     started: list[subprocess.Popen[bytes]] = []
@@ -165,7 +165,7 @@ def test_signals_raise_interrupted_within_signals_interrupt(signum: int, code: i
     import signal
     import time
 
-    from bakeguard.docker import Interrupted, signals_interrupt
+    from bakeguard.interrupts import Interrupted, signals_interrupt
 
     before = signal.getsignal(signum)
     with pytest.raises(Interrupted) as e, signals_interrupt():

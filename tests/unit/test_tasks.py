@@ -73,7 +73,7 @@ def test_map_bounded_raises_the_first_failure_after_all_ran() -> None:
 def test_map_bounded_raises_an_interrupt_in_the_caller_at_once() -> None:
     """A Ctrl-C (raised in the calling thread by its signal handler) does not wait for the
     workers still busy, and no item starts after it."""
-    from bakeguard.docker import Interrupted
+    from bakeguard.interrupts import Interrupted
 
     release = threading.Event()
     started: list[int] = []
