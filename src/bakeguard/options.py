@@ -400,7 +400,8 @@ def split_guard_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
             elif eq or i + 1 < len(argv):
                 value = val if eq else argv[i + 1]
                 i += 0 if eq else 1
-                if value == "" and spec.kind == "value":
+                # (an empty suffix gets check_suffix's message: what it would do)
+                if value == "" and spec.kind == "value" and name != "--guard-split-suffix":
                     raise UsageError(f"{name} is given an empty value", f"give {name}=VALUE")
                 found[name] = _coerce(spec, value, "command line")
             else:
@@ -469,6 +470,11 @@ def parse(
 def check_values(values: Mapping[str, str], source: Mapping[str, str]) -> None:
     """bakeguard's own inputs checked before anything runs: a bad one would otherwise show
     only after the build (the report, the shard's digest files) or midway (the split)."""
+    suffix = values["--guard-split-suffix"]
+    if suffix != DEFAULT_SPLIT_SUFFIX:  # (the default needs no check, nor its import)
+        from bakeguard.platforms import check_suffix
+
+        check_suffix(suffix, source["--guard-split-suffix"])
     shard = values.get("--guard-shard")
     if shard is not None and not [p for p in shard.split(",") if p.strip()]:
         raise UsageError(

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -33,7 +34,7 @@ from bakeguard.compat import apply as apply_profile
 from bakeguard.definition import Definition, Target
 from bakeguard.docker import Docker, Fed, Tail
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, UsageError, VerificationFailed
-from bakeguard.platforms import normalize, suffix
+from bakeguard.platforms import check_split_tags, normalize, suffix
 from bakeguard.probe import Environment
 from bakeguard.refs import Reference
 from bakeguard.report import read_object
@@ -142,6 +143,8 @@ def make_plan(
                 others.append(t.name)
             continue
         split_targets[t.name] = t
+        if not by_digest:  # per-platform tags: each must be one of its own, and valid
+            check_split_tags(suffix_template, t.name, t.tag_refs[0], t.platforms)
         pushing = [o for o in t.outputs if o.pushes]
         extra = {k: v for k, v in pushing[0].attrs.items() if k not in PUSH_ATTRS}
         if profile == "docker-v2":
@@ -150,7 +153,8 @@ def make_plan(
             if only_platforms is not None and normalize(plat) not in only_platforms:
                 continue
             sfx = suffix(plat, suffix_template)
-            name = _unique(f"{t.name}{sfx}", taken)
+            # bake allows only [a-zA-Z0-9_-] in a target's name; a tag allows '.' too
+            name = _unique(re.sub(r"[^a-zA-Z0-9_-]", "-", f"{t.name}{sfx}"), taken)
             raw = {
                 k: v
                 for k, v in apply_profile(t.raw, profile).items()

@@ -145,6 +145,38 @@ def test_a_verify_timeout_that_is_not_a_sane_number_of_seconds_is_refused(value:
 
 
 @pytest.mark.parametrize(
+    ("suffix", "needle"),
+    [
+        ("", "is empty: every platform would be pushed to the final tag itself"),
+        ("-{bogus}", "unknown placeholder {bogus}"),
+        ("-{os!r}", "unknown placeholder {os!r}"),
+        ("-{arch:>9}", "unknown placeholder {arch:>9}"),
+        ("-{0}", "unknown placeholder {0}"),
+        ("-{arch", "not a valid template"),
+        ("-{arch}}", "not a valid template"),
+        ("-{os}/{arch}", "'/' cannot be part of a tag"),
+        ("-{{arch}}", "'{' cannot be part of a tag"),
+        ("-amd64", "names no placeholder: every platform would get the same tag"),
+    ],
+)
+def test_a_split_suffix_that_cannot_make_per_platform_tags_is_refused(
+    suffix: str, needle: str
+) -> None:
+    with pytest.raises(UsageError) as e:
+        parse(["--guard-split-suffix", suffix], {})
+    assert needle in e.value.message() and "{os}, {arch} and {variant}" in e.value.message()
+    if suffix:  # (an empty variable is an unset one)
+        with pytest.raises(UsageError) as e:
+            parse([], {"BAKEGUARD_SPLIT_SUFFIX": suffix})
+        assert e.value.message().startswith("BAKEGUARD_SPLIT_SUFFIX")
+
+
+@pytest.mark.parametrize("suffix", ["-{os}-{arch}{variant}", ".{arch}{variant}", "_{arch}-x"])
+def test_a_split_suffix_of_placeholders_and_tag_characters_is_taken(suffix: str) -> None:
+    assert parse(["--guard-split-suffix", suffix], {})[0].split_suffix == suffix
+
+
+@pytest.mark.parametrize(
     "flag", ["--guard-report", "--guard-digests", "--guard-merge", "--guard-shard"]
 )
 def test_an_empty_value_is_refused_not_taken_for_unset(flag: str) -> None:
