@@ -7,7 +7,6 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakeguard import __version__, cachekey, ci, log, probe, report
@@ -47,10 +46,9 @@ def resolve(
     request = PrintRequest(docker, bake, environ)
     args, path = request.args, request.path
     if path and started is None:
-        try:
-            return Definition.parse(Path(path).read_text()), ""
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        cached = cachekey.read_definition(path)  # (None: missing or damaged, printed anew)
+        if cached is not None:
+            return Definition.parse(cached), ""
     if started is None:
         res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice)
     else:
