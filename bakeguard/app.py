@@ -7,7 +7,6 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakeguard import __version__, cachekey, ci, log, probe, report
@@ -53,10 +52,10 @@ def resolve(
     request = PrintRequest(docker, bake, environ)
     args, path = request.args, request.path
     if path and started is None:
-        try:
-            return declared(Definition.parse(Path(path).read_text()), bake, environ), ""
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass
+        cached = cachekey.read_definition(path)  # (None: missing or damaged, printed anew)
+        if cached is not None:
+            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+                return declared(Definition.parse(cached), bake, environ), ""
     if started is None:
         res = docker.capture(["buildx", "bake", *args], timeout=120, nice=nice)
     else:
@@ -409,13 +408,22 @@ class Session:
         defn, why = defn_f.result()
         if defn is None:
             raise UsageError(f"cannot resolve the bake definition: {why}", "fix the bake arguments")
+        if not defn.pushing:
+            raise UsageError(
+                "--guard-shard: no target pushes with these arguments, so there is nothing "
+                "to shard",
+                "add --push (or give the target an output with push=true)",
+            )
         wanted = [normalize(p) for p in self.opts.shard.split(",") if p.strip()]  # type: ignore[union-attr]
         known = {normalize(p) for t in defn.pushing for p in t.platforms}
         unknown = [p for p in wanted if p not in known]
         if unknown:
             raise UsageError(
                 f"--guard-shard: {', '.join(unknown)} is not a platform of any pushing target",
-                f"choose from: {', '.join(sorted(known))}",
+                f"choose from: {', '.join(sorted(known))}"
+                if known
+                else "name the pushing target's platforms (platforms = [...] in the bake "
+                "file, or --set TARGET.platform=...)",
             )
         self.record["mode"] = "shard"
         s = split.Split(self, env, defn, only_platforms=wanted, shard_dir=self.opts.digests)
@@ -490,8 +498,11 @@ class Session:
 
         exps = expectations(defn)
         if not exps:
-            self.log.info("nothing to verify: no target pushes a tag with these arguments")
-            return 0
+            raise UsageError(
+                "--guard-verify-only: nothing to verify, no target pushes a tag with these "
+                "arguments",
+                "pass the same arguments as the push, e.g. --push",
+            )
         outcomes = self.verify(exps, env)
         if not all(o.ok for o in outcomes):
             raise VerificationFailed(

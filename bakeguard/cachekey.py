@@ -8,9 +8,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 from collections.abc import Mapping
 
 from bakeguard import locator
+
+TYPE_CHECKING = False  # typing costs milliseconds on the fast paths
+if TYPE_CHECKING:
+    from typing import Any, TypeGuard
 
 DEFAULT_TTL = 60.0
 
@@ -44,6 +49,15 @@ def probe_key(binary: str, name: str | None, environ: Mapping[str, str]) -> str:
 
 
 cache_dir = locator.cache_dir
+
+
+def fresh(at: object, ttl: float) -> bool:
+    """Was a cache entry written at `at` (its time.time()) less than `ttl` seconds ago? Not
+    a number, or a time in the future (a damaged entry would then never expire), is no."""
+    if isinstance(at, bool) or not isinstance(at, (int, float)):
+        return False
+    age = time.time() - at
+    return 0 <= age < ttl  # (False for NaN)
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -135,3 +149,58 @@ def prune(folder: str, keep: int = 200) -> None:
     for old in files[keep:]:
         with contextlib.suppress(OSError):
             os.unlink(old)
+
+
+def _strs(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def is_definition(doc: object) -> TypeGuard[dict[str, Any]]:
+    """A bake definition as `bake --print` prints it (and as a split generates it), in every
+    part bakeguard reads: what a cache holds is used only if it is one."""
+    if not isinstance(doc, dict):
+        return False
+    targets, groups = doc.get("target"), doc.get("group", {})
+    if not isinstance(targets, dict) or not isinstance(groups, dict):
+        return False
+    for t in targets.values():
+        if not isinstance(t, dict):
+            return False
+        for key in ("tags", "platforms", "annotations"):
+            if t.get(key) is not None and not _strs(t[key]):
+                return False
+        for key in ("output", "attest"):
+            value = t.get(key)
+            if value is not None and not (
+                isinstance(value, list) and all(isinstance(x, (str, dict)) for x in value)
+            ):
+                return False
+    return all(
+        isinstance(g, dict) and (g.get("targets") is None or _strs(g["targets"]))
+        for g in groups.values()
+    )
+
+
+def read_json(path: str) -> Any:
+    """A cache file's JSON, or None when it cannot be read as JSON (damaged, truncated, not
+    UTF-8, a folder, ...): a cache that cannot be read is a miss."""
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def read_definition(path: str) -> str | None:
+    """A cached `bake --print` output (its text), or None when missing or not a definition."""
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode()
+        doc = json.loads(text)
+    except (OSError, ValueError):
+        return None
+    return text if is_definition(doc) else None

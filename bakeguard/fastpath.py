@@ -110,10 +110,10 @@ def eligible(
     if ttl <= 0 or _argument_facts(bake, environ):
         return False
     try:
-        with open(_path(docker, bake, environ)) as f:
-            clean, at, table = f.read().split()
-        fresh = time.time() - float(at) < ttl
-    except (OSError, ValueError):
+        with open(_path(docker, bake, environ), "rb") as f:
+            clean, at, table = f.read().decode().split()
+        fresh = cachekey.fresh(float(at), ttl)
+    except (OSError, ValueError):  # (a damaged verdict: not UTF-8, not three words, ...)
         return False
     return clean == "1" and fresh and table == cachekey.table_hash(environ)
 
@@ -293,15 +293,32 @@ def split_entry(
     path = _split_path(opts, bake, docker, environ, request)
     if path is None or not os.path.exists(path):
         return None
-    import json
+    doc = cachekey.read_json(path)
+    if not _is_split_entry(doc) or not cachekey.fresh(doc["at"], cachekey.ttl(environ)):
+        return None  # (damaged: the full path decides again and rewrites it)
+    return doc  # type: ignore[no-any-return]
 
-    try:
-        with open(path) as f:
-            doc: dict[str, Any] = json.load(f)
-        fresh = time.time() - float(doc["at"]) < cachekey.ttl(environ)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return doc if fresh and isinstance(doc.get("definition"), dict) else None
+
+def _is_split_entry(doc: Any) -> bool:
+    """What `remember_split` writes, in every part `run_split` uses."""
+    if not isinstance(doc, dict):
+        return False
+    said, record, definition = doc.get("said"), doc.get("record"), doc.get("definition")
+    return (
+        isinstance(said, list)
+        and all(
+            isinstance(s, list)
+            and len(s) == 2
+            and s[0] in ("debug", "info", "warning", "error")
+            and isinstance(s[1], str)
+            for s in said
+        )
+        and isinstance(record, dict)
+        and set(record) <= {"mode", "advisories"}
+        and isinstance(doc.get("split"), bool)
+        and cachekey.is_definition(definition)
+        and bool(definition.get("target"))
+    )
 
 
 def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping[str, Any]) -> int:

@@ -71,9 +71,19 @@ def _file(environ: Mapping[str, str]) -> str:
 def _stamp(path: str) -> str:
     try:
         st = os.stat(path)
-    except OSError:
+    except (OSError, ValueError):  # (ValueError: a NUL in a damaged entry's path)
         return "-"
     return f"{st.st_mtime_ns}.{st.st_size}.{st.st_ino}"
+
+
+def _entries(environ: Mapping[str, str]) -> list[str]:
+    """The remembered lines; none when the file is missing or damaged (not UTF-8, say): a
+    file that cannot be read is a miss, and the probe writes it anew."""
+    try:
+        with open(_file(environ), "rb") as f:
+            return f.read().decode().splitlines()
+    except (OSError, ValueError):
+        return []
 
 
 def lookup(docker: str, environ: Mapping[str, str]) -> str | None:
@@ -81,17 +91,15 @@ def lookup(docker: str, environ: Mapping[str, str]) -> str | None:
     if environ.get("BAKEGUARD_PLUGIN_DIRECT", "1") == "0":
         return None
     config = config_dir(environ)
-    try:
-        with open(_file(environ)) as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    for line in lines:
+    for line in _entries(environ):
         fields = line.split("\t")
-        # docker, config folder, plugin, then (path, stamp) pairs
-        if len(fields) < 3 or len(fields) % 2 == 0 or fields[:2] != [docker, config]:
+        # docker, config folder, plugin, then (path, stamp) pairs: the docker binary,
+        # config.json and the plugin first (a line cut short watches less: not used)
+        if len(fields) < 9 or len(fields) % 2 == 0 or fields[:2] != [docker, config]:
             continue
         pairs = fields[3:]
+        if pairs[0:5:2] != [docker, os.path.join(config, "config.json"), fields[2]]:
+            continue
         if all(_stamp(pairs[i]) == pairs[i + 1] for i in range(0, len(pairs), 2)):
             return fields[2]
     return None
@@ -128,15 +136,10 @@ def remember(
     watched = [docker, os.path.join(config, "config.json"), plugin]
     watched += plugin_dirs(environ) or [] if search is None else search
     entry = "\t".join([docker, config, plugin, *(x for p in watched for x in (p, _stamp(p)))])
-    path = _file(environ)
-    try:
-        with open(path) as f:
-            old = [x for x in f.read().splitlines() if x.split("\t")[:2] != [docker, config]]
-    except OSError:
-        old = []
+    old = [x for x in _entries(environ) if x.split("\t")[:2] != [docker, config]]
     from bakeguard.cachekey import write_atomic
 
-    write_atomic(path, "\n".join([entry, *old[: _KEEP - 1]]) + "\n")
+    write_atomic(_file(environ), "\n".join([entry, *old[: _KEEP - 1]]) + "\n")
     return True
 
 

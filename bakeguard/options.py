@@ -7,6 +7,7 @@ and the root's --builder/--debug). A flag we do not know stays in its place, unt
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 
@@ -52,6 +53,10 @@ GUARD_MODES = ("warn", "auto", "strict", "off")
 SPLIT_MODES = ("auto", "always", "never")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
+DEFAULT_SPLIT_SUFFIX = "-{os}-{arch}{variant}"
+# verification waits on a registry at most this long: beyond an hour, a CI job's own timeout
+# ends the run first and the report never says why
+MAX_VERIFY_TIMEOUT = 3600.0
 
 
 class GuardSpec:
@@ -93,7 +98,7 @@ GUARD_SPECS: tuple[GuardSpec, ...] = (
         "--guard-split-suffix",
         "BAKEGUARD_SPLIT_SUFFIX",
         "value",
-        "-{os}-{arch}{variant}",
+        DEFAULT_SPLIT_SUFFIX,
         "per-platform tag suffix on the docker driver",
     ),
     GuardSpec(
@@ -169,7 +174,7 @@ class GuardOptions:
         self,
         guard: str = "auto",
         split: str = "auto",
-        split_suffix: str = "-{os}-{arch}{variant}",
+        split_suffix: str = DEFAULT_SPLIT_SUFFIX,
         verify: bool = True,
         verify_timeout: float = 60.0,
         report: str | None = None,
@@ -392,11 +397,13 @@ def split_guard_args(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
                 raise UsageError(f"unknown bakeguard option {name}", f"known options: {known}")
             if spec.kind == "bool":
                 found[name] = _coerce(spec, val if eq else "true", "command line")
-            elif eq:
-                found[name] = _coerce(spec, val, "command line")
-            elif i + 1 < len(argv):
-                found[name] = _coerce(spec, argv[i + 1], "command line")
-                i += 1
+            elif eq or i + 1 < len(argv):
+                value = val if eq else argv[i + 1]
+                i += 0 if eq else 1
+                # (an empty suffix gets check_suffix's message: what it would do)
+                if value == "" and spec.kind == "value" and name != "--guard-split-suffix":
+                    raise UsageError(f"{name} is given an empty value", f"give {name}=VALUE")
+                found[name] = _coerce(spec, value, "command line")
             else:
                 hint = f"one of: {', '.join(spec.choices)}" if spec.choices else "a value"
                 raise UsageError(f"{name} needs a value", f"give {name}=VALUE with {hint}")
@@ -412,11 +419,14 @@ def parse(
     environ = os.environ if environ is None else environ
     flags, rest = split_guard_args(argv)
     values: dict[str, str] = {}
+    source: dict[str, str] = {}  # where each value came from, for the messages
     for spec in GUARD_SPECS:
+        source[spec.flag] = spec.flag
         if spec.flag in flags:
             values[spec.flag] = flags[spec.flag]
         elif spec.env and environ.get(spec.env, "") != "":
             values[spec.flag] = _coerce(spec, environ[spec.env], spec.env)
+            source[spec.flag] = spec.env
         elif spec.default is not None:
             values[spec.flag] = spec.default
 
@@ -426,13 +436,15 @@ def parse(
     timeout_raw = values["--guard-verify-timeout"]
     try:
         timeout = float(timeout_raw)
-        if timeout < 0:
+        if not math.isfinite(timeout) or not 0 <= timeout <= MAX_VERIFY_TIMEOUT:
             raise ValueError
     except ValueError:
         raise UsageError(
-            f"invalid verify timeout {timeout_raw!r}",
-            "give --guard-verify-timeout / BAKEGUARD_VERIFY_TIMEOUT as seconds, e.g. 60",
+            f"{source['--guard-verify-timeout']}: invalid verify timeout {timeout_raw!r}",
+            "give --guard-verify-timeout / BAKEGUARD_VERIFY_TIMEOUT as seconds from 0 to "
+            f"{MAX_VERIFY_TIMEOUT:.0f}, e.g. 60",
         ) from None
+    check_values(values, source)
     opts = GuardOptions(
         guard=values["--guard"],
         split=values["--guard-split"],
@@ -453,3 +465,60 @@ def parse(
         install_plugin=flag("--guard-install-plugin"),
     )
     return opts, parse_bake(rest)
+
+
+def check_values(values: Mapping[str, str], source: Mapping[str, str]) -> None:
+    """bakeguard's own inputs checked before anything runs: a bad one would otherwise show
+    only after the build (the report, the shard's digest files) or midway (the split)."""
+    suffix = values["--guard-split-suffix"]
+    if suffix != DEFAULT_SPLIT_SUFFIX:  # (the default needs no check, nor its import)
+        from bakeguard.platforms import check_suffix
+
+        check_suffix(suffix, source["--guard-split-suffix"])
+    shard = values.get("--guard-shard")
+    if shard is not None and not [p for p in shard.split(",") if p.strip()]:
+        raise UsageError(
+            f"{source['--guard-shard']} {shard!r} names no platform",
+            "give the shard's platforms, comma-separated, e.g. --guard-shard linux/arm64",
+        )
+    report = values.get("--guard-report")
+    if report is not None:
+        check_writable_file(report, source["--guard-report"])
+    digests = values.get("--guard-digests")
+    if digests is not None:
+        check_writable_folder(digests, source["--guard-digests"])
+
+
+def check_writable_file(path: str, source: str) -> None:
+    """A file bakeguard writes at the end of a run (`-`: stdout) can be written now: an
+    existing file is opened for appending (nothing changes), a new one is created and removed."""
+    if path == "-":
+        return
+    fix = "give a file in an existing, writable folder, or - for stdout"
+    if os.path.isdir(path):
+        raise UsageError(f"{source} {path}: is a folder, not a file", fix)
+    try:
+        if os.path.exists(path):
+            with open(path, "a"):
+                pass
+        else:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            os.unlink(path)
+    except OSError as e:
+        raise UsageError(f"{source} {path}: cannot be written: {e.strerror}", fix) from None
+    except ValueError as e:  # a NUL in the path
+        raise UsageError(f"{source} {path!r}: not a path: {e}", fix) from None
+
+
+def check_writable_folder(path: str, source: str) -> None:
+    """A folder bakeguard writes into (made if missing) can be: it, or the nearest folder
+    above it that exists, is a writable folder."""
+    fix = "give a folder that exists or can be made, and can be written"
+    here = os.path.abspath(path)
+    while not os.path.exists(here) and os.path.dirname(here) != here:
+        here = os.path.dirname(here)
+    if not os.path.isdir(here):
+        what = "is a file" if here == os.path.abspath(path) else f"is under a file, {here}"
+        raise UsageError(f"{source} {path}: {what}, not a folder", fix)
+    if not os.access(here, os.W_OK | os.X_OK):
+        raise UsageError(f"{source} {path}: {here} cannot be written", fix)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard, TypeVar
 
 from bakeguard import cachekey, locator
 from bakeguard.docker import Docker, Result
@@ -112,27 +113,37 @@ def parse_inspect(text: str) -> Builder | None:
     )
 
 
+T = TypeVar("T")
+
+
+def _of(doc: object, key: str, kind: type[T]) -> T | None:
+    """doc[key] when doc is an object and the value is of that kind (what is read here may
+    come from the cache, not from docker)."""
+    value = doc.get(key) if isinstance(doc, dict) else None
+    return value if isinstance(value, kind) else None
+
+
 def parse_info(text: str) -> EngineInfo:
     try:
         doc = json.loads(text)
     except ValueError:
         return EngineInfo(None)
-    status = doc.get("driver_status") or []
+    status = _of(doc, "driver_status", list) or []
     store: bool | None = None
     for pair in status:
         if isinstance(pair, list) and len(pair) == 2 and pair[0] == "driver-type":
             store = "io.containerd.snapshotter" in str(pair[1])
     if store is None and status:
         store = False  # a classic graphdriver lists its own keys (Backing Filesystem, ...)
-    reg = doc.get("registry") or {}
-    insecure = [str(c) for c in reg.get("InsecureRegistryCIDRs") or []]
-    for name, idx in (reg.get("IndexConfigs") or {}).items():
+    reg = _of(doc, "registry", dict) or {}
+    insecure = [str(c) for c in _of(reg, "InsecureRegistryCIDRs", list) or []]
+    for name, idx in (_of(reg, "IndexConfigs", dict) or {}).items():
         if isinstance(idx, dict) and not idx.get("Secure", True):
-            insecure.append(name)
+            insecure.append(str(name))
     plugin = next(
         (
             str(p.get("Path"))
-            for p in doc.get("plugins") or []
+            for p in _of(doc, "plugins", list) or []
             if isinstance(p, dict) and p.get("Name") == "buildx" and not p.get("Err")
         ),
         None,
@@ -153,12 +164,26 @@ def cached(
     if ttl <= 0:
         return None
     try:
-        doc = json.loads(_cache_path(docker, name, environ).read_text())
-        if time.time() - float(doc["at"]) < ttl:
-            return interpret(doc["raw"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
+        doc = json.loads(_cache_path(docker, name, environ).read_bytes())
+    except (OSError, ValueError):  # (bytes that are not UTF-8 are a ValueError too)
+        return None
+    if not isinstance(doc, dict) or not cachekey.fresh(doc.get("at"), ttl):
+        return None
+    raw = doc.get("raw")
+    return interpret(raw) if _is_raw(raw) else None
+
+
+def _is_raw(raw: object) -> TypeGuard[dict[str, list[object]]]:
+    """What `_run_probes` returns (as the cache keeps it): for each command, [code, stdout,
+    stderr]."""
+    return isinstance(raw, dict) and all(
+        isinstance(r := raw.get(k), list)
+        and len(r) == 3
+        and type(r[0]) is int
+        and isinstance(r[1], str)
+        and isinstance(r[2], str)
+        for k in ("version", "inspect", "info")
+    )
 
 
 def probe(

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -33,7 +34,7 @@ from bakeguard.compat import apply as apply_profile
 from bakeguard.definition import Definition, Target
 from bakeguard.docker import Docker, Fed
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, UsageError, VerificationFailed
-from bakeguard.platforms import normalize, suffix
+from bakeguard.platforms import check_split_tags, normalize, suffix
 from bakeguard.probe import Environment
 from bakeguard.refs import Reference
 from bakeguard.report import read_object
@@ -152,6 +153,8 @@ def make_plan(
                 others.append(t.name)
             continue
         split_targets[t.name] = t
+        if not by_digest:  # per-platform tags: each must be one of its own, and valid
+            check_split_tags(suffix_template, t.name, t.tag_refs[0], t.platforms)
         pushing = [o for o in t.outputs if o.pushes]
         extra = {k: v for k, v in pushing[0].attrs.items() if k not in PUSH_ATTRS}
         if profile == "docker-v2":
@@ -160,7 +163,8 @@ def make_plan(
             if only_platforms is not None and normalize(plat) not in only_platforms:
                 continue
             sfx = suffix(plat, suffix_template)
-            name = _unique(f"{t.name}{sfx}", taken)
+            # bake allows only [a-zA-Z0-9_-] in a target's name; a tag allows '.' too
+            name = _unique(re.sub(r"[^a-zA-Z0-9_-]", "-", f"{t.name}{sfx}"), taken)
             raw = {
                 k: v
                 for k, v in apply_profile(t.raw, profile).items()
@@ -726,30 +730,141 @@ def create(
     return "bakeguard" if direct else "imagetools"
 
 
+DIGEST_KEYS = {
+    "target": "the target's name",
+    "platform": "a platform (os/arch[/variant])",
+    "platforms": "a list of the target's platforms",
+    "source": "the pushed image by digest (NAME@sha256:...)",
+    "refs": "a list of the tags to write",
+}
+_DIGEST_FIX = (
+    "re-run that shard (bakeguard --push --guard-shard PLATFORM --guard-digests DIR), "
+    "or copy the shard's --guard-digests folder again"
+)
+
+
+def _digest_error(f: Path, what: str) -> UsageError:
+    return UsageError(f"--guard-merge: {f}: {what}", _DIGEST_FIX)
+
+
+def _is_digest_ref(value: str) -> bool:
+    name, at, digest = value.partition("@")
+    algo, colon, hex_ = digest.partition(":")
+    hex_ok = len(hex_) == 64 and all(c in "0123456789abcdef" for c in hex_)
+    return bool(name and at and algo == "sha256" and colon and hex_ok)
+
+
+def read_digest_file(f: Path) -> dict[str, Any] | None:
+    """One shard's digest file, checked key by key (None: a JSON object of another kind)."""
+    try:
+        doc = json.loads(f.read_bytes())
+    except OSError as e:
+        raise _digest_error(f, f"cannot be read: {e.strerror}") from None
+    except ValueError as e:  # (not UTF-8 is a ValueError too)
+        raise _digest_error(f, f"is not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        kind = {list: "a JSON list", type(None): "null"}.get(type(doc), type(doc).__name__)
+        raise _digest_error(f, f"is {kind}, not a bakeguard digest file ({SHARD_SCHEMA})")
+    schema = doc.get("schema")
+    if schema != SHARD_SCHEMA:
+        if isinstance(schema, str) and schema.startswith("bakeguard-digest/"):
+            raise UsageError(
+                f"--guard-merge: {f} is a digest file of schema {schema}, which this "
+                f"bakeguard (reading {SHARD_SCHEMA}) does not know",
+                "merge with the bakeguard version the shards ran",
+            )
+        return None
+    for key, what in DIGEST_KEYS.items():
+        value = doc.get(key)
+        if key not in doc:
+            raise _digest_error(f, f"lacks `{key}` ({what})")
+        if key in ("platforms", "refs"):
+            ok = (
+                bool(value)
+                and isinstance(value, list)
+                and all(isinstance(x, str) and x for x in value)
+            )
+        elif key == "source":
+            ok = isinstance(value, str) and _is_digest_ref(value)
+        else:
+            ok = isinstance(value, str) and bool(value)
+        if not ok:
+            raise _digest_error(f, f"`{key}` must be {what}, not {json.dumps(value)[:80]}")
+    annotations = doc.setdefault("annotations", [])
+    if not isinstance(annotations, list) or not all(isinstance(a, str) for a in annotations):
+        raise _digest_error(f, f"`annotations` must be a list of strings, not {annotations!r}")
+    doc["platform"] = normalize(doc["platform"])
+    doc["platforms"] = list(dict.fromkeys(normalize(p) for p in doc["platforms"]))
+    if doc["platform"] not in doc["platforms"]:
+        raise _digest_error(
+            f, f"`platform` {doc['platform']} is not one of `platforms` {doc['platforms']}"
+        )
+    return doc
+
+
+def read_digest_files(where: Path, log: Any) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
+    """Every shard's digest file in `where`, by target; checked whole before anything is
+    assembled (a file that cannot be what a shard wrote stops the merge: exit 2)."""
+    if not where.is_dir():
+        raise UsageError(
+            f"--guard-merge: {where} is not a folder",
+            "give the folder holding the shards' --guard-digests files",
+        )
+    files = sorted(where.glob("*.json"))
+    by_target: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    other: list[str] = []
+    for f in files:
+        doc = read_digest_file(f)
+        if doc is None:
+            other.append(f.name)
+        else:
+            by_target.setdefault(doc["target"], []).append((f, doc))
+    if not by_target:
+        others = f"; its JSON files ({', '.join(other[:5])}) are not" if other else ""
+        raise UsageError(
+            f"--guard-merge: no bakeguard digest file (JSON with schema {SHARD_SCHEMA}) in "
+            f"{where}{others}",
+            "copy every shard's --guard-digests folder there first "
+            "(bakeguard --push --guard-shard PLATFORM --guard-digests DIR writes them)",
+        )
+    if other:
+        log.warning(
+            f"--guard-merge: ignoring {', '.join(other)} in {where}: not bakeguard digest "
+            f"files (schema {SHARD_SCHEMA})"
+        )
+    for target, found in by_target.items():
+        (f0, d0) = found[0]
+        seen: dict[str, tuple[Path, str]] = {}
+        for f, d in found:
+            for key in ("platforms", "refs", "annotations"):
+                if d[key] != d0[key]:
+                    raise UsageError(
+                        f"--guard-merge: the digest files of target {target} disagree on "
+                        f"`{key}`: {f0} has {d0[key]}, {f} has {d[key]}",
+                        "re-run every shard of the same commit and arguments, "
+                        "then merge their digest files only",
+                    )
+            first = seen.setdefault(d["platform"], (f, d["source"]))
+            if first[1] != d["source"]:
+                raise UsageError(
+                    f"--guard-merge: two digest files of target {target} push "
+                    f"{d['platform']}: {first[0]} ({first[1]}) and {f} ({d['source']})",
+                    "keep the digest file of the shard run you want, remove the other",
+                )
+    return by_target
+
+
 def merge(session: Session) -> int:
     """--guard-merge DIR: assemble and verify every target from the shards' digest files."""
     from bakeguard.registry.verify import Expectation
 
     where = Path(session.opts.merge or ".")
-    files = sorted(where.glob("*.json"))
-    if not files:
-        raise UsageError(
-            f"--guard-merge: no digest files in {where}",
-            "copy every shard's --guard-digests folder there first",
-        )
-    by_target: dict[str, list[dict[str, Any]]] = {}
-    for f in files:
-        try:
-            doc = json.loads(f.read_text())
-        except ValueError as e:
-            raise UsageError(f"--guard-merge: {f} is not JSON: {e}", "re-run that shard") from e
-        if doc.get("schema") != SHARD_SCHEMA:
-            continue
-        by_target.setdefault(str(doc["target"]), []).append(doc)
+    by_target = read_digest_files(where, session.log)
     exps: list[Expectation] = []
     missing: list[str] = []
 
-    for target, docs in sorted(by_target.items()):
+    for target, found in sorted(by_target.items()):
+        docs = list({d["platform"]: d for _f, d in found}.values())  # one per platform
         want = docs[0]["platforms"]
         have = {d["platform"] for d in docs}
         lost = [p for p in want if p not in have]

@@ -219,3 +219,72 @@ def test_parsed_tables_are_cached_by_content(tmp_path: Path) -> None:
         {"XDG_CACHE_HOME": str(tmp_path / "off"), "BAKEGUARD_PROBE_TTL": "0"}
     )
     assert not list((tmp_path / "off").glob("**/*.json"))
+
+
+ENTRY = (
+    "[[advisory]]\nid = 'corp-1'\ntitle = 't'\naffected = '>=0.1'\nmitigation = 'verify'\n"
+    "symptom = 's'\nfix = 'f'\nreferences = ['https://x']\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (
+            "[advisory.when]\nmin_platforms = 'two'\n",
+            "condition `min_platforms` must be a whole number, e.g. 2, not 'two'",
+        ),
+        ("[advisory.when]\npush = 'yes'\n", "condition `push` must be true or false, not 'yes'"),
+        ("[advisory.when]\ndrivers = 'docker'\n", "condition `drivers` must be a list of driver"),
+        ("[advisory.when]\noutputs = 'x'\n", "condition `outputs` must be a table of output"),
+        ("[advisory.when]\nbuildkit = 12\n", "condition `buildkit` must be a PEP 440"),
+        ("[advisory.when]\nbuildkit = '>>1'\n", "bad `buildkit` condition"),
+        ("when = 1\n", "`when` must be a table of conditions"),
+        ("fixed = 0.22\n", "`fixed` must be a string"),
+        ("level = 1\n", "`level` must be one of error, warning, info, not 1"),
+    ],
+)
+def test_a_condition_of_the_wrong_type_names_file_advisory_key_and_type(
+    tmp_path: Path, extra: str, needle: str
+) -> None:
+    f = tmp_path / "corp.toml"
+    f.write_text(ENTRY + extra)
+    with pytest.raises(UsageError) as e:
+        load({"BAKEGUARD_ADVISORIES": str(f), "BAKEGUARD_PROBE_TTL": "0"})
+    assert e.value.message().startswith(f"{f}: advisory 'corp-1': ")
+    assert needle in e.value.message() and e.value.exit_code == 2
+
+
+def test_an_unknown_key_in_an_advisory_is_an_error_naming_the_known_ones() -> None:
+    """(unknown conditions already were: a misspelt `mitigaton` was silently dropped)"""
+    with pytest.raises(UsageError) as e:
+        parse_table(ENTRY + "severity = 'high'\n", "f.toml")
+    assert e.value.message().startswith("f.toml: advisory 'corp-1': unknown key `severity`")
+    assert "known keys: id, title, level, affected" in e.value.message()
+
+
+def test_a_file_that_is_not_utf8_text_is_a_usage_error(tmp_path: Path) -> None:
+    f = tmp_path / "corp.toml"
+    f.write_bytes(b"\xff\xfe[[advisory]]")
+    with pytest.raises(UsageError) as e:
+        load({"BAKEGUARD_ADVISORIES": str(f), "BAKEGUARD_PROBE_TTL": "0"})
+    assert f"{f} is not UTF-8 text" in e.value.message()
+
+
+@pytest.mark.parametrize("top", ["advisory = 1\n", "advisory = [1]\n", "advisories = []\n"])
+def test_a_file_not_of_advisory_tables_is_a_usage_error(top: str) -> None:
+    with pytest.raises(UsageError) as e:
+        parse_table(top, "f.toml")
+    assert "f.toml: " in e.value.message() and "[[advisory]]" in e.value.message()
+
+
+@pytest.mark.parametrize("damage", [b"[]", b"null", b"{}", b"\x80garbage", b'{"advisory": [{}]}'])
+def test_a_damaged_cached_table_is_read_again_from_the_toml(tmp_path: Path, damage: bytes) -> None:
+    """`[]` used to be an empty built-in table (no advisory ever matched), `null` a traceback,
+    a damaged entry an error blaming the built-in table."""
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert [a.id for a in load(env)] == [a.id for a in TABLE]
+    (cached,) = (tmp_path / "bakeguard" / "probe").glob("advisories-*.json")
+    cached.write_bytes(damage)
+    assert [a.id for a in load(env)] == [a.id for a in TABLE]
+    assert cached.read_bytes() != damage  # written anew

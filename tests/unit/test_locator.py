@@ -132,3 +132,32 @@ def test_guard_off_execs_the_plugin_as_docker_would(env: dict[str, str]) -> None
 def test_guard_off_without_a_remembered_plugin_runs_docker(env: dict[str, str]) -> None:
     code, seen = _guard_off(env, "--push", "app")
     assert (code, seen) == (0, {})  # /bin/true as docker; the plugin never ran
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"\x80\xff\x00garbage\n",
+        b"[]",
+        b"null",
+        b"a\tb\tc\n",
+        b"\0\t\0\t\0\t\0\t\0\t\0\t\0\t\0\t\0\n",
+    ],
+)
+def test_a_damaged_file_is_forgotten_and_written_anew(env: dict[str, str], damage: bytes) -> None:
+    """Not UTF-8 used to be a traceback on every run, `--guard=off` included."""
+    assert _remember(env)
+    path = Path(env["XDG_CACHE_HOME"]) / "bakeguard" / "probe" / "plugins"
+    path.write_bytes(damage)
+    assert locator.lookup(env["docker"], env) is None
+    assert _remember(env)
+    assert locator.lookup(env["docker"], env) == env["plugin"]
+
+
+def test_a_line_cut_short_is_not_used(env: dict[str, str]) -> None:
+    """A truncated line watches nothing (`all` of no pairs), so it named a plugin forever."""
+    assert _remember(env)
+    path = Path(env["XDG_CACHE_HOME"]) / "bakeguard" / "probe" / "plugins"
+    line = path.read_text().split("\n")[0]
+    path.write_text("\t".join(line.split("\t")[:3]) + "\n")
+    assert locator.lookup(env["docker"], env) is None

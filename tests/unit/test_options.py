@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bakeguard.errors import UsageError
@@ -128,3 +130,97 @@ def test_guard_args_after_terminator_are_bakes() -> None:
     opts, bake = parse(["--", "--guard=off"], {})
     assert opts.guard == "auto"
     assert bake.argv == ["--", "--guard=off"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "-1", "86400", "3601"])
+def test_a_verify_timeout_that_is_not_a_sane_number_of_seconds_is_refused(value: str) -> None:
+    for argv, env, named in (
+        ([f"--guard-verify-timeout={value}"], {}, "--guard-verify-timeout"),
+        ([], {"BAKEGUARD_VERIFY_TIMEOUT": value}, "BAKEGUARD_VERIFY_TIMEOUT"),
+    ):
+        with pytest.raises(UsageError) as e:
+            parse(argv, env)
+        assert e.value.message().startswith(f"{named}: invalid verify timeout {value!r}")
+        assert "from 0 to 3600" in e.value.message()
+
+
+@pytest.mark.parametrize(
+    ("suffix", "needle"),
+    [
+        ("", "is empty: every platform would be pushed to the final tag itself"),
+        ("-{bogus}", "unknown placeholder {bogus}"),
+        ("-{os!r}", "unknown placeholder {os!r}"),
+        ("-{arch:>9}", "unknown placeholder {arch:>9}"),
+        ("-{0}", "unknown placeholder {0}"),
+        ("-{arch", "not a valid template"),
+        ("-{arch}}", "not a valid template"),
+        ("-{os}/{arch}", "'/' cannot be part of a tag"),
+        ("-{{arch}}", "'{' cannot be part of a tag"),
+        ("-amd64", "names no placeholder: every platform would get the same tag"),
+    ],
+)
+def test_a_split_suffix_that_cannot_make_per_platform_tags_is_refused(
+    suffix: str, needle: str
+) -> None:
+    with pytest.raises(UsageError) as e:
+        parse(["--guard-split-suffix", suffix], {})
+    assert needle in e.value.message() and "{os}, {arch} and {variant}" in e.value.message()
+    if suffix:  # (an empty variable is an unset one)
+        with pytest.raises(UsageError) as e:
+            parse([], {"BAKEGUARD_SPLIT_SUFFIX": suffix})
+        assert e.value.message().startswith("BAKEGUARD_SPLIT_SUFFIX")
+
+
+@pytest.mark.parametrize("suffix", ["-{os}-{arch}{variant}", ".{arch}{variant}", "_{arch}-x"])
+def test_a_split_suffix_of_placeholders_and_tag_characters_is_taken(suffix: str) -> None:
+    assert parse(["--guard-split-suffix", suffix], {})[0].split_suffix == suffix
+
+
+@pytest.mark.parametrize(
+    "flag", ["--guard-report", "--guard-digests", "--guard-merge", "--guard-shard"]
+)
+def test_an_empty_value_is_refused_not_taken_for_unset(flag: str) -> None:
+    """`--guard-merge=` used to run a build; `--guard-report=` wrote no report."""
+    with pytest.raises(UsageError) as e:
+        parse([f"{flag}=", "--push"], {})
+    assert f"{flag} is given an empty value" in e.value.message()
+
+
+@pytest.mark.parametrize("shard", [",", " , "])
+def test_a_shard_of_no_platform_is_refused(shard: str) -> None:
+    with pytest.raises(UsageError) as e:
+        parse(["--guard-shard", shard], {})
+    assert "names no platform" in e.value.message() and "linux/arm64" in e.value.message()
+
+
+def test_a_report_path_is_checked_without_a_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("old.json").write_text("kept")
+    for ok in ("-", "new.json", "old.json"):
+        assert parse(["--guard-report", ok], {})[0].report == ok
+    assert not Path("new.json").exists() and Path("old.json").read_text() == "kept"
+    Path("a-file").write_text("x")
+    for bad, why in (
+        ("missing/r.json", "cannot be written: No such file or directory"),
+        (".", "is a folder, not a file"),
+        ("a-file/r.json", "cannot be written: Not a directory"),
+    ):
+        with pytest.raises(UsageError) as e:
+            parse(["--guard-report", bad], {})
+        assert e.value.message().startswith(f"--guard-report {bad}: {why}")
+
+
+def test_a_digests_folder_under_a_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a-file").write_text("x")
+    assert parse(["--guard-digests", "new/deeper"], {})[0].digests == "new/deeper"
+    with pytest.raises(UsageError) as e:
+        parse(["--guard-digests", "a-file"], {})
+    assert "--guard-digests a-file: is a file, not a folder" in e.value.message()
+    with pytest.raises(UsageError) as e:
+        parse([], {"BAKEGUARD_DIGESTS": "a-file/d"})
+    assert "is under a file" in e.value.message()

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,3 +120,54 @@ def test_info_names_the_buildx_plugin_docker_runs() -> None:
     broken = '{"plugins":[{"Name":"buildx","Path":"/x/docker-buildx","Err":"not executable"}]}'
     assert parse_info(broken).buildx_path is None
     assert parse_info('{"driver_status":[],"registry":{}}').buildx_path is None
+
+
+def _cached_file(tmp_path: Path) -> Path:
+    (found,) = (tmp_path / "bakeguard" / "probe").glob("*.json")
+    return found
+
+
+def _damages() -> dict[str, Any]:
+    raw = {k: [0, "", ""] for k in ("version", "inspect", "info")}
+    return {
+        "garbage": b"\x80garbage",
+        "list": [],
+        "null": None,
+        "at-text": {"at": "soon", "raw": raw},
+        "at-future": {"at": 1e999, "raw": "GOOD"},  # was fresh forever
+        "raw-list": {"at": "NOW", "raw": []},
+        "raw-short": {"at": "NOW", "raw": {**raw, "info": 5}},
+        "raw-types": {"at": "NOW", "raw": {**raw, "version": [0, 1, ""]}},
+        "code-text": {"at": "NOW", "raw": {**raw, "info": ["0", "", ""]}},
+    }
+
+
+@pytest.mark.parametrize("damage", sorted(_damages()))
+def test_a_damaged_cache_is_probed_again_and_rewritten(tmp_path: Path, damage: str) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    d = FakeDocker(_outputs())
+    good = probe(d, None, env)
+    f = _cached_file(tmp_path)
+    value = _damages()[damage]
+    if not isinstance(value, bytes):
+        text = json.dumps(value).replace('"NOW"', str(time.time()))
+        value = text.replace('"GOOD"', json.dumps(json.loads(f.read_text())["raw"])).encode()
+    f.write_bytes(value)
+    assert probe(d, None, env) == good and len(d.calls) == 6  # probed again
+    assert probe(d, None, env) == good and len(d.calls) == 6  # from the rewritten cache
+
+
+def test_a_cached_info_of_unexpected_shape_is_read_without_a_traceback(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    outs = _outputs()
+    outs["info"] = Result((), 0, "[]", "")
+    probe(FakeDocker(outs), None, env)
+    assert probe(FakeDocker(outs), None, env).engine.containerd_store is None
+
+
+@pytest.mark.parametrize(
+    "info",
+    ["[]", "null", '{"registry": []}', '{"registry": {"IndexConfigs": []}}', '{"plugins": 1}'],
+)
+def test_info_of_unexpected_shape_is_unknown(info: str) -> None:
+    assert parse_info(info).buildx_path is None
