@@ -54,19 +54,12 @@ BY_DIGEST_DRIVERS = ("remote", "docker-container", "kubernetes")
 # layers) and leaves no intermediate per-platform tags in the user's image list.
 NO_ENGINE_PUSH_SINCE = Version("0.22.0")
 PUSH_ATTRS = ("type", "name", "push", "push-by-digest", "name-canonical")
-TRANSIENT = (
-    "429",
-    "500",
-    "502",
-    "503",
-    "504",
-    "too many requests",
-    "service unavailable",
-    "connection reset",
-    "connection refused",
-    "eof",
-    "timeout",
-    "i/o timeout",
+# What a failed `imagetools create` says when trying again may help. Whole words only: the
+# digests in its output are hex, and one holding "500" or "429" is not an HTTP status.
+TRANSIENT = re.compile(
+    r"\b(429|500|502|503|504|eof)\b|too many requests|service unavailable|connection reset|"
+    r"connection refused|timeout",
+    re.I,
 )
 
 
@@ -679,13 +672,14 @@ def create(
         if res.ok:
             return res.stdout
         text = res.stderr.strip()
-        if any(w in text.lower() for w in TRANSIENT):
-            log.warning(f"imagetools create failed, retrying: {text[-300:]}")
-            raise Transient(text)
-        raise BakeguardError(
+        failed = (
             f"imagetools create for target {target} failed: {text[-1500:]}",
             "check the registry; the per-platform images are pushed, re-run to assemble",
         )
+        if TRANSIENT.search(text):
+            log.warning(f"imagetools create failed, retrying: {text[-300:]}")
+            raise Transient(*failed)  # what the last attempt says if none succeeds
+        raise BakeguardError(*failed)
 
     def attempt() -> None:
         nonlocal direct

@@ -146,3 +146,16 @@ def test_who_wrote_the_tags_is_returned_for_the_report() -> None:
         create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, lambda: denied)
         == "imagetools"
     )
+
+
+def test_a_digest_holding_500_is_not_a_server_error() -> None:
+    """A 400 whose text names a digest with "500" in it failed four times over, as if the
+    registry were down; it is final at once and says which target it was."""
+    text = (
+        'ERROR: failed commit on ref "index-sha256:5003c0ffee": unexpected status from PUT '
+        "request: 400 Bad Request"
+    )
+    d = Docker(Result((), 1, "", text))
+    with pytest.raises(BakeguardError, match=r"imagetools create for target app failed"):
+        create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, None)
+    assert len(d.calls) == 1
