@@ -445,6 +445,7 @@ def parse(
             f"{MAX_VERIFY_TIMEOUT:.0f}, e.g. 60",
         ) from None
     check_values(values, source)
+    check_seconds(environ, "BAKEGUARD_PROBE_TTL")
     opts = GuardOptions(
         guard=values["--guard"],
         split=values["--guard-split"],
@@ -481,12 +482,33 @@ def check_values(values: Mapping[str, str], source: Mapping[str, str]) -> None:
             f"{source['--guard-shard']} {shard!r} names no platform",
             "give the shard's platforms, comma-separated, e.g. --guard-shard linux/arm64",
         )
+    if shard is not None and values["--guard"] == "off":
+        # off is plain bake: it would build and push every platform, not the shard's
+        raise UsageError(
+            f"{source['--guard-shard']} needs the guard on, but {source['--guard']} is off",
+            "drop --guard=off (BAKEGUARD_GUARD=off) for the shard jobs",
+        )
     report = values.get("--guard-report")
     if report is not None:
         check_writable_file(report, source["--guard-report"])
     digests = values.get("--guard-digests")
     if digests is not None:
         check_writable_folder(digests, source["--guard-digests"])
+
+
+def check_seconds(environ: Mapping[str, str], var: str) -> None:
+    """A variable of seconds, when set: a finite number, 0 or more."""
+    raw = environ.get(var, "")
+    if not raw:
+        return
+    try:
+        ok = math.isfinite(float(raw)) and float(raw) >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise UsageError(
+            f"{var}: invalid value {raw!r}", f"give {var} as seconds, e.g. 60 (0: off)"
+        )
 
 
 def check_writable_file(path: str, source: str) -> None:

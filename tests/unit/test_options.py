@@ -224,3 +224,18 @@ def test_a_digests_folder_under_a_file_is_refused(
     with pytest.raises(UsageError) as e:
         parse([], {"BAKEGUARD_DIGESTS": "a-file/d"})
     assert "is under a file" in e.value.message()
+
+
+def test_a_shard_with_the_guard_off_is_refused() -> None:
+    """--guard=off is plain bake: it would push every platform, not the shard's."""
+    with pytest.raises(UsageError, match="needs the guard on"):
+        parse(["--guard=off", "--guard-shard", "linux/arm64", "--push"], {})
+    with pytest.raises(UsageError, match="BAKEGUARD_SHARD needs the guard on"):
+        parse(["--push"], {"BAKEGUARD_GUARD": "off", "BAKEGUARD_SHARD": "linux/arm64"})
+
+
+@pytest.mark.parametrize("ttl", ["nan", "inf", "-1", "soon"])
+def test_a_probe_ttl_that_is_not_seconds_is_refused(ttl: str) -> None:
+    with pytest.raises(UsageError, match="BAKEGUARD_PROBE_TTL"):
+        parse(["--push"], {"BAKEGUARD_PROBE_TTL": ttl})
+    assert parse(["--push"], {"BAKEGUARD_PROBE_TTL": "0"})[0].guard == "auto"
