@@ -60,18 +60,7 @@ def fresh(at: object, ttl: float) -> bool:
     return 0 <= age < ttl  # (False for NaN)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """A cache file, written whole or not at all (a temporary name, then rename); a cache
-    that cannot be written is skipped silently."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+write_atomic = locator.write_atomic
 
 
 def _read(path: str) -> bytes:

@@ -22,6 +22,7 @@ remembered when:
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 TYPE_CHECKING = False  # typing costs milliseconds on the exec path
@@ -137,8 +138,6 @@ def remember(
     watched += plugin_dirs(environ) or [] if search is None else search
     entry = "\t".join([docker, config, plugin, *(x for p in watched for x in (p, _stamp(p)))])
     old = [x for x in _entries(environ) if x.split("\t")[:2] != [docker, config]]
-    from bakeguard.cachekey import write_atomic
-
     write_atomic(_file(environ), "\n".join([entry, *old[: _KEEP - 1]]) + "\n")
     return True
 
@@ -176,3 +175,17 @@ def plugin_env(environ: Mapping[str, str]) -> dict[str, str]:
     attrs = environ.get(OTEL_ATTRIBUTES)
     env[OTEL_ATTRIBUTES] = f"{attrs},{CLI_ATTRIBUTE}" if attrs else CLI_ATTRIBUTE
     return env
+
+
+def write_atomic(path: str, text: str) -> None:
+    """A cache file, written whole or not at all (a temporary name, then rename); a cache
+    that cannot be written is skipped silently."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
