@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 import sys
 
-TYPE_CHECKING = False  # typing itself would cost ~9 ms on the exec path
+TYPE_CHECKING = False  # typing itself is not imported on the exec path
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Mapping, Sequence
+
+    from bakeguard.docker import Docker, Result
+    from bakeguard.options import BakeArgs, GuardOptions
 
 # the variables options.parse reads besides BAKEGUARD_GUARD (kept equal by a unit test): set,
 # they are validated by the full parser even when the guard is off
@@ -89,40 +93,11 @@ def _main(argv: Sequence[str] | None) -> int:
 
     try:
         from bakeguard import options
-        from bakeguard.docker import Docker
         from bakeguard.interrupts import Interrupted
 
         try:
             opts, bake = options.parse(args)
-            special = (
-                opts.version
-                or opts.advisories
-                or opts.doctor
-                or opts.plan
-                or opts.verify_only
-                or opts.merge
-                or opts.install_plugin
-            )
-            if not special and (opts.guard == "off" or bake.passthrough_only):
-                return Docker.from_env().run_bake(bake.argv)
-            from bakeguard import fastpath
-
-            if not special:
-                runner = Docker.from_env()
-                request = fastpath.PrintRequest(runner, bake, os.environ)
-                entry = fastpath.split_entry(opts, bake, runner, os.environ, request)
-                if entry is not None:
-                    return fastpath.run_split(opts, bake, runner, entry)
-                if fastpath.eligible(opts, bake, runner, os.environ):
-                    return fastpath.run(opts, bake, runner)
-                # the full path: bake --print runs while the rest of bakeguard loads
-                started = fastpath.prefetch_print(runner, bake, os.environ, request)
-                from bakeguard import app
-
-                return app.run(opts, bake, runner, started)
-            from bakeguard import app
-
-            return app.run(opts, bake)
+            return dispatch(opts, bake)
         except Interrupted as e:
             return e.code
     except KeyboardInterrupt:
@@ -133,3 +108,94 @@ def _main(argv: Sequence[str] | None) -> int:
         log.configure()
         log.get().error(e.message())
         return e.exit_code
+
+
+def command(opts: GuardOptions) -> str:
+    """Which thing this run does: the first special option set, else a build."""
+    for name in ("advisories", "version", "doctor", "plan", "install_plugin", "merge"):
+        if getattr(opts, name):
+            return name
+    return "verify_only" if opts.verify_only else "build"
+
+
+def dispatch(opts: GuardOptions, bake: BakeArgs) -> int:
+    """The one dispatcher. A build with the guard off, or one that builds nothing, is bake
+    itself; a build that a recent run remembered starts bake at once (bakeguard.memo, the
+    fast paths in bakeguard.fastpath); any other starts `bake --print` before the rest of
+    bakeguard is imported, then runs its command."""
+    from bakeguard.docker import Docker
+
+    name = command(opts)
+    if name != "build":
+        return run(name, opts, bake)
+    if opts.guard == "off" or bake.passthrough_only:
+        return Docker.from_env().run_bake(bake.argv)
+    from bakeguard import fastpath, memo
+
+    runner = Docker.from_env()
+    request = memo.PrintRequest(runner, bake, os.environ)
+    entry = memo.split_entry(opts, bake, runner, os.environ, request)
+    if entry is not None:
+        return fastpath.run_split(opts, bake, runner, entry)
+    if memo.eligible(opts, bake, runner, os.environ):
+        return fastpath.run(opts, bake, runner)
+    started = memo.prefetch_print(runner, bake, os.environ, request)
+    return run(name, opts, bake, runner, started)
+
+
+def run(
+    name: str,
+    opts: GuardOptions,
+    bake: BakeArgs,
+    docker: Docker | None = None,
+    prefetched: subprocess.Popen[str] | Result | None = None,
+) -> int:
+    """Command `name` with a session (a build's docker and `bake --print` may be started
+    already); a build, a merge and a verification write the report and summary however
+    they end."""
+    from bakeguard import log
+    from bakeguard.docker import Docker
+    from bakeguard.errors import DockerError
+
+    log.configure(opts.verbose)
+    if name == "advisories":
+        from bakeguard.commands.advisories import list_advisories
+
+        return list_advisories(opts, os.environ)
+    if docker is None:
+        try:
+            docker = Docker.from_env()
+        except DockerError:
+            if name != "plan":  # the plan can read bake files offline
+                raise
+            docker = Docker("")
+    from bakeguard.session import Session, finishing
+
+    session = Session(opts, bake, docker, prefetched=prefetched)
+    if name == "version":
+        from bakeguard.commands.doctor import version
+
+        return version(session)
+    if name == "doctor":
+        from bakeguard.commands.doctor import doctor
+
+        return doctor(session)
+    if name == "plan":
+        from bakeguard.commands.plan import plan
+
+        return plan(session)
+    if name == "install_plugin":
+        from bakeguard.commands.install_plugin import install_plugin
+
+        return install_plugin(session)
+    if name == "merge":
+        from bakeguard.commands.merge import merge
+
+        return finishing(session, lambda: merge(session))
+    if name == "verify_only":
+        from bakeguard.commands.verify_only import verify_only
+
+        return finishing(session, lambda: verify_only(session))
+    from bakeguard.commands.build import build
+
+    return finishing(session, lambda: build(session))

@@ -1,10 +1,12 @@
-"""The generated definition bakeguard bakes instead of the user's files (a split, or a
-compatibility profile): its files and its bake. Light on purpose: the split fast path runs
-this before anything heavy is imported."""
+"""What bakeguard adds to bake's arguments: a metadata file to read after the bake
+(`with_metadata`), and the generated definition it bakes instead of the user's files (a
+split, or a compatibility profile), its files and its bake. Light on purpose: the fast
+paths run this before anything heavy is imported."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from bakeguard.docker import OWN_METADATA_ENV, Docker
@@ -49,3 +51,15 @@ def bake(
     argv = args.generated(gen_file, meta, targets)
     env = None if args.last("--metadata-file") else OWN_METADATA_ENV
     return docker.run_bake(argv, env=env, unset=unset, tee=seen, started=started)
+
+
+def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | None]:
+    """bake's arguments with a metadata file to read after it: the user's own, else one of
+    ours (returned third, for the caller to remove; bake creates it, and the name is this
+    process's own: tempfile would cost an import before bake starts)."""
+    user = bake.last("--metadata-file")
+    if user is not None or not verify:
+        return bake, user or "", None
+    base = os.environ.get("TMPDIR") or "/tmp"
+    ours = os.path.join(base, f"bakeguard-{os.getpid()}-{time.time_ns()}.json")
+    return bake.plus("--metadata-file", ours), ours, ours

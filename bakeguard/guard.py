@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bakeguard.advisories import Advisory, Facts, Match, facts_version, match
 from bakeguard.definition import Definition
-from bakeguard.fastpath import uses_compose
+from bakeguard.memo import uses_compose
 from bakeguard.options import BakeArgs, GuardOptions
 from bakeguard.probe import Environment
 

@@ -4,15 +4,8 @@ the user's cli-plugins folder, so that `docker bakeguard ARGS` = `bakeguard ARGS
 from __future__ import annotations
 
 import json
-import os
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bakeguard import __version__, locator
-
-if TYPE_CHECKING:
-    from bakeguard.app import Session
+from bakeguard import __version__
 
 METADATA = {
     "SchemaVersion": "0.1.0",
@@ -20,12 +13,6 @@ METADATA = {
     "Version": __version__,
     "ShortDescription": "docker buildx bake, guarded and verified",
 }
-SCRIPT = """#!{python}
-# docker CLI plugin installed by `bakeguard --guard-install-plugin`
-import sys
-from bakeguard.plugin import plugin_main
-sys.exit(plugin_main(sys.argv[1:]))
-"""
 
 
 def plugin_main(argv: list[str]) -> int:
@@ -53,14 +40,3 @@ def project_url() -> dict[str, str]:
         if url.strip():
             return {"URL": url.strip()}
     return {}
-
-
-def install(session: Session) -> int:
-    target = Path(locator.config_dir(session.environ)) / "cli-plugins" / "docker-bakeguard"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(SCRIPT.format(python=sys.executable))
-    os.chmod(tmp, 0o755)
-    tmp.replace(target)
-    session.log.info(f"installed {target}: `docker bakeguard ARGS` now runs bakeguard")
-    return 0

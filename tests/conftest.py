@@ -69,3 +69,6 @@ def project(tmp_path: Path) -> Path:
 
 
 sys.path.insert(0, str(ROOT))
+# Every `python -m bakeguard` a test starts runs this checkout's code, whichever checkout the
+# shared virtualenv was installed from last (two checkouts' runs at once tested each other's).
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))

@@ -14,7 +14,7 @@ from bakeguard.docker import Result
 from bakeguard.errors import BakeguardError
 from bakeguard.refs import Reference
 from bakeguard.registry import RegistryError, Unreachable
-from bakeguard.split import compose_only, create
+from bakeguard.split.assemble import compose_only, create
 
 INDEX = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json"})
 SOURCES = ["reg.example/o/r:v1-linux-amd64@sha256:a", "reg.example/o/r:v1-linux-arm64@sha256:b"]

@@ -7,7 +7,7 @@ import pytest
 from bakeguard.compat import ATTEST_OFF, Compat, apply, detect, parse
 from bakeguard.definition import Definition
 from bakeguard.errors import UsageError
-from bakeguard.split import make_plan
+from bakeguard.split.plan import make_plan
 
 
 def test_parse_hosts_and_default() -> None:

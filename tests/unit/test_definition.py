@@ -6,7 +6,7 @@ import pytest
 
 from bakeguard.definition import Definition, parse_csv_attrs
 from bakeguard.platforms import normalize, suffix
-from bakeguard.split import make_plan
+from bakeguard.split.plan import make_plan
 
 
 def defn(**target: object) -> Definition:

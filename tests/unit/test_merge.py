@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bakeguard.errors import UsageError
-from bakeguard.split import read_digest_files
+from bakeguard.split.shards import read_digest_files
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 

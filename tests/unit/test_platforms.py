@@ -11,7 +11,7 @@ import pytest
 from bakeguard.definition import Definition
 from bakeguard.errors import UsageError
 from bakeguard.platforms import check_split_tags
-from bakeguard.split import make_plan
+from bakeguard.split.plan import make_plan
 
 THREE = ["linux/amd64", "linux/arm64", "linux/arm/v7"]
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from bakeguard import __version__, advisories, cachekey, guard, locator, probe
 
 if TYPE_CHECKING:
-    from bakeguard.app import Session
     from bakeguard.definition import Definition
+    from bakeguard.session import Session
 
 
 def version(session: Session) -> int:

@@ -16,7 +16,7 @@ from bakeguard.hclread import Unsupported, read
 from bakeguard.probe import Environment
 
 if TYPE_CHECKING:
-    from bakeguard.app import Session
+    from bakeguard.session import Session
 
 
 def target_lines(defn: Definition) -> list[str]:
@@ -90,7 +90,7 @@ def plan(session: Session) -> int:
     out("commands:")
     docker = session.docker.binary
     if decision.split and not decision.refuse and session.opts.guard != "off":
-        from bakeguard.split import make_plan, plan_outputs, repo_of
+        from bakeguard.split.plan import make_plan, plan_outputs, repo_of
 
         by_digest, store = plan_outputs(env)
         p = make_plan(defn, by_digest, session.opts.split_suffix, store=store)

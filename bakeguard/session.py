@@ -1,4 +1,6 @@
-"""The guarded run: probe and resolve (concurrently), decide, build, verify, report."""
+"""A run's session: its options, bake's arguments, docker, the report it writes, the registry
+client it keeps, and what every mode says in the same words (verification's table, a failed
+push's tags, the one retry with a compatibility profile)."""
 
 from __future__ import annotations
 
@@ -11,18 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from bakeguard import __version__, cachekey, ci, log, probe, report
 from bakeguard.definition import Definition
-from bakeguard.docker import OWN_METADATA_ENV, Docker, Result
+from bakeguard.docker import Docker, Result
 from bakeguard.errors import (
     BakeguardError,
-    DockerError,
-    GuardRefused,
-    UsageError,
-    VerificationFailed,
 )
 from bakeguard.interrupts import Interrupted
 from bakeguard.options import BakeArgs, GuardOptions
 from bakeguard.tasks import Task
-from bakeguard.terminal import Tail
 
 # How long a plain bake that an advisory flagged may wait for the tags' state before it
 # (`Session.read_tags_before`): a registry slower than this is read only after the push.
@@ -43,10 +40,10 @@ def resolve(
     environ: Mapping[str, str] | None = None,
     started: subprocess.Popen[str] | Result | None = None,
 ) -> tuple[Definition | None, str]:
-    """`bake --print` with the user's own arguments (`started` already: fastpath.prefetch_print);
+    """`bake --print` with the user's own arguments (`started` already: memo.prefetch_print);
     (None, why) when it fails. The printed definition is cached under a key of everything it
     depends on (cachekey.definition_key)."""
-    from bakeguard.fastpath import PrintRequest
+    from bakeguard.memo import PrintRequest
 
     environ = os.environ if environ is None else environ
     request = PrintRequest(docker, bake, environ)
@@ -330,242 +327,6 @@ class Session:
             report.write(self.opts.report, self.record)
         ci.write_summary(self.record, self.environ)
         return code
-
-    # ------------------------------------------------------------ the run
-
-    def build(self) -> int:
-        from bakeguard import advisories, fastpath, guard
-        from bakeguard import compat as compat_
-
-        env_f = self.start_probe()
-        defn_f = self.start_resolve()
-        table_ = advisories.load(self.environ)
-        env = env_f.result()
-        self.note_env(env)
-        early = guard.actionable(
-            advisories.match(table_, guard.facts(env, None, self.bake, environ=self.environ))
-        )
-        if self.opts.shard:
-            return self.shard(env, defn_f)
-        fastpath.remember(
-            self.docker, self.bake, self.environ, clean=not early and not env.problems
-        )
-        if not early and self.opts.split != "always" and self.compat.empty:
-            # nothing in the table can apply: start bake now; the definition resolves meanwhile
-            self.record["mode"] = "plain"
-            return self.plain(defn_f, env)
-        defn, why = defn_f.result()
-        if defn is None:
-            self.log.debug(f"bake --print failed; running bake as is: {why}")
-            self.record["mode"] = "plain"
-            return self.docker.run_bake(self.bake.argv)
-        decision = guard.decide(self.opts, table_, env, defn, self.bake)
-        self.announce(decision, env)
-        if decision.refuse:
-            ids = ", ".join(m.advisory.id for m in decision.matches if m.advisory.level == "error")
-            raise GuardRefused(
-                f"refused by --guard=strict: {ids} applies to this build; "
-                "nothing was built or pushed",
-                "use a fixed buildx or another builder (see above), "
-                "or run with --guard=auto to let bakeguard work around it",
-            )
-        profiles = {t.name: self.compat.for_target(t) for t in defn.pushing}
-        needs_compat = any(p not in (None, "oci") for p in profiles.values())
-        if decision.split or needs_compat or decision.declared:
-            from bakeguard import split
-
-            self.record["mode"] = (
-                "split" if decision.split else "compat" if needs_compat else "platforms"
-            )
-            if decision.split:
-                self.say("info", f"splitting per platform ({decision.split_reason})")
-            for name in decision.declared:
-                self.say(
-                    "info",
-                    f"target {name}: building {', '.join(defn.corrected[name])} as the compose "
-                    "file declares (`bake --print` shows no platforms for it)",
-                )
-            for name, p in profiles.items():
-                if p not in (None, "oci"):
-                    self.say("info", f"target {name}: {p} profile ({compat_.DESCRIPTIONS[p]})")
-            s = split.Split(self, env, defn, split=decision.split, compat=self.compat)
-            plan = s.plan()
-            fastpath.remember_split(self, plan.definition, decision.split)
-            return s.run(plan)
-        self.record["mode"] = "plain"
-        if decision.matches:
-            self.read_tags_before(defn, env)
-        return self.plain(Task.of((defn, "")), env)
-
-    def shard(self, env: probe.Environment, defn_f: Task[tuple[Definition | None, str]]) -> int:
-        from bakeguard import split
-        from bakeguard.platforms import normalize
-
-        if not self.opts.digests:
-            raise UsageError(
-                "--guard-shard needs --guard-digests DIR", "name the folder the merge job will read"
-            )
-        defn, why = defn_f.result()
-        if defn is None:
-            raise UsageError(f"cannot resolve the bake definition: {why}", "fix the bake arguments")
-        if not defn.pushing:
-            raise UsageError(
-                "--guard-shard: no target pushes with these arguments, so there is nothing "
-                "to shard",
-                "add --push (or give the target an output with push=true)",
-            )
-        wanted = [normalize(p) for p in self.opts.shard.split(",") if p.strip()]  # type: ignore[union-attr]
-        known = {normalize(p) for t in defn.pushing for p in t.platforms}
-        unknown = [p for p in wanted if p not in known]
-        if unknown:
-            raise UsageError(
-                f"--guard-shard: {', '.join(unknown)} is not a platform of any pushing target",
-                f"choose from: {', '.join(sorted(known))}"
-                if known
-                else "name the pushing target's platforms (platforms = [...] in the bake "
-                "file, or --set TARGET.platform=...)",
-            )
-        self.record["mode"] = "shard"
-        s = split.Split(self, env, defn, only_platforms=wanted, shard_dir=self.opts.digests)
-        return s.run()
-
-    def plain(self, defn_f: Task[tuple[Definition | None, str]], env: probe.Environment) -> int:
-        """bake with the user's arguments (plus a metadata file of ours), then verify."""
-        from bakeguard.fastpath import preload_verification, with_metadata
-
-        args, meta_path, ours = with_metadata(self.bake, self.opts.verify)
-        try:
-            if self.opts.verify:
-                threading.Thread(target=preload_verification, daemon=True).start()
-            seen = Tail()
-            extra = OWN_METADATA_ENV if ours else None
-            code = self.docker.run_bake(args.argv, tee=seen, env=extra)
-            return self.after_bake(code, defn_f, Task.of(env), seen, meta_path)
-        finally:
-            if ours:
-                with contextlib.suppress(OSError):
-                    os.unlink(ours)
-
-    def after_bake(
-        self,
-        code: int,
-        defn_f: Task[tuple[Definition | None, str]],
-        env_f: Task[probe.Environment],
-        seen: Tail,
-        meta_path: str,
-    ) -> int:
-        """What follows a plain bake: a known registry rejection's one retry, verification."""
-        self.record["bake_exit_code"] = code
-        env = env_f.result()
-        if "environment" not in self.record:
-            self.note_env(env)
-        if code != 0:
-            defn, _why = defn_f.result()
-            retry = self.compat_retry(seen.text(), defn)
-            if retry is None or defn is None:
-                self.report_tags(defn, env)
-                return code
-            from bakeguard.split import Split
-
-            self.record["mode"] = "compat"
-            return self.retrying(Split(self, env, defn, split=False, compat=retry).run)
-        if not self.opts.verify:
-            return code
-        defn, _why = defn_f.result()
-        if defn is None or not defn.pushing:
-            return code
-        from bakeguard.registry.verify import advice, expectations
-
-        metadata = report.read_object(meta_path)
-        outcomes = self.verify(expectations(defn, metadata), env)
-        if not all(o.ok for o in outcomes):
-            raise VerificationFailed(
-                "verification failed: bake exited 0 but the registry does not hold what it "
-                "pushed (see the table above)",
-                advice(outcomes),
-            )
-        return code
-
-    def verify_only(self) -> int:
-        env_f = self.start_probe()
-        defn, why = self.start_resolve().result()
-        if defn is None:
-            raise UsageError(f"cannot resolve the bake definition: {why}", "fix the bake arguments")
-        env = env_f.result()
-        self.note_env(env)
-        self.record["mode"] = "verify-only"
-        from bakeguard.registry.verify import advice, expectations
-
-        exps = expectations(defn)
-        if not exps:
-            raise UsageError(
-                "--guard-verify-only: nothing to verify, no target pushes a tag with these "
-                "arguments",
-                "pass the same arguments as the push, e.g. --push",
-            )
-        outcomes = self.verify(exps, env)
-        if not all(o.ok for o in outcomes):
-            raise VerificationFailed(
-                "verification failed (see the table above)",
-                advice(outcomes, "push again, or check the registry", suggest_split=False),
-            )
-        return 0
-
-
-def list_advisories(opts: GuardOptions, environ: Mapping[str, str]) -> int:
-    from bakeguard import advisories
-
-    table_ = advisories.load(environ)
-    if opts.report:
-        report.write(
-            opts.report, {"schema": report.SCHEMA, "advisories": [a.to_json() for a in table_]}
-        )
-        return 0
-    for a in table_:
-        print(
-            f"{a.id}  [{a.level}]  buildx {a.affected}  fixed: {a.fixed or '-'}  ({a.confidence})"
-        )
-        print(f"    {a.title}")
-        print(f"    see: {' '.join(a.references)}")
-    return 0
-
-
-def run(
-    opts: GuardOptions,
-    bake: BakeArgs,
-    docker: Docker | None = None,
-    prefetched: subprocess.Popen[str] | Result | None = None,
-) -> int:
-    """The full path. A build may come with its docker and its `bake --print` already
-    started by the command (fastpath.prefetch_print)."""
-    log.configure(opts.verbose)
-    if opts.advisories:
-        return list_advisories(opts, os.environ)
-    if docker is None:
-        try:
-            docker = Docker.from_env()
-        except DockerError:
-            if not opts.plan:  # the plan can read bake files offline
-                raise
-            docker = Docker("")
-    session = Session(opts, bake, docker, prefetched=prefetched)
-    if opts.version or opts.doctor or opts.plan or opts.install_plugin:
-        from bakeguard import doctor, plan, plugin
-
-        if opts.version:
-            return doctor.version(session)
-        if opts.doctor:
-            return doctor.doctor(session)
-        if opts.plan:
-            return plan.plan(session)
-        return plugin.install(session)
-    if opts.merge:
-        from bakeguard import split
-
-        return finishing(session, lambda: split.merge(session))
-    if opts.verify_only:
-        return finishing(session, session.verify_only)
-    return finishing(session, session.build)
 
 
 def finishing(session: Session, step: Callable[[], int]) -> int:

@@ -1,0 +1,1 @@
+"""One module per thing `bakeguard` does besides passing bake through; cli.py picks one."""

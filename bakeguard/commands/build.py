@@ -1,0 +1,189 @@
+"""A build: probe and resolve (concurrently), decide, bake plainly or through the split,
+verify, report."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+from bakeguard import probe, report
+from bakeguard.definition import Definition
+from bakeguard.docker import OWN_METADATA_ENV
+from bakeguard.errors import (
+    GuardRefused,
+    UsageError,
+    VerificationFailed,
+)
+from bakeguard.session import Session
+from bakeguard.tasks import Task
+from bakeguard.terminal import Tail
+
+
+def build(session: Session) -> int:
+    from bakeguard import advisories, guard, memo
+    from bakeguard import compat as compat_
+
+    env_f = session.start_probe()
+    defn_f = session.start_resolve()
+    table_ = advisories.load(session.environ)
+    env = env_f.result()
+    session.note_env(env)
+    early = guard.actionable(
+        advisories.match(table_, guard.facts(env, None, session.bake, environ=session.environ))
+    )
+    if session.opts.shard:
+        return shard(session, env, defn_f)
+    memo.remember(
+        session.docker, session.bake, session.environ, clean=not early and not env.problems
+    )
+    if not early and session.opts.split != "always" and session.compat.empty:
+        # nothing in the table can apply: start bake now; the definition resolves meanwhile
+        session.record["mode"] = "plain"
+        return plain(session, defn_f, env)
+    defn, why = defn_f.result()
+    if defn is None:
+        session.log.debug(f"bake --print failed; running bake as is: {why}")
+        session.record["mode"] = "plain"
+        return session.docker.run_bake(session.bake.argv)
+    decision = guard.decide(session.opts, table_, env, defn, session.bake)
+    session.announce(decision, env)
+    if decision.refuse:
+        ids = ", ".join(m.advisory.id for m in decision.matches if m.advisory.level == "error")
+        raise GuardRefused(
+            f"refused by --guard=strict: {ids} applies to this build; nothing was built or pushed",
+            "use a fixed buildx or another builder (see above), "
+            "or run with --guard=auto to let bakeguard work around it",
+        )
+    profiles = {t.name: session.compat.for_target(t) for t in defn.pushing}
+    needs_compat = any(p not in (None, "oci") for p in profiles.values())
+    if decision.split or needs_compat or decision.declared:
+        from bakeguard.split.run import Split
+
+        session.record["mode"] = (
+            "split" if decision.split else "compat" if needs_compat else "platforms"
+        )
+        if decision.split:
+            session.say("info", f"splitting per platform ({decision.split_reason})")
+        for name in decision.declared:
+            session.say(
+                "info",
+                f"target {name}: building {', '.join(defn.corrected[name])} as the compose "
+                "file declares (`bake --print` shows no platforms for it)",
+            )
+        for name, p in profiles.items():
+            if p not in (None, "oci"):
+                session.say("info", f"target {name}: {p} profile ({compat_.DESCRIPTIONS[p]})")
+        s = Split(session, env, defn, split=decision.split, compat=session.compat)
+        plan = s.plan()
+        memo.remember_split(
+            session.opts,
+            session.bake,
+            session.docker,
+            session.environ,
+            session.said,
+            session.record,
+            plan.definition,
+            decision.split,
+        )
+        return s.run(plan)
+    session.record["mode"] = "plain"
+    if decision.matches:
+        session.read_tags_before(defn, env)
+    return plain(session, Task.of((defn, "")), env)
+
+
+def shard(
+    session: Session, env: probe.Environment, defn_f: Task[tuple[Definition | None, str]]
+) -> int:
+    from bakeguard.platforms import normalize
+    from bakeguard.split.run import Split
+
+    if not session.opts.digests:
+        raise UsageError(
+            "--guard-shard needs --guard-digests DIR", "name the folder the merge job will read"
+        )
+    defn, why = defn_f.result()
+    if defn is None:
+        raise UsageError(f"cannot resolve the bake definition: {why}", "fix the bake arguments")
+    if not defn.pushing:
+        raise UsageError(
+            "--guard-shard: no target pushes with these arguments, so there is nothing to shard",
+            "add --push (or give the target an output with push=true)",
+        )
+    wanted = [normalize(p) for p in session.opts.shard.split(",") if p.strip()]  # type: ignore[union-attr]
+    known = {normalize(p) for t in defn.pushing for p in t.platforms}
+    unknown = [p for p in wanted if p not in known]
+    if unknown:
+        raise UsageError(
+            f"--guard-shard: {', '.join(unknown)} is not a platform of any pushing target",
+            f"choose from: {', '.join(sorted(known))}"
+            if known
+            else "name the pushing target's platforms (platforms = [...] in the bake "
+            "file, or --set TARGET.platform=...)",
+        )
+    session.record["mode"] = "shard"
+    s = Split(session, env, defn, only_platforms=wanted, shard_dir=session.opts.digests)
+    return s.run()
+
+
+def plain(
+    session: Session, defn_f: Task[tuple[Definition | None, str]], env: probe.Environment
+) -> int:
+    """bake with the user's arguments (plus a metadata file of ours), then verify."""
+    from bakeguard.generated import with_metadata
+    from bakeguard.warmup import preload_verification
+
+    args, meta_path, ours = with_metadata(session.bake, session.opts.verify)
+    try:
+        if session.opts.verify:
+            threading.Thread(target=preload_verification, daemon=True).start()
+        seen = Tail()
+        extra = OWN_METADATA_ENV if ours else None
+        code = session.docker.run_bake(args.argv, tee=seen, env=extra)
+        return after_bake(session, code, defn_f, Task.of(env), seen, meta_path)
+    finally:
+        if ours:
+            with contextlib.suppress(OSError):
+                os.unlink(ours)
+
+
+def after_bake(
+    session: Session,
+    code: int,
+    defn_f: Task[tuple[Definition | None, str]],
+    env_f: Task[probe.Environment],
+    seen: Tail,
+    meta_path: str,
+) -> int:
+    """What follows a plain bake: a known registry rejection's one retry, verification."""
+    session.record["bake_exit_code"] = code
+    env = env_f.result()
+    if "environment" not in session.record:
+        session.note_env(env)
+    if code != 0:
+        defn, _why = defn_f.result()
+        retry = session.compat_retry(seen.text(), defn)
+        if retry is None or defn is None:
+            session.report_tags(defn, env)
+            return code
+        from bakeguard.split.run import Split
+
+        session.record["mode"] = "compat"
+        return session.retrying(Split(session, env, defn, split=False, compat=retry).run)
+    if not session.opts.verify:
+        return code
+    defn, _why = defn_f.result()
+    if defn is None or not defn.pushing:
+        return code
+    from bakeguard.registry.verify import advice, expectations
+
+    metadata = report.read_object(meta_path)
+    outcomes = session.verify(expectations(defn, metadata), env)
+    if not all(o.ok for o in outcomes):
+        raise VerificationFailed(
+            "verification failed: bake exited 0 but the registry does not hold what it "
+            "pushed (see the table above)",
+            advice(outcomes),
+        )
+    return code

@@ -1,0 +1,159 @@
+"""The split's last step: `docker buildx imagetools create` composes each target's index from
+its per-platform digests, and bakeguard (or imagetools) writes it to every tag at once."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bakeguard.definition import Target
+from bakeguard.docker import Fed
+from bakeguard.errors import BakeguardError
+from bakeguard.refs import Reference
+from bakeguard.retry import first_then_retrying
+
+if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
+    from bakeguard.session import Session
+from bakeguard.split.plan import index_annotations, repo_of
+
+# What a failed `imagetools create` says when trying again may help. Whole words only: the
+# digests in its output are hex, and one holding "500" or "429" is not an HTTP status.
+TRANSIENT = re.compile(
+    r"\b(429|500|502|503|504|eof)\b|too many requests|service unavailable|connection reset|"
+    r"connection refused|timeout",
+    re.I,
+)
+
+
+class Transient(BakeguardError):
+    pass
+
+
+def compose_only(refs: Sequence[str], sources: Sequence[str]) -> bool:
+    """Every tag is in the one repository all the sources are in. `imagetools create` would
+    then copy each source manifest into the repository it is already in (per manifest a
+    referrers lookup, a GET and HEADs: ~30 ms of a cached split), so it only composes the index
+    (`--dry-run` prints the very bytes it would push) and bakeguard writes them to the tags as
+    containerd's pusher would (`registry.put_manifest`)."""
+    return len({repo_of(r) for r in (*refs, *sources)}) == 1
+
+
+def imagetools_args(
+    session: Session,
+    refs: Sequence[str],
+    annotations: Sequence[str],
+    sources: Sequence[str],
+    dry_run: bool = False,
+) -> list[str]:
+    args = ["buildx", "imagetools", "create", *(["--dry-run"] if dry_run else [])]
+    if session.bake.last("--builder"):
+        args += ["--builder", str(session.bake.last("--builder"))]
+    for tag in refs:
+        args += ["-t", tag]
+    for a in annotations:
+        args += ["--annotation", a]
+    return [*args, *sources]
+
+
+def prestart_create(session: Session, t: Target, repos: Sequence[str]) -> tuple[Fed, bool] | None:
+    """`imagetools create` for target t (the sources in `repos`, one per platform), started
+    while bake runs: it reads its sources (`-f FILE`: a file holding a reference is read as
+    that reference) from pipes before it does anything else, and they are written once every
+    platform is pushed (Go's start-up and the command's setup, ~20 ms, then overlap bake).
+    Given no sources it fails without touching the registry. Second: whether it only composes
+    (`compose_only`)."""
+    refs, annotations = t.tag_refs, index_annotations(t)
+    dry_run = compose_only(refs, repos)
+    fed = session.docker.start_fed(
+        lambda files: imagetools_args(
+            session, refs, annotations, [x for f in files for x in ("-f", f)], dry_run
+        ),
+        len(repos),
+    )
+    return None if fed is None else (fed, dry_run)
+
+
+def create(
+    session: Session,
+    target: str,
+    refs: Sequence[str],
+    annotations: Sequence[str],
+    sources: Sequence[str],
+    started: tuple[Fed, bool] | None = None,
+    registry: Callable[[], Any] | None = None,
+) -> str:
+    """`docker buildx imagetools create` for one target: all its tags at once, retried on
+    transient registry errors (4 attempts, 0.5, 1 and 2 s apart). The first attempt is
+    `started` (see `prestart_create`) when given. When `compose_only` and a `registry` client
+    is given, imagetools composes the index and bakeguard writes it to the tags; a registry
+    that refuses bakeguard's write (credentials it cannot use, say) gets imagetools' own.
+    Returns who wrote the tags: "bakeguard" or "imagetools"."""
+    docker, log = session.docker, session.log
+    direct = registry is not None and compose_only(refs, sources)
+
+    def run(dry_run: bool) -> str:
+        nonlocal started
+        fed, started = started, None  # the first attempt's only
+        if fed is not None and fed[1] == dry_run:
+            res = fed[0].feed(sources)
+        else:
+            if fed is not None:
+                fed[0].cancel()
+            res = docker.capture(
+                imagetools_args(session, refs, annotations, sources, dry_run), timeout=300
+            )
+        if res.ok:
+            return res.stdout
+        text = res.stderr.strip()
+        failed = (
+            f"imagetools create for target {target} failed: {text[-1500:]}",
+            "check the registry; the per-platform images are pushed, re-run to assemble",
+        )
+        if TRANSIENT.search(text):
+            log.warning(f"imagetools create failed, retrying: {text[-300:]}")
+            raise Transient(*failed)  # what the last attempt says if none succeeds
+        raise BakeguardError(*failed)
+
+    def attempt() -> None:
+        nonlocal direct
+        if not direct:
+            run(False)
+            return
+        index = run(True).removesuffix("\n").encode()
+        from bakeguard.registry import RegistryError, Unreachable
+
+        assert registry is not None
+        try:
+            media_type = str(json.loads(index)["mediaType"])
+            reg = registry()
+            for ref in refs:
+                reg.put_manifest(Reference.parse(ref), index, media_type)
+            return
+        except RegistryError as e:
+            if e.transient and not isinstance(e, Unreachable):
+                log.warning(f"writing the index failed, retrying: {e}")
+                raise Transient(str(e)) from e
+            why = f"bakeguard could not write the index itself ({e})"
+        except (ValueError, KeyError, TypeError) as e:
+            why = f"unexpected `imagetools create --dry-run` output ({e})"
+        log.info(f"{why}; imagetools create writes it")
+        direct = False
+        run(False)
+
+    def transient(e: BaseException) -> bool:
+        return isinstance(e, Transient)
+
+    def retrying() -> Any:
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+        return Retrying(
+            retry=retry_if_exception(transient),
+            stop=stop_after_attempt(4),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            reraise=True,
+        )
+
+    first_then_retrying(attempt, transient, retrying)
+    return "bakeguard" if direct else "imagetools"

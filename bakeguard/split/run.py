@@ -1,0 +1,437 @@
+"""The split's run: the generated bake, each platform confirmed in the registry, the tags
+assembled, verified, and the user's metadata file written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bakeguard import generated
+from bakeguard.compat import Compat
+from bakeguard.definition import Definition, Target
+from bakeguard.docker import Docker, Fed
+from bakeguard.errors import EXIT_VERIFY, BakeguardError, VerificationFailed
+from bakeguard.platforms import suffix
+from bakeguard.probe import Environment
+from bakeguard.refs import Reference
+from bakeguard.report import read_object
+from bakeguard.tasks import map_bounded
+from bakeguard.terminal import Tail
+
+if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
+    from bakeguard.session import Session
+from bakeguard.split.assemble import create, prestart_create
+from bakeguard.split.plan import (
+    Plan,
+    Variant,
+    engine_pushes,
+    index_annotations,
+    make_plan,
+    plan_outputs,
+)
+from bakeguard.split.shards import SHARD_SCHEMA
+
+
+@dataclass
+class Split:
+    session: Session
+    env: Environment
+    defn: Definition
+    only_platforms: Sequence[str] | None = None
+    shard_dir: str | None = None
+    split: bool = True
+    compat: Compat = field(default_factory=Compat)
+    confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
+    # target -> its imagetools create, and whether it only composes (see prestart_create)
+    _started: dict[str, tuple[Fed, bool]] = field(default_factory=dict)
+
+    @property
+    def docker(self) -> Docker:
+        return self.session.docker
+
+    def plan(self) -> Plan:
+        by_digest, store = plan_outputs(self.env)
+        return make_plan(
+            self.defn,
+            by_digest,
+            self.session.opts.split_suffix,
+            self.only_platforms,
+            self.split,
+            self.compat,
+            store,
+        )
+
+    def bake(
+        self,
+        gen_file: str,
+        meta: str,
+        targets: Sequence[str],
+        seen: Tail,
+        started: Callable[[], None] | None = None,
+    ) -> int:
+        return generated.bake(
+            self.docker, self.session.bake, gen_file, meta, targets, seen, started
+        )
+
+    def run(self, plan: Plan | None = None) -> int:
+        plan = plan or self.plan()
+        tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
+
+        def started() -> None:  # once bake runs: what is needed after it
+            self.prestart(plan)
+            if self.session.opts.verify:
+                from bakeguard.warmup import preload_verification
+
+                threading.Thread(target=preload_verification, daemon=True).start()
+
+        try:
+            gen, meta = generated.write(tmp, plan.definition)
+            seen = Tail()
+            code = self.bake(gen, meta, list(plan.definition["target"]), seen, started)
+        except BaseException:
+            self.cancel_started()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self.after_bake(plan, tmp, code, seen)
+
+    def prestart(self, plan: Plan) -> None:
+        """Each split target's `imagetools create`, started beside bake (see
+        `prestart_create`)."""
+        if self.only_platforms is not None:
+            return  # a shard assembles nothing
+        repos: dict[str, list[str]] = {}
+        for v in plan.variants:
+            repos.setdefault(v.target, []).append(v.repos[0])
+        for name, rs in repos.items():
+            started = prestart_create(self.session, plan.split_targets[name], rs)
+            if started is not None:
+                self._started[name] = started
+
+    def cancel_started(self) -> None:
+        while self._started:
+            self._started.popitem()[1][0].cancel()
+
+    def after_bake(self, plan: Plan, tmp: str, code: int, seen: Tail) -> int:
+        """Everything after the generated bake: confirm each platform (one retry from cache
+        for those that did not land), then assemble, verify and write the user's metadata.
+        `tmp` (the folder of the generated files) is removed at the end."""
+        log = self.session.log
+        self.session.record["split"] = []
+        gen, meta = generated.paths(tmp)
+        try:
+            self.session.record["bake_exit_code"] = code
+            metadata = read_object(meta)
+            # a shard writes digest files for a later merge: it confirms them itself
+            if self.only_platforms is None and self.named_by_bake(plan.variants, code, metadata):
+                failed = []  # `imagetools create` confirms them (see `assemble`)
+            else:
+                failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
+            if code != 0 and (failed or not plan.variants):
+                if self.session.rejection is not None:
+                    self.session.retry_failed(seen.text())
+                retry = self.session.compat_retry(seen.text(), self.defn)
+                if retry is not None:
+                    with_profile = Split(
+                        self.session,
+                        self.env,
+                        self.defn,
+                        self.only_platforms,
+                        self.shard_dir,
+                        self.split,
+                        self.compat.merged(retry),
+                    )
+                    return self.session.retrying(with_profile.run)
+                if not plan.variants:
+                    if self.only_platforms is None:
+                        self.session.report_tags(self.defn, self.env)
+                    return code
+            if failed:
+                # Per-platform pushes of a shared layer upload the same blob at once; some
+                # registries lose that race ("provided digest did not match uploaded content").
+                # From cache, with the blob now in place, a second try is cheap.
+                again = [v for v, _ in failed]
+                plats = ", ".join(v.platform for v in again)
+                if plan.by_digest:
+                    log.warning(f"bake exited {code}; pushing {plats} once more, from cache")
+                elif engine_pushes(self.env):
+                    log.warning(
+                        f"bake exited {code} (on the docker driver buildx < 0.22 also fails in "
+                        f"the engine's second push); re-running {plats} once from cache to "
+                        "confirm each platform on its own"
+                    )
+                else:
+                    log.warning(
+                        f"bake exited {code}; re-running {plats} once from cache to confirm "
+                        "each platform on its own"
+                    )
+                if not plan.by_digest:
+                    # only this run may have named the engine's local per-platform images
+                    self._forget_local(again)
+                meta2 = os.path.join(tmp, "metadata-retry.json")
+                code2 = self.bake(gen, meta2, [v.name for v in again], Tail())
+                metadata = {**(metadata or {}), **(read_object(meta2) or {})}
+                failed = self.confirm(
+                    again, plan.by_digest, code2, read_object(meta2), local_fresh=True
+                )
+                if not failed:
+                    code = code2
+            if failed:
+                self.unconfirmed(failed)
+                if self.only_platforms is None:
+                    # bakeguard wrote none of the final tags: whatever they hold, they held
+                    unwritten = [r for t in plan.split_targets.values() for r in t.tag_refs]
+                    self.session.report_tags(self.defn, self.env, unwritten)
+                return code or EXIT_VERIFY
+            if self.only_platforms is not None:
+                if code != 0 and not plan.by_digest:
+                    log.warning(f"bake exited {code}; every platform is confirmed by digest")
+                return self.write_shard(plan, self.shard_dir or ".")
+            if code != 0:
+                why = (
+                    " (on the docker driver, buildx < 0.22 fails in the engine's second push: "
+                    "advisory docker-driver-double-push)"
+                    if engine_pushes(self.env)
+                    else ""
+                )
+                log.warning(
+                    f"bake exited {code}, yet every platform's push is confirmed in the registry "
+                    f"by digest{why}; continuing"
+                )
+            return self.finish(plan, metadata)
+        finally:
+            self.cancel_started()  # not assembled (bake failed, a platform is missing, ...)
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.session.close_kept_registry()  # when not handed to verification
+
+    def unconfirmed(self, failed: Sequence[tuple[Variant, str]]) -> None:
+        log = self.session.log
+        for v, why in failed:
+            log.error(
+                f"platform {v.platform} of target {v.target} did not reach the registry: {why}"
+            )
+        names = sorted({v.target for v, _ in failed})
+        log.error(f"final tags of {', '.join(names)} left untouched (no partial tag written)")
+
+    def named_by_bake(
+        self, variants: Sequence[Variant], code: int, metadata: Mapping[str, Any] | None
+    ) -> bool:
+        """Bake succeeded and its metadata names the digest of every platform it pushed: no
+        separate confirm then, because `imagetools create` reads every source by that digest
+        from the registry before it writes any tag (a source missing there fails it, and
+        `assemble` then says which platform)."""
+        digests = {
+            v.name: str((metadata or {}).get(v.name, {}).get("containerimage.digest", ""))
+            for v in variants
+        }
+        if code != 0 or not all(d.startswith("sha256:") for d in digests.values()):
+            return False
+        self.confirmed.update(digests)
+        return True
+
+    def _forget_local(self, variants: Sequence[Variant]) -> None:
+        """Drop the engine's local per-platform tags so that only this run can name them."""
+        tags = [t for v in variants for t in v.tags]
+        if tags:
+            self.docker.capture(["image", "rm", *tags], timeout=60)
+
+    def confirm(
+        self,
+        variants: Sequence[Variant],
+        by_digest: bool,
+        code: int,
+        metadata: Mapping[str, Any] | None,
+        local_fresh: bool = False,
+    ) -> list[tuple[Variant, str]]:
+        """The variants whose push is NOT in the registry, with why. After a failed bake on the
+        docker driver, the engine's local images count only when `local_fresh` (their tags
+        were removed before that bake)."""
+        if not variants:
+            return []
+        from bakeguard.registry import RegistryError
+
+        def one(v: Variant) -> tuple[Variant, str | None, str]:
+            if code == 0 and metadata and v.name in metadata:
+                # bake succeeded: its metadata names what it pushed
+                digest = str(metadata[v.name].get("containerimage.digest", ""))
+            elif by_digest or code == 0 or not local_fresh:
+                return v, None, f"bake exited {code}"
+            else:
+                # docker driver, bake failed (maybe only in the engine's second push): the
+                # engine's local image, named by this run (the tag was removed before it)
+                res = self.docker.capture(["image", "inspect", "--format", "{{.Id}}", v.tags[0]])
+                digest = res.stdout.strip()
+                if not res.ok or not digest.startswith("sha256:"):
+                    return v, None, f"the build did not produce {v.tags[0]} (bake exited {code})"
+            try:
+                if not reg.has_manifest(Reference.parse(v.repos[0]), digest):
+                    return v, None, f"{v.repos[0]}@{digest} is not in the registry"
+            except RegistryError as e:
+                return v, None, str(e)
+            return v, digest, ""
+
+        reg = self._registry()
+        results = map_bounded(one, variants, 8)
+        failed = []
+        for v, digest, why in results:
+            if digest:
+                self.confirmed[v.name] = digest
+            else:
+                failed.append((v, why))
+        return failed
+
+    def source(self, v: Variant) -> str:
+        """The confirmed per-platform image, by digest: what the final tags are made from
+        (never the per-platform tag, which a registry may have rewritten)."""
+        return f"{v.repos[0]}@{self.confirmed[v.name]}"
+
+    def _registry(self) -> Any:
+        """The run's registry client (its import is ~30 ms of CPU: made after the bake, not
+        while it runs), kept for verification; after_bake closes it otherwise."""
+        return self.session.kept_registry(self.env)
+
+    def assemble(self, t: Target, variants: Sequence[Variant], by_digest: bool) -> str:
+        """Write t's tags (see `create`); returns who wrote them."""
+        sources = [self.source(v) for v in variants]
+        started = self._started.pop(t.name, None)
+        try:
+            return create(
+                self.session,
+                t.name,
+                t.tag_refs,
+                index_annotations(t),
+                sources,
+                started,
+                self._registry,
+            )
+        except BakeguardError:
+            # a source imagetools could not read: is a platform missing from the registry?
+            meta = {v.name: {"containerimage.digest": self.confirmed[v.name]} for v in variants}
+            failed = self.confirm(variants, by_digest, 0, meta)
+            if not failed:
+                raise
+            self.unconfirmed(failed)
+            raise VerificationFailed(
+                f"target {t.name}: {len(failed)} of {len(variants)} platforms are not in the "
+                "registry although bake reported them pushed",
+                "check the registry (a front or proxy rewriting manifests?), then re-run",
+            ) from None
+
+    def write_shard(self, plan: Plan, where: str) -> int:
+        """--guard-shard: one small JSON file per pushed platform, for --guard-merge."""
+        os.makedirs(where, exist_ok=True)
+        for v in plan.variants:
+            t = plan.split_targets[v.target]
+            doc = {
+                "schema": SHARD_SCHEMA,
+                "target": v.target,
+                "platform": v.platform,
+                "platforms": list(t.normalized_platforms),
+                "source": self.source(v),
+                "refs": list(t.tag_refs),
+                "annotations": index_annotations(t),
+            }
+            name = f"{v.target}{suffix(v.platform, '-{os}-{arch}{variant}')}.json"
+            Path(where, name).write_text(json.dumps(doc, indent=2))
+            self.session.log.info(f"shard: {v.target} {v.platform} -> {doc['source']}")
+        return 0
+
+    def finish(self, plan: Plan, metadata: Mapping[str, Any] | None) -> int:
+        log = self.session.log
+        by_target: dict[str, list[Variant]] = {}
+        for v in plan.variants:
+            by_target.setdefault(v.target, []).append(v)
+        # while imagetools runs: verification's module and a connection to each registry
+        warming = threading.Thread(target=self._warm, args=(plan,), daemon=True)
+        warming.start()
+        for n, (name, vs) in enumerate(by_target.items()):
+            t = plan.split_targets[name]
+            try:
+                writer = self.assemble(t, vs, plan.by_digest)
+            except BakeguardError:
+                # the targets before this one have their tags: say what each tag holds
+                warming.join()
+                later = list(by_target)[n + 1 :]
+                unwritten = [r for x in later for r in plan.split_targets[x].tag_refs]
+                self.session.report_tags(self.defn, self.env, unwritten)
+                raise
+            self.session.record["split"].append(
+                {
+                    "target": name,
+                    "platforms": [v.platform for v in vs],
+                    "sources": [self.source(v) for v in vs],
+                    "refs": list(t.tag_refs),
+                    "by_digest": plan.by_digest,
+                    "index_written_by": writer,
+                }
+            )
+            if not plan.by_digest:
+                kept = ", ".join(t for v in vs for t in v.tags)
+                log.info(
+                    f"per-platform tags stay in the registry: {kept} "
+                    "(the docker driver cannot push by digest)"
+                )
+            log.info(
+                f"assembled {', '.join(t.tag_refs)} from {len(vs)} platforms "
+                f"({', '.join(v.platform for v in vs)})"
+            )
+        warming.join()
+        from bakeguard.registry.verify import Expectation, advice, expectations
+
+        exps = [
+            Expectation(name, ref, plan.split_targets[name].normalized_platforms)
+            for name in by_target
+            for ref in plan.split_targets[name].tag_refs
+        ]
+        others = Definition({n: self.defn.targets[n] for n in plan.other_targets})
+
+        exps += expectations(others, metadata)
+        outcomes = self.session.verify(exps, self.env) if self.session.opts.verify else []
+        self.write_user_metadata(plan, metadata, outcomes)
+        if not all(o.ok for o in outcomes):
+            raise VerificationFailed(
+                "verification failed after the split (see the table above)",
+                advice(outcomes, suggest_split=False),
+            )
+        return 0
+
+    def _warm(self, plan: Plan) -> None:
+        if not self.session.opts.verify:
+            return
+        import bakeguard.registry.verify  # noqa: F401
+
+        self._registry().connect(r for t in plan.split_targets.values() for r in t.tag_refs)
+
+    def write_user_metadata(
+        self, plan: Plan, metadata: Mapping[str, Any] | None, outcomes: Sequence[Any]
+    ) -> None:
+        path = self.session.bake.last("--metadata-file")
+        if not path:
+            return
+        out: dict[str, Any] = {
+            n: (metadata or {}).get(n)
+            for n in plan.other_targets
+            if (metadata or {}).get(n) is not None
+        }
+        digests = {o.target: o for o in outcomes if o.digest}
+        for name, t in plan.split_targets.items():
+            o = digests.get(name)
+            entry: dict[str, Any] = {"image.name": ",".join(t.tag_refs)}
+            if o is not None:
+                entry["containerimage.digest"] = o.digest
+                entry["containerimage.descriptor"] = {"mediaType": o.media_type, "digest": o.digest}
+            refs = [
+                (metadata or {}).get(v.name, {}).get("buildx.build.ref")
+                for v in plan.variants
+                if v.target == name
+            ]
+            if any(refs):
+                entry["buildx.build.ref"] = next(r for r in refs if r)
+            out[name] = entry
+        Path(path).write_text(json.dumps(out, indent=2))

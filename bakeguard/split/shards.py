@@ -1,0 +1,143 @@
+"""Shards' digest files (`--guard-shard` writes one per platform; `--guard-merge` reads a
+folder of them): the format, and its reading, checked key by key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bakeguard.errors import UsageError
+from bakeguard.platforms import normalize
+
+if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
+    pass
+
+
+SHARD_SCHEMA = "bakeguard-digest/1"
+
+
+DIGEST_KEYS = {
+    "target": "the target's name",
+    "platform": "a platform (os/arch[/variant])",
+    "platforms": "a list of the target's platforms",
+    "source": "the pushed image by digest (NAME@sha256:...)",
+    "refs": "a list of the tags to write",
+}
+
+
+_DIGEST_FIX = (
+    "re-run that shard (bakeguard --push --guard-shard PLATFORM --guard-digests DIR), "
+    "or copy the shard's --guard-digests folder again"
+)
+
+
+def _digest_error(f: Path, what: str) -> UsageError:
+    return UsageError(f"--guard-merge: {f}: {what}", _DIGEST_FIX)
+
+
+def _is_digest_ref(value: str) -> bool:
+    name, at, digest = value.partition("@")
+    algo, colon, hex_ = digest.partition(":")
+    hex_ok = len(hex_) == 64 and all(c in "0123456789abcdef" for c in hex_)
+    return bool(name and at and algo == "sha256" and colon and hex_ok)
+
+
+def read_digest_file(f: Path) -> dict[str, Any] | None:
+    """One shard's digest file, checked key by key (None: a JSON object of another kind)."""
+    try:
+        doc = json.loads(f.read_bytes())
+    except OSError as e:
+        raise _digest_error(f, f"cannot be read: {e.strerror}") from None
+    except ValueError as e:  # (not UTF-8 is a ValueError too)
+        raise _digest_error(f, f"is not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        kind = {list: "a JSON list", type(None): "null"}.get(type(doc), type(doc).__name__)
+        raise _digest_error(f, f"is {kind}, not a bakeguard digest file ({SHARD_SCHEMA})")
+    schema = doc.get("schema")
+    if schema != SHARD_SCHEMA:
+        if isinstance(schema, str) and schema.startswith("bakeguard-digest/"):
+            raise UsageError(
+                f"--guard-merge: {f} is a digest file of schema {schema}, which this "
+                f"bakeguard (reading {SHARD_SCHEMA}) does not know",
+                "merge with the bakeguard version the shards ran",
+            )
+        return None
+    for key, what in DIGEST_KEYS.items():
+        value = doc.get(key)
+        if key not in doc:
+            raise _digest_error(f, f"lacks `{key}` ({what})")
+        if key in ("platforms", "refs"):
+            ok = (
+                bool(value)
+                and isinstance(value, list)
+                and all(isinstance(x, str) and x for x in value)
+            )
+        elif key == "source":
+            ok = isinstance(value, str) and _is_digest_ref(value)
+        else:
+            ok = isinstance(value, str) and bool(value)
+        if not ok:
+            raise _digest_error(f, f"`{key}` must be {what}, not {json.dumps(value)[:80]}")
+    annotations = doc.setdefault("annotations", [])
+    if not isinstance(annotations, list) or not all(isinstance(a, str) for a in annotations):
+        raise _digest_error(f, f"`annotations` must be a list of strings, not {annotations!r}")
+    doc["platform"] = normalize(doc["platform"])
+    doc["platforms"] = list(dict.fromkeys(normalize(p) for p in doc["platforms"]))
+    if doc["platform"] not in doc["platforms"]:
+        raise _digest_error(
+            f, f"`platform` {doc['platform']} is not one of `platforms` {doc['platforms']}"
+        )
+    return doc
+
+
+def read_digest_files(where: Path, log: Any) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
+    """Every shard's digest file in `where`, by target; checked whole before anything is
+    assembled (a file that cannot be what a shard wrote stops the merge: exit 2)."""
+    if not where.is_dir():
+        raise UsageError(
+            f"--guard-merge: {where} is not a folder",
+            "give the folder holding the shards' --guard-digests files",
+        )
+    files = sorted(where.glob("*.json"))
+    by_target: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    other: list[str] = []
+    for f in files:
+        doc = read_digest_file(f)
+        if doc is None:
+            other.append(f.name)
+        else:
+            by_target.setdefault(doc["target"], []).append((f, doc))
+    if not by_target:
+        others = f"; its JSON files ({', '.join(other[:5])}) are not" if other else ""
+        raise UsageError(
+            f"--guard-merge: no bakeguard digest file (JSON with schema {SHARD_SCHEMA}) in "
+            f"{where}{others}",
+            "copy every shard's --guard-digests folder there first "
+            "(bakeguard --push --guard-shard PLATFORM --guard-digests DIR writes them)",
+        )
+    if other:
+        log.warning(
+            f"--guard-merge: ignoring {', '.join(other)} in {where}: not bakeguard digest "
+            f"files (schema {SHARD_SCHEMA})"
+        )
+    for target, found in by_target.items():
+        (f0, d0) = found[0]
+        seen: dict[str, tuple[Path, str]] = {}
+        for f, d in found:
+            for key in ("platforms", "refs", "annotations"):
+                if d[key] != d0[key]:
+                    raise UsageError(
+                        f"--guard-merge: the digest files of target {target} disagree on "
+                        f"`{key}`: {f0} has {d0[key]}, {f} has {d[key]}",
+                        "re-run every shard of the same commit and arguments, "
+                        "then merge their digest files only",
+                    )
+            first = seen.setdefault(d["platform"], (f, d["source"]))
+            if first[1] != d["source"]:
+                raise UsageError(
+                    f"--guard-merge: two digest files of target {target} push "
+                    f"{d['platform']}: {first[0]} ({first[1]}) and {f} ({d['source']})",
+                    "keep the digest file of the shard run you want, remove the other",
+                )
+    return by_target
