@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     import subprocess
     from collections.abc import Mapping, Sequence
 
+    from bakeguard.bakeargs import BakeArgs
     from bakeguard.docker import Docker, Result
-    from bakeguard.options import BakeArgs, GuardOptions
+    from bakeguard.options import GuardOptions
 
 # the variables options.parse reads besides BAKEGUARD_GUARD (kept equal by a unit test): set,
 # they are validated by the full parser even when the guard is off

@@ -27,9 +27,10 @@ from collections.abc import Iterator, Mapping
 
 from bakeguard import generated, memo
 from bakeguard import log as log_
+from bakeguard.bakeargs import BakeArgs
 from bakeguard.docker import OWN_METADATA_ENV, Docker
 from bakeguard.interrupts import Interrupted
-from bakeguard.options import BakeArgs, GuardOptions
+from bakeguard.options import GuardOptions
 from bakeguard.terminal import Tail
 from bakeguard.warmup import lower_priority, preload_verification
 

@@ -9,8 +9,8 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from bakeguard.bakeargs import BakeArgs
 from bakeguard.docker import OWN_METADATA_ENV, Docker
-from bakeguard.options import BakeArgs
 
 TYPE_CHECKING = False  # typing costs ~2 ms before a fast path's bake starts
 if TYPE_CHECKING:

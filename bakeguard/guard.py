@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakeguard.advisories import Advisory, Facts, Match, facts_version, match
+from bakeguard.bakeargs import BakeArgs
 from bakeguard.definition import Definition
 from bakeguard.memo import uses_compose
-from bakeguard.options import BakeArgs, GuardOptions
+from bakeguard.options import GuardOptions
 from bakeguard.probe import Environment
 
 

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 
 from bakeguard import cachekey, compose
 from bakeguard import log as log_
+from bakeguard.bakeargs import BakeArgs
 from bakeguard.docker import Docker, Result
-from bakeguard.options import BakeArgs, GuardOptions
+from bakeguard.options import GuardOptions
 
 TYPE_CHECKING = False  # typing is not imported before bake starts
 if TYPE_CHECKING:

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bakeguard import __version__, cachekey, ci, log, probe, report
+from bakeguard.bakeargs import BakeArgs
 from bakeguard.definition import Definition
 from bakeguard.docker import Docker, Result
 from bakeguard.errors import (
     BakeguardError,
 )
 from bakeguard.interrupts import Interrupted
-from bakeguard.options import BakeArgs, GuardOptions
+from bakeguard.options import GuardOptions
 from bakeguard.tasks import Task
 
 # How long a plain bake that an advisory flagged may wait for the tags' state before it

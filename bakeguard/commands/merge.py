@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bakeguard.errors import VerificationFailed
+from bakeguard.split.assemble import create
+from bakeguard.split.shards import read_digest_files
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.registry.verify import Expectation
     from bakeguard.session import Session
-from bakeguard.split.assemble import create
-from bakeguard.split.shards import read_digest_files
 
 
 def merge(session: Session) -> int:

@@ -13,10 +13,10 @@ from bakeguard.docker import Fed
 from bakeguard.errors import BakeguardError
 from bakeguard.refs import Reference
 from bakeguard.retry import first_then_retrying
+from bakeguard.split.plan import index_annotations, repo_of
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.session import Session
-from bakeguard.split.plan import index_annotations, repo_of
 
 # What a failed `imagetools create` says when trying again may help. Whole words only: the
 # digests in its output are hex, and one holding "500" or "429" is not an HTTP status.

@@ -9,7 +9,7 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from packaging.version import Version
 
@@ -19,10 +19,6 @@ from bakeguard.definition import Definition, Target
 from bakeguard.platforms import check_split_tags, normalize, suffix
 from bakeguard.probe import Environment
 from bakeguard.refs import Reference
-
-if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
-    pass
-
 
 BY_DIGEST_DRIVERS = ("remote", "docker-container", "kubernetes")
 

@@ -22,11 +22,6 @@ from bakeguard.platforms import suffix
 from bakeguard.probe import Environment
 from bakeguard.refs import Reference
 from bakeguard.report import read_object
-from bakeguard.tasks import map_bounded
-from bakeguard.terminal import Tail
-
-if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
-    from bakeguard.session import Session
 from bakeguard.split.assemble import create, prestart_create
 from bakeguard.split.plan import (
     Plan,
@@ -37,6 +32,11 @@ from bakeguard.split.plan import (
     plan_outputs,
 )
 from bakeguard.split.shards import SHARD_SCHEMA
+from bakeguard.tasks import map_bounded
+from bakeguard.terminal import Tail
+
+if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
+    from bakeguard.session import Session
 
 
 @dataclass

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bakeguard.errors import UsageError
 from bakeguard.platforms import normalize
-
-if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
-    pass
-
 
 SHARD_SCHEMA = "bakeguard-digest/1"
 

@@ -131,8 +131,8 @@ def test_an_interrupt_in_the_fast_path_still_writes_the_report(
     """A recent full run found nothing for this builder, so bake starts at once; Ctrl-C
     during it still leaves a --guard-report that says the run was interrupted."""
     from bakeguard import memo
+    from bakeguard.bakeargs import parse_bake
     from bakeguard.docker import Docker
-    from bakeguard.options import parse_bake
 
     env = {**os.environ, "FAKE_DOCKER_SLEEP": "30", "XDG_CACHE_HOME": str(tmp_path)}
     docker = Docker(str(fake_docker.parent / "fake-bin" / "docker"))

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from bakeguard.bakeargs import parse_bake
 from bakeguard.errors import UsageError
-from bakeguard.options import parse, parse_bake
+from bakeguard.options import parse
 
 
 @pytest.mark.parametrize(
