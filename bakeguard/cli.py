@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         # The command itself (not a caller in-process): every child and temporary file is
         # done with by now, so leave without tearing down the modules a run imported; that
-        # teardown costs tens of milliseconds on every push.
+        # teardown is work on every push that nothing needs.
         for stream in (sys.stdout, sys.stderr):
             try:  # noqa: SIM105
                 stream.flush()

@@ -19,7 +19,7 @@ from bakeguard.errors import DockerError
 from bakeguard.interrupts import FORWARDED, Interrupted
 from bakeguard.terminal import Tee
 
-TYPE_CHECKING = False  # typing costs ~2 ms before a fast path's bake starts
+TYPE_CHECKING = False  # typing is not imported before a fast path's bake starts
 if TYPE_CHECKING:
     from types import FrameType
 
@@ -72,7 +72,7 @@ class Docker:
     def plugin(self) -> str | None:
         """The buildx plugin `docker buildx` runs, when the locator knows it (see
         bakeguard.locator): every buildx call then runs it as the docker CLI would, without
-        the CLI's 30-50 ms of start-up and plugin validation. The probe asks docker itself."""
+        the CLI's own start-up and plugin validation. The probe asks docker itself."""
         if self._plugin is None:
             self._plugin = locator.lookup(self.binary, self._environ)
         return self._plugin
@@ -93,10 +93,10 @@ class Docker:
 
     def _helper_env(self, extra: Mapping[str, str] | None) -> Mapping[str, str] | None:
         """A helper command's variables: `extra`, and GOGC=400 unless GOGC is set. docker and
-        buildx are Go programs; a helper lives ~25-60 ms, and with Go's default GC target
-        spends a quarter of its CPU collecting garbage its exit would free (`bake --print`
-        31 -> 24 ms of CPU, `imagetools create` 41 -> 33 ms, on the stack). Only helpers:
-        the user's bake runs with the user's environment."""
+        buildx are Go programs; a helper lives a fraction of a second, and with Go's default
+        GC target spends much of its CPU collecting garbage its exit would free (scripts/bench
+        shows the helpers' share). Only helpers: the user's bake runs with the user's
+        environment."""
         if "GOGC" in (extra or {}) or "GOGC" in self._environ:
             return extra
         return {"GOGC": "400", **(extra or {})}

@@ -158,7 +158,7 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
             preload_verification()
 
     def background() -> None:
-        lower_priority()  # before prepare's first import (the split's modules, ~25 ms of CPU)
+        lower_priority()  # before prepare's first import (the split's modules: real CPU work)
         with contextlib.suppress(Exception):  # whatever failed is redone after the bake
             prepare()
 

@@ -5,7 +5,7 @@ the way the CLI does (stdlib `os` only: the `--guard=off` exec path reads it).
 `docker-buildx docker-cli-plugin-metadata` to validate it, then running
 `PLUGIN buildx bake ARGS` with `DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND=docker` (and an
 OpenTelemetry resource attribute) in the environment; the plugin's output and exit code are
-the command's. Those first two steps cost 30-50 ms a call. Once the probe's `docker info` has
+the command's. Those first two steps cost a call its start-up. Once the probe's `docker info` has
 named the plugin, bakeguard runs that last step itself: same binary, arguments, environment
 marker, terminal and exit code.
 

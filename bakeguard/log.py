@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-TYPE_CHECKING = False  # typing costs ~2 ms before a fast path's bake starts
+TYPE_CHECKING = False  # typing is not imported before a fast path's bake starts
 if TYPE_CHECKING:
     from typing import Any
 
@@ -45,9 +45,9 @@ def console_line(level: str, text: str, colour: bool) -> str:
 
 class Console:
     """The console logger: the lines above, written at once. structlog (JSON lines, for CI
-    and BAKEGUARD_LOG_FORMAT=json) is not loaded for it: importing structlog costs ~55 ms
-    here (structlog.stdlib loads asyncio), which a guarded push on a developer's machine
-    would otherwise pay beside bake."""
+    and BAKEGUARD_LOG_FORMAT=json) is not loaded for it: importing structlog (whose stdlib
+    module loads asyncio) is more work than a guarded push on a developer's machine should
+    do beside bake."""
 
     def __init__(self, verbose: bool, colour: bool) -> None:
         self.verbose, self.colour = verbose, colour

@@ -1,6 +1,5 @@
-"""Retries with tenacity, loaded only once they are needed: its import costs ~30 ms of CPU,
-and the first attempt is usually the only one (right after bake, where every millisecond
-counts)."""
+"""Retries with tenacity, loaded only once they are needed: its import is not free, and the
+first attempt is usually the only one (right after bake, where a push's wait is spent)."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 through a list (verification's registry reads).
 
 What concurrent.futures' Future and thread pool did here, without their import: it pulls in
-the logging module, ~8 ms before bake starts on the full path and ~20 ms of CPU in the
-verification that bake runs beside."""
+the logging module, work before bake starts on the full path and CPU taken from the bake
+that verification's preparation runs beside."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ NO_PROXY; loopback never proxied), so verification reaches a registry the way th
 
 Why not a third-party client: bakeguard verifies while `imagetools create` and the registry
 are busy on the same machine, so the client's own cost counts. Importing httpx (with httpcore,
-h11 and certifi) and making one client took ~85 ms of CPU here; http.client and ssl ~30 ms.
-A registry client needs little of what they add: a handful of GET/HEAD requests per run.
+h11 and certifi) and making one client cost several times what http.client and ssl do, and a
+registry client needs little of what they add: a handful of GET/HEAD requests per run.
 
 Every request has a deadline (`Request.deadline`, on the pool's clock), and no wait of its
 own passes it: connecting, the TLS handshake, the proxy's CONNECT, sending and each read.

@@ -34,7 +34,7 @@ class Transient(BakeguardError):
 def compose_only(refs: Sequence[str], sources: Sequence[str]) -> bool:
     """Every tag is in the one repository all the sources are in. `imagetools create` would
     then copy each source manifest into the repository it is already in (per manifest a
-    referrers lookup, a GET and HEADs: ~30 ms of a cached split), so it only composes the index
+    referrers lookup, a GET and HEADs, a cached split's largest cost), so it only composes the index
     (`--dry-run` prints the very bytes it would push) and bakeguard writes them to the tags as
     containerd's pusher would (`registry.put_manifest`)."""
     return len({repo_of(r) for r in (*refs, *sources)}) == 1
@@ -61,7 +61,7 @@ def prestart_create(session: Session, t: Target, repos: Sequence[str]) -> tuple[
     """`imagetools create` for target t (the sources in `repos`, one per platform), started
     while bake runs: it reads its sources (`-f FILE`: a file holding a reference is read as
     that reference) from pipes before it does anything else, and they are written once every
-    platform is pushed (Go's start-up and the command's setup, ~20 ms, then overlap bake).
+    platform is pushed (Go's start-up and the command's setup then overlap bake).
     Given no sources it fails without touching the registry. Second: whether it only composes
     (`compose_only`)."""
     refs, annotations = t.tag_refs, index_annotations(t)

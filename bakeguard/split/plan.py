@@ -25,7 +25,7 @@ BY_DIGEST_DRIVERS = ("remote", "docker-container", "kubernetes")
 
 # From this buildx on, bake on the docker driver no longer pushes a second time through the
 # engine (buildx PR #3023), so the per-platform images need not be stored in the engine:
-# `store=false` skips naming and unpacking them there (~30 ms a cached push, more with big
+# `store=false` skips naming and unpacking them there (work on every push, more with big
 # layers) and leaves no intermediate per-platform tags in the user's image list.
 NO_ENGINE_PUSH_SINCE = Version("0.22.0")
 

@@ -292,7 +292,7 @@ class Split:
         return f"{v.repos[0]}@{self.confirmed[v.name]}"
 
     def _registry(self) -> Any:
-        """The run's registry client (its import is ~30 ms of CPU: made after the bake, not
+        """The run's registry client (its import is real CPU work: made after the bake, not
         while it runs), kept for verification; after_bake closes it otherwise."""
         return self.session.kept_registry(self.env)
 
