@@ -20,43 +20,21 @@ if TYPE_CHECKING:
     from bakeguard.docker import Docker, Result
     from bakeguard.options import GuardOptions
 
-# the variables options.parse reads besides BAKEGUARD_GUARD (kept equal by a unit test): set,
-# they are validated by the full parser even when the guard is off
-_OPTION_VARS = (
-    "BAKEGUARD_SPLIT",
-    "BAKEGUARD_SPLIT_SUFFIX",
-    "BAKEGUARD_VERIFY",
-    "BAKEGUARD_VERIFY_TIMEOUT",
-    "BAKEGUARD_REPORT",
-    "BAKEGUARD_SHARD",
-    "BAKEGUARD_DIGESTS",
-    "BAKEGUARD_COMPAT",
-    "BAKEGUARD_VERBOSE",
-)
-
 
 def _exec_args(args: Sequence[str], environ: Mapping[str, str]) -> list[str] | None:
-    """bake's arguments when this is a plain `--guard=off` run, else None."""
-    off = environ.get("BAKEGUARD_GUARD") == "off"
-    rest: list[str] = []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == "--":
-            rest.extend(args[i:])
-            break
-        if a == "--guard=off":
-            off = True
-        elif a == "--guard" and args[i + 1 : i + 2] == ["off"]:
-            off, i = True, i + 1
-        elif a.startswith("--guard"):
-            return None  # another bakeguard option, or another --guard value: parse it fully
-        else:
-            rest.append(a)
-        i += 1
-    if not off or any(environ.get(k) for k in _OPTION_VARS):
-        return None
-    return rest
+    """bake's arguments when this is a plain `--guard=off` run (no other bakeguard option or
+    variable set: those are validated by the full parse even with the guard off), else None.
+    The one reading of bakeguard's options, options.split_guard_args, tells them apart."""
+    from bakeguard.errors import UsageError
+    from bakeguard.options import GUARD_SPECS, split_guard_args
+
+    try:
+        found, rest = split_guard_args(args)
+    except UsageError:
+        return None  # the full parse says what is wrong
+    guard = found.pop("--guard", environ.get("BAKEGUARD_GUARD"))
+    others = any(s.env and s.env != "BAKEGUARD_GUARD" and environ.get(s.env) for s in GUARD_SPECS)
+    return rest if guard == "off" and not found and not others else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -128,6 +128,8 @@ def _arm(sock: socket.socket, phase: str) -> None:
 
 
 class _TimedSocket(socket.socket):
+    """A plain connection: connecting, and every read and write, within the deadline."""
+
     def connect(self, address: Any) -> None:
         _arm(self, "connect")
         super().connect(address)
@@ -149,29 +151,14 @@ class _TimedSocket(socket.socket):
         super().sendall(*args, **kwargs)
 
 
-class _TimedSSLSocket(ssl.SSLSocket):
+class _TimedSSLSocket(_TimedSocket, ssl.SSLSocket):
     """What the pool's TLS contexts wrap sockets in (SSLContext.sslsocket_class): the
-    handshake and every read and write within the request's deadline."""
+    handshake too, and the reads and writes of _TimedSocket, which come first in the order
+    of methods, before ssl.SSLSocket's own."""
 
     def do_handshake(self, block: bool = False) -> None:
         _arm(self, "tls")
         super().do_handshake(block)
-
-    def recv(self, *args: Any, **kwargs: Any) -> bytes:
-        _arm(self, "read")
-        return super().recv(*args, **kwargs)
-
-    def recv_into(self, *args: Any, **kwargs: Any) -> int:
-        _arm(self, "read")
-        return super().recv_into(*args, **kwargs)
-
-    def send(self, *args: Any, **kwargs: Any) -> int:
-        _arm(self, "send")
-        return super().send(*args, **kwargs)
-
-    def sendall(self, *args: Any, **kwargs: Any) -> None:
-        _arm(self, "send")
-        super().sendall(*args, **kwargs)
 
 
 def _open(address: tuple[str, int], *_ignored: Any) -> socket.socket:

@@ -95,14 +95,6 @@ def test_signals_reach_bake_and_no_child_outlives(
     assert out.stdout == b""
 
 
-def test_exec_check_reads_the_parsers_variables() -> None:
-    from bakeguard import cli
-    from bakeguard.options import GUARD_SPECS
-
-    env_names = {s.env for s in GUARD_SPECS if s.env} - {"BAKEGUARD_GUARD"}
-    assert set(cli._OPTION_VARS) == env_names
-
-
 @pytest.mark.parametrize(
     ("argv", "env", "execs"),
     [
@@ -115,6 +107,8 @@ def test_exec_check_reads_the_parsers_variables() -> None:
         (["--guard=warn", "app"], {}, None),
         (["app"], {}, None),
         (["--guard=off", "--", "--guard-x"], {}, ["--", "--guard-x"]),
+        (["--guard=off", "--guard-nosuch", "app"], {}, None),
+        (["--guard=off", "app"], {"BAKEGUARD_PROBE_TTL": "5"}, ["app"]),
     ],
 )
 def test_when_guard_off_execs(
