@@ -23,13 +23,14 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from bakeguard import generated, memo
 from bakeguard import log as log_
 from bakeguard.bakeargs import BakeArgs
 from bakeguard.docker import OWN_METADATA_ENV, Docker
 from bakeguard.interrupts import Interrupted
+from bakeguard.launch import Launch, execute
 from bakeguard.options import GuardOptions
 from bakeguard.terminal import Tail
 from bakeguard.warmup import lower_priority, preload_verification
@@ -38,27 +39,37 @@ TYPE_CHECKING = False  # typing is not imported before bake starts
 if TYPE_CHECKING:
     from typing import Any
 
+    from bakeguard.definition import Definition
+    from bakeguard.probe import Environment
     from bakeguard.session import Session
+    from bakeguard.split.plan import Plan
+    from bakeguard.split.run import Split
+    from bakeguard.tasks import Task
 
 
-@contextlib.contextmanager
-def _reporting_interrupts(box: Mapping[str, Any], thread: threading.Thread) -> Iterator[None]:
-    """Ctrl-C (or SIGTERM) during a fast path's bake: the report and the CI summary, when
-    wanted, still say how the run ended (the background thread made the session). Whatever
-    ended the bake early, the split's pre-started `imagetools create` are stopped."""
-    try:
-        yield
-    except BaseException as e:
-        if thread.ident is not None:
-            thread.join(timeout=5)
-        if box.get("split") is not None:  # imagetools create started beside bake: not needed
-            box["split"].cancel_started()
-        if not isinstance(e, Interrupted):
-            raise
-        session = box.get("session")
-        if session is not None:
-            session.finish(e.code)
-        raise
+class Beside:
+    """What the thread beside bake made, read once bake ended (and made then where the thread
+    did not): the session, its probe and definition, and on the split's path the split with
+    its plan. `failed`: bake failed, so what is still to make is made at full priority."""
+
+    __slots__ = ("defn_f", "env_f", "failed", "plan", "session", "split")
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self.env_f: Task[Environment] | None = None
+        self.defn_f: Task[tuple[Definition | None, str]] | None = None
+        self.split: Split | None = None
+        self.plan: Plan | None = None
+        self.failed = False
+
+    def ended_early(self, e: BaseException) -> None:
+        """Ctrl-C (or SIGTERM) during a fast path's bake: the report and the CI summary,
+        when wanted, still say how the run ended. Whatever ended the bake early, the split's
+        pre-started `imagetools create` are stopped."""
+        if self.split is not None:
+            self.split.cancel_started()
+        if isinstance(e, Interrupted) and self.session is not None:
+            self.session.finish(e.code)
 
 
 def _session(
@@ -79,126 +90,125 @@ def _session(
 
 
 def run(opts: GuardOptions, bake: BakeArgs, docker: Docker) -> int:
-    box: dict[str, Any] = {}
+    """The plain build, its bake started at once (memo.eligible); the session, probe and
+    definition are made beside it."""
+    made = Beside()
 
     def prepare() -> None:
         session = _session(opts, bake, docker, {"mode": "plain"})
-        box["env_f"] = session.start_probe()
-        if opts.verify or opts.report or box.get("failed"):
-            box["defn_f"] = session.start_resolve(nice=not box.get("failed"))
+        made.env_f = session.start_probe()
+        if opts.verify or opts.report or made.failed:
+            made.defn_f = session.start_resolve(nice=not made.failed)
         else:
             from bakeguard.tasks import Task
 
-            box["defn_f"] = Task.of((None, "verification is off"))
-        box["session"] = session
+            made.defn_f = Task.of((None, "verification is off"))
+        made.session = session
         if opts.verify:
-            session.warm_registry(box["env_f"], box["defn_f"])
+            session.warm_registry(made.env_f, made.defn_f)
 
     # Nothing to verify, report or annotate: a successful bake needs nothing more from
     # bakeguard, so the rest of it is loaded only if bake fails (to read the error).
     quiet = not opts.verify and not opts.report and not memo.ci_output(os.environ)
-    # started once bake runs: its imports would hold the GIL while bake is being started
-    thread = threading.Thread(target=prepare, daemon=True)
     args, meta_path, ours = generated.with_metadata(bake, opts.verify)
-    try:
-        seen = Tail()
-        with _reporting_interrupts(box, thread):
-            code = docker.run_bake(
-                args.argv,
-                tee=seen,
-                env=OWN_METADATA_ENV if ours else None,
-                started=None if quiet else thread.start,
-            )
+
+    def after(code: int, seen: Tail) -> int:
         if quiet and code == 0:
             return 0
-        box["failed"] = code != 0
-        if not quiet:
-            thread.join()
+        made.failed = code != 0
         from bakeguard.commands.build import after_bake
         from bakeguard.session import finishing
 
-        if "session" not in box:  # not started (quiet), or it failed: do its work here
+        if made.session is None:  # not started (quiet), or it failed: do its work here
             prepare()
-        session: Session = box["session"]
-        return finishing(
-            session,
-            lambda: after_bake(session, code, box["defn_f"], box["env_f"], seen, meta_path),
-        )
-    finally:
-        if ours:
-            with contextlib.suppress(OSError):
-                os.unlink(ours)
+        session, env_f, defn_f = made.session, made.env_f, made.defn_f
+        assert session is not None and env_f is not None and defn_f is not None
+        return finishing(session, lambda: after_bake(session, code, defn_f, env_f, seen, meta_path))
+
+    launch = Launch(
+        args.argv,
+        after,
+        env=OWN_METADATA_ENV if ours else None,
+        beside=None if quiet else prepare,
+        ended_early=made.ended_early,
+        cleanup=lambda: generated.remove(ours),
+    )
+    return execute(docker, launch)
 
 
 def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping[str, Any]) -> int:
+    """The split a recent run decided, its generated definition baked at once; the plan is
+    made again beside it and checked against the one baked."""
     import tempfile
 
     colour = log_.console_colour(os.environ)
     for level, text in entry["said"]:
         print(log_.console_line(level, text, colour), file=sys.stderr, flush=True)
-    box: dict[str, Any] = {}
+    made = Beside()
 
     def prepare() -> None:
         from bakeguard.split.run import Split
 
         session = _session(opts, bake, docker, entry["record"])
-        box["session"] = session
+        made.session = session
         env_f = session.start_probe()
         session.note_env(env_f.result())
-        defn_f = session.start_resolve(nice=True)
-        defn = defn_f.result()[0]
+        defn = session.start_resolve(nice=True).result()[0]
         if defn is None:
             return
         s = Split(session, env_f.result(), defn, split=bool(entry["split"]), compat=session.compat)
-        box["split"], box["plan"] = s, s.plan()
-        if box["plan"].definition == entry["definition"]:
-            s.prestart(box["plan"])
+        made.split, made.plan = s, s.plan()
+        if made.plan.definition == entry["definition"]:
+            s.prestart(made.plan)
         if opts.verify:
             # (the registry client itself is made while imagetools runs: its connection)
             preload_verification()
 
-    def background() -> None:
+    def beside() -> None:
         lower_priority()  # before prepare's first import (the split's modules: real CPU work)
         with contextlib.suppress(Exception):  # whatever failed is redone after the bake
             prepare()
 
-    # started once bake runs: its imports would hold the GIL while bake is being started
-    thread = threading.Thread(target=background, daemon=True)
     definition = entry["definition"]
     tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
-    seen = Tail()
+
+    def after(code: int, seen: Tail) -> int:
+        from bakeguard.errors import BakeguardError
+        from bakeguard.session import finishing
+
+        if made.plan is None:
+            prepare()  # here, so that what failed in the background raises for the user
+        session, split, plan = made.session, made.split, made.plan
+        assert session is not None
+        if split is None or plan is None:
+            err = BakeguardError(
+                f"bake exited {code}, but the definition could not be resolved again to "
+                "confirm the split's platforms",
+                "run again; `bakeguard --guard-verify-only ARGS` checks the registry",
+            )
+            return finishing(session, lambda: _raise(err))
+        if plan.definition != definition:  # the cache said one thing, the definition another
+            session.log.warning("the cached split plan is out of date; confirming the new plan")
+        return finishing(session, lambda: split.after_bake(plan, tmp, code, seen))
+
+    import shutil
+
     try:
         gen, meta = generated.write(tmp, definition)
-        with _reporting_interrupts(box, thread):
-            code = generated.bake(
-                docker, bake, gen, meta, list(definition["target"]), seen, thread.start
-            )
     except BaseException:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    thread.join()
-    from bakeguard.errors import BakeguardError
-    from bakeguard.session import finishing
-
-    if "plan" not in box:
-        prepare()  # here, so that what failed in the background raises for the user
-    session: Session = box["session"]
-    if "plan" not in box:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        err = BakeguardError(
-            f"bake exited {code}, but the definition could not be resolved again to confirm "
-            "the split's platforms",
-            "run again; `bakeguard --guard-verify-only ARGS` checks the registry",
-        )
-        return finishing(session, lambda: _raise(err))
-    plan = box["plan"]
-    if plan.definition != definition:  # the cache said one thing, the definition another
-        session.log.warning("the cached split plan is out of date; confirming the new plan")
-    return finishing(session, lambda: box["split"].after_bake(plan, tmp, code, seen))
+    argv, env, unset = generated.bake_call(bake, gen, meta, list(definition["target"]))
+    launch = Launch(
+        argv,
+        after,
+        env,
+        unset,
+        beside,
+        ended_early=made.ended_early,
+        cleanup=lambda: shutil.rmtree(tmp, ignore_errors=True),
+    )
+    return execute(docker, launch)
 
 
 def _raise(e: BaseException) -> int:

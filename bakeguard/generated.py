@@ -5,6 +5,7 @@ paths run this before anything heavy is imported."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,18 @@ def write(folder: str, definition: Mapping[str, Any]) -> tuple[str, str]:
     return gen, meta
 
 
+def bake_call(
+    args: BakeArgs, gen_file: str, meta: str, targets: Sequence[str]
+) -> tuple[list[str], Mapping[str, str] | None, list[str]]:
+    """bake's arguments, added and removed variables for one bake of a generated definition
+    (the whole definition: bake files named in the environment are not merged in). The
+    metadata file is bakeguard's; bake's provenance goes in it only when the user asked for
+    a metadata file of their own (their other targets' entries are copied from it)."""
+    unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
+    env = None if args.last("--metadata-file") else OWN_METADATA_ENV
+    return args.generated(gen_file, meta, targets), env, unset
+
+
 def bake(
     docker: Docker,
     args: BakeArgs,
@@ -41,16 +54,11 @@ def bake(
     meta: str,
     targets: Sequence[str],
     seen: Callable[[bytes], None],
-    started: Callable[[], None] | None = None,
 ) -> int:
-    """One bake of a generated definition (the whole definition: bake files named in the
-    environment are not merged in). The
-    metadata file is bakeguard's; bake's provenance goes in it only when the user asked for
-    a metadata file of their own (their other targets' entries are copied from it)."""
-    unset = [k for k in os.environ if k.startswith("BUILDX_BAKE_FILE")]
-    argv = args.generated(gen_file, meta, targets)
-    env = None if args.last("--metadata-file") else OWN_METADATA_ENV
-    return docker.run_bake(argv, env=env, unset=unset, tee=seen, started=started)
+    """A bake of a generated definition outside a Launch (the split's one retry of the
+    platforms that did not land)."""
+    argv, env, unset = bake_call(args, gen_file, meta, targets)
+    return docker.run_bake(argv, env=env, unset=unset, tee=seen)
 
 
 def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | None]:
@@ -63,3 +71,11 @@ def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | No
     base = os.environ.get("TMPDIR") or "/tmp"
     ours = os.path.join(base, f"bakeguard-{os.getpid()}-{time.time_ns()}.json")
     return bake.plus("--metadata-file", ours), ours, ours
+
+
+def remove(path: str | None) -> None:
+    """A metadata file of bakeguard's (`with_metadata`'s third), once bake and its reading
+    are done."""
+    if path:
+        with contextlib.suppress(OSError):
+            os.unlink(path)

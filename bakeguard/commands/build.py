@@ -3,10 +3,6 @@ verify, report."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
-
 from bakeguard import probe, report
 from bakeguard.definition import Definition
 from bakeguard.docker import OWN_METADATA_ENV
@@ -131,21 +127,19 @@ def plain(
     session: Session, defn_f: Task[tuple[Definition | None, str]], env: probe.Environment
 ) -> int:
     """bake with the user's arguments (plus a metadata file of ours), then verify."""
-    from bakeguard.generated import with_metadata
+    from bakeguard import generated
+    from bakeguard.launch import Launch, execute
     from bakeguard.warmup import preload_verification
 
-    args, meta_path, ours = with_metadata(session.bake, session.opts.verify)
-    try:
-        if session.opts.verify:
-            threading.Thread(target=preload_verification, daemon=True).start()
-        seen = Tail()
-        extra = OWN_METADATA_ENV if ours else None
-        code = session.docker.run_bake(args.argv, tee=seen, env=extra)
-        return after_bake(session, code, defn_f, Task.of(env), seen, meta_path)
-    finally:
-        if ours:
-            with contextlib.suppress(OSError):
-                os.unlink(ours)
+    args, meta_path, ours = generated.with_metadata(session.bake, session.opts.verify)
+    launch = Launch(
+        args.argv,
+        lambda code, seen: after_bake(session, code, defn_f, Task.of(env), seen, meta_path),
+        env=OWN_METADATA_ENV if ours else None,
+        beside=preload_verification if session.opts.verify else None,
+        cleanup=lambda: generated.remove(ours),
+    )
+    return execute(session.docker, launch)
 
 
 def after_bake(

@@ -18,6 +18,7 @@ from bakeguard.compat import Compat
 from bakeguard.definition import Definition, Target
 from bakeguard.docker import Docker, Fed
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, VerificationFailed
+from bakeguard.launch import Launch, execute
 from bakeguard.platforms import suffix
 from bakeguard.probe import Environment
 from bakeguard.refs import Reference
@@ -68,38 +69,40 @@ class Split:
             store,
         )
 
-    def bake(
-        self,
-        gen_file: str,
-        meta: str,
-        targets: Sequence[str],
-        seen: Tail,
-        started: Callable[[], None] | None = None,
-    ) -> int:
-        return generated.bake(
-            self.docker, self.session.bake, gen_file, meta, targets, seen, started
+    def launch(self, plan: Plan, tmp: str, beside: Callable[[], None] | None) -> Launch:
+        """The generated bake of `plan` (its files written in `tmp`), and all that follows
+        it (`after_bake`); `beside`: what runs beside it."""
+        gen, meta = generated.write(tmp, plan.definition)
+        argv, env, unset = generated.bake_call(
+            self.session.bake, gen, meta, list(plan.definition["target"])
+        )
+        return Launch(
+            argv,
+            lambda code, seen: self.after_bake(plan, tmp, code, seen),
+            env,
+            unset,
+            beside,
+            ended_early=lambda _e: self.cancel_started(),
+            cleanup=lambda: shutil.rmtree(tmp, ignore_errors=True),
         )
 
     def run(self, plan: Plan | None = None) -> int:
         plan = plan or self.plan()
         tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
 
-        def started() -> None:  # once bake runs: what is needed after it
+        def beside() -> None:  # once bake runs: what is needed after it
             self.prestart(plan)
             if self.session.opts.verify:
                 from bakeguard.warmup import preload_verification
 
-                threading.Thread(target=preload_verification, daemon=True).start()
+                preload_verification()
 
         try:
-            gen, meta = generated.write(tmp, plan.definition)
-            seen = Tail()
-            code = self.bake(gen, meta, list(plan.definition["target"]), seen, started)
+            launch = self.launch(plan, tmp, beside)
         except BaseException:
-            self.cancel_started()
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return self.after_bake(plan, tmp, code, seen)
+        return execute(self.docker, launch)
 
     def prestart(self, plan: Plan) -> None:
         """Each split target's `imagetools create`, started beside bake (see
@@ -175,7 +178,9 @@ class Split:
                     # only this run may have named the engine's local per-platform images
                     self._forget_local(again)
                 meta2 = os.path.join(tmp, "metadata-retry.json")
-                code2 = self.bake(gen, meta2, [v.name for v in again], Tail())
+                code2 = generated.bake(
+                    self.docker, self.session.bake, gen, meta2, [v.name for v in again], Tail()
+                )
                 metadata = {**(metadata or {}), **(read_object(meta2) or {})}
                 failed = self.confirm(
                     again, plan.by_digest, code2, read_object(meta2), local_fresh=True
