@@ -6,7 +6,7 @@ at once. Meanwhile a low-priority thread imports the rest of bakeguard, resolves
 with a niced `bake --print` and warms the registry client; after bake, verification runs as
 on the full path.
 
-Split: when a recent full run decided to split (or to apply a compatibility profile) for the
+SplitRun: when a recent full run decided to split (or to apply a compatibility profile) for the
 same definition, builder, advisory table and options, its messages are replayed, and the
 generated definition it baked is baked again at once; the plan is re-derived in the
 background and checked against it, and everything after the bake (confirm, assemble, verify)
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from bakeguard.definition import Definition
     from bakeguard.probe import Environment
     from bakeguard.session import Session
-    from bakeguard.split.plan import Plan
-    from bakeguard.split.run import Split
+    from bakeguard.split.plan import SplitPlan
+    from bakeguard.split.run import SplitRun
     from bakeguard.tasks import Task
 
 
@@ -52,22 +52,22 @@ class Beside:
     did not): the session, its probe and definition, and on the split's path the split with
     its plan. `failed`: bake failed, so what is still to make is made at full priority."""
 
-    __slots__ = ("defn_f", "env_f", "failed", "plan", "session", "split")
+    __slots__ = ("defn_f", "env_f", "failed", "plan", "run", "session")
 
     def __init__(self) -> None:
         self.session: Session | None = None
         self.env_f: Task[Environment] | None = None
         self.defn_f: Task[tuple[Definition | None, str]] | None = None
-        self.split: Split | None = None
-        self.plan: Plan | None = None
+        self.run: SplitRun | None = None
+        self.plan: SplitPlan | None = None
         self.failed = False
 
     def ended_early(self, e: BaseException) -> None:
         """Ctrl-C (or SIGTERM) during a fast path's bake: the report and the CI summary,
         when wanted, still say how the run ended. Whatever ended the bake early, the split's
         pre-started `imagetools create` are stopped."""
-        if self.split is not None:
-            self.split.cancel_started()
+        if self.run is not None:
+            self.run.cancel_started()
         if isinstance(e, Interrupted) and self.session is not None:
             self.session.finish(e.code)
 
@@ -147,7 +147,7 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
     made = Beside()
 
     def prepare() -> None:
-        from bakeguard.split.run import Split
+        from bakeguard.split.run import SplitRun
 
         session = _session(opts, bake, docker, entry["record"])
         made.session = session
@@ -156,8 +156,10 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
         defn = session.start_resolve(nice=True).result()[0]
         if defn is None:
             return
-        s = Split(session, env_f.result(), defn, split=bool(entry["split"]), compat=session.compat)
-        made.split, made.plan = s, s.plan()
+        s = SplitRun(
+            session, env_f.result(), defn, per_platform=bool(entry["split"]), compat=session.compat
+        )
+        made.run, made.plan = s, s.plan()
         if made.plan.definition == entry["definition"]:
             s.prestart(made.plan)
         if opts.verify:
@@ -178,7 +180,7 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
 
         if made.plan is None:
             prepare()  # here, so that what failed in the background raises for the user
-        session, split, plan = made.session, made.split, made.plan
+        session, split, plan = made.session, made.run, made.plan
         assert session is not None
         if split is None or plan is None:
             err = BakeguardError(

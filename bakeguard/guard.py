@@ -59,8 +59,8 @@ def actionable(matches: Sequence[Match]) -> list[Match]:
 @dataclass(frozen=True)
 class Decision:
     matches: tuple[Match, ...]
-    split: bool
-    split_reason: str = ""
+    per_platform: bool  # split: each platform pushed on its own
+    reason: str = ""  # why it splits
     refuse: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
     # targets whose declared platforms the print lost, built from a generated definition
@@ -135,7 +135,7 @@ def action_for(opts: GuardOptions, m: Match, decision: Decision) -> str:
             "building the platforms your compose file declares through a generated "
             "definition, then verifying every pushed tag"
         )
-    if decision.split and m.advisory.mitigation in ("split", "verify"):
+    if decision.per_platform and m.advisory.mitigation in ("split", "verify"):
         if m.advisory.mitigation == "verify":
             return "verifying the assembled tags in the registry"
         return (

@@ -53,14 +53,14 @@ def build(session: Session) -> int:
         )
     profiles = {t.name: session.compat.for_target(t) for t in defn.pushing}
     needs_compat = any(p not in (None, "oci") for p in profiles.values())
-    if decision.split or needs_compat or decision.declared:
-        from bakeguard.split.run import Split
+    if decision.per_platform or needs_compat or decision.declared:
+        from bakeguard.split.run import SplitRun
 
         session.record["mode"] = (
-            "split" if decision.split else "compat" if needs_compat else "platforms"
+            "split" if decision.per_platform else "compat" if needs_compat else "platforms"
         )
-        if decision.split:
-            session.say("info", f"splitting per platform ({decision.split_reason})")
+        if decision.per_platform:
+            session.say("info", f"splitting per platform ({decision.reason})")
         for name in decision.declared:
             session.say(
                 "info",
@@ -70,7 +70,7 @@ def build(session: Session) -> int:
         for name, p in profiles.items():
             if p not in (None, "oci"):
                 session.say("info", f"target {name}: {p} profile ({compat_.DESCRIPTIONS[p]})")
-        s = Split(session, env, defn, split=decision.split, compat=session.compat)
+        s = SplitRun(session, env, defn, per_platform=decision.per_platform, compat=session.compat)
         plan = s.plan()
         memo.remember_split(
             session.opts,
@@ -80,7 +80,7 @@ def build(session: Session) -> int:
             session.said,
             session.record,
             plan.definition,
-            decision.split,
+            decision.per_platform,
         )
         return s.run(plan)
     session.record["mode"] = "plain"
@@ -93,7 +93,7 @@ def shard(
     session: Session, env: probe.Environment, defn_f: Task[tuple[Definition | None, str]]
 ) -> int:
     from bakeguard.platforms import normalize
-    from bakeguard.split.run import Split
+    from bakeguard.split.run import SplitRun
 
     if not session.opts.digests:
         raise UsageError(
@@ -119,7 +119,7 @@ def shard(
             "file, or --set TARGET.platform=...)",
         )
     session.record["mode"] = "shard"
-    s = Split(session, env, defn, only_platforms=wanted, shard_dir=session.opts.digests)
+    s = SplitRun(session, env, defn, only_platforms=wanted, shard_dir=session.opts.digests)
     return s.run()
 
 
@@ -161,10 +161,10 @@ def after_bake(
         if retry is None or defn is None:
             session.report_tags(defn, env)
             return code
-        from bakeguard.split.run import Split
+        from bakeguard.split.run import SplitRun
 
         session.record["mode"] = "compat"
-        return session.retrying(Split(session, env, defn, split=False, compat=retry).run)
+        return session.retrying(SplitRun(session, env, defn, per_platform=False, compat=retry).run)
     if not session.opts.verify:
         return code
     defn, _why = defn_f.result()

@@ -82,14 +82,14 @@ def plan(session: Session) -> int:
         mode = "pass-through (--guard=off)"
     elif decision.refuse:
         mode = "refuse (--guard=strict), exit 4"
-    elif decision.split:
-        mode = f"split ({decision.split_reason})"
+    elif decision.per_platform:
+        mode = f"split ({decision.reason})"
     else:
         mode = "plain bake" + (", then verify" if session.opts.verify and defn.pushing else "")
     out(f"mode: {mode}")
     out("commands:")
     docker = session.docker.binary
-    if decision.split and not decision.refuse and session.opts.guard != "off":
+    if decision.per_platform and not decision.refuse and session.opts.guard != "off":
         from bakeguard.split.plan import make_plan, plan_outputs, repo_of
 
         by_digest, store = plan_outputs(env)

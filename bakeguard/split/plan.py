@@ -43,7 +43,7 @@ class Variant:
 
 
 @dataclass
-class Plan:
+class SplitPlan:
     definition: dict[str, Any]
     variants: list[Variant]
     split_targets: dict[str, Target]
@@ -92,12 +92,12 @@ def make_plan(
     by_digest: bool,
     suffix_template: str,
     only_platforms: Sequence[str] | None = None,
-    split: bool = True,
+    per_platform: bool = True,
     compat: Compat | None = None,
     store: bool = True,
-) -> Plan:
+) -> SplitPlan:
     """The generated definition: multi-platform pushing targets split per platform (when
-    `split`), every pushing target with its registry's compatibility profile applied."""
+    `per_platform`), every pushing target with its registry's compatibility profile applied."""
     compat = compat or Compat()
     targets: dict[str, Any] = {}
     variants: list[Variant] = []
@@ -106,7 +106,7 @@ def make_plan(
     taken = set(defn.targets)
     for t in defn.targets.values():
         profile = compat.for_target(t) if t.pushes else None
-        if not (split and t.pushes and len(t.platforms) > 1 and t.tag_refs):
+        if not (per_platform and t.pushes and len(t.platforms) > 1 and t.tag_refs):
             if only_platforms is None:
                 targets[t.name] = apply_profile(t.raw, profile)
                 others.append(t.name)
@@ -152,7 +152,7 @@ def make_plan(
                 variants.append(Variant(t.name, name, normalize(plat), (repo_of(tag),), (tag,)))
             targets[name] = raw
     gen = {"group": {"default": {"targets": list(targets)}}, "target": targets}
-    return Plan(gen, variants, split_targets, others, by_digest)
+    return SplitPlan(gen, variants, split_targets, others, by_digest)
 
 
 def index_annotations(t: Target) -> list[str]:

@@ -25,7 +25,7 @@ from bakeguard.refs import Reference
 from bakeguard.report import read_object
 from bakeguard.split.assemble import create, prestart_create
 from bakeguard.split.plan import (
-    Plan,
+    SplitPlan,
     Variant,
     engine_pushes,
     index_annotations,
@@ -41,13 +41,13 @@ if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
 
 
 @dataclass
-class Split:
+class SplitRun:
     session: Session
     env: Environment
     defn: Definition
     only_platforms: Sequence[str] | None = None
     shard_dir: str | None = None
-    split: bool = True
+    per_platform: bool = True  # False: a generated bake, not split (a profile, platforms)
     compat: Compat = field(default_factory=Compat)
     confirmed: dict[str, str] = field(default_factory=dict)  # variant name -> digest
     # target -> its imagetools create, and whether it only composes (see prestart_create)
@@ -57,19 +57,19 @@ class Split:
     def docker(self) -> Docker:
         return self.session.docker
 
-    def plan(self) -> Plan:
+    def plan(self) -> SplitPlan:
         by_digest, store = plan_outputs(self.env)
         return make_plan(
             self.defn,
             by_digest,
             self.session.opts.split_suffix,
             self.only_platforms,
-            self.split,
+            self.per_platform,
             self.compat,
             store,
         )
 
-    def launch(self, plan: Plan, tmp: str, beside: Callable[[], None] | None) -> Launch:
+    def launch(self, plan: SplitPlan, tmp: str, beside: Callable[[], None] | None) -> Launch:
         """The generated bake of `plan` (its files written in `tmp`), and all that follows
         it (`after_bake`); `beside`: what runs beside it."""
         gen, meta = generated.write(tmp, plan.definition)
@@ -86,7 +86,7 @@ class Split:
             cleanup=lambda: shutil.rmtree(tmp, ignore_errors=True),
         )
 
-    def run(self, plan: Plan | None = None) -> int:
+    def run(self, plan: SplitPlan | None = None) -> int:
         plan = plan or self.plan()
         tmp = tempfile.mkdtemp(prefix="bakeguard-split-")
 
@@ -104,7 +104,7 @@ class Split:
             raise
         return execute(self.docker, launch)
 
-    def prestart(self, plan: Plan) -> None:
+    def prestart(self, plan: SplitPlan) -> None:
         """Each split target's `imagetools create`, started beside bake (see
         `prestart_create`)."""
         if self.only_platforms is not None:
@@ -121,7 +121,7 @@ class Split:
         while self._started:
             self._started.popitem()[1][0].cancel()
 
-    def after_bake(self, plan: Plan, tmp: str, code: int, seen: Tail) -> int:
+    def after_bake(self, plan: SplitPlan, tmp: str, code: int, seen: Tail) -> int:
         """Everything after the generated bake: confirm each platform (one retry from cache
         for those that did not land), then assemble, verify and write the user's metadata.
         `tmp` (the folder of the generated files) is removed at the end."""
@@ -141,13 +141,13 @@ class Split:
                     self.session.retry_failed(seen.text())
                 retry = self.session.compat_retry(seen.text(), self.defn)
                 if retry is not None:
-                    with_profile = Split(
+                    with_profile = SplitRun(
                         self.session,
                         self.env,
                         self.defn,
                         self.only_platforms,
                         self.shard_dir,
-                        self.split,
+                        self.per_platform,
                         self.compat.merged(retry),
                     )
                     return self.session.retrying(with_profile.run)
@@ -209,7 +209,7 @@ class Split:
                     f"bake exited {code}, yet every platform's push is confirmed in the registry "
                     f"by digest{why}; continuing"
                 )
-            return self.finish(plan, metadata)
+            return self.assemble_all(plan, metadata)
         finally:
             self.cancel_started()  # not assembled (bake failed, a platform is missing, ...)
             shutil.rmtree(tmp, ignore_errors=True)
@@ -328,7 +328,7 @@ class Split:
                 "check the registry (a front or proxy rewriting manifests?), then re-run",
             ) from None
 
-    def write_shard(self, plan: Plan, where: str) -> int:
+    def write_shard(self, plan: SplitPlan, where: str) -> int:
         """--guard-shard: one small JSON file per pushed platform, for --guard-merge."""
         os.makedirs(where, exist_ok=True)
         for v in plan.variants:
@@ -347,7 +347,7 @@ class Split:
             self.session.log.info(f"shard: {v.target} {v.platform} -> {doc['source']}")
         return 0
 
-    def finish(self, plan: Plan, metadata: Mapping[str, Any] | None) -> int:
+    def assemble_all(self, plan: SplitPlan, metadata: Mapping[str, Any] | None) -> int:
         log = self.session.log
         by_target: dict[str, list[Variant]] = {}
         for v in plan.variants:
@@ -406,7 +406,7 @@ class Split:
             )
         return 0
 
-    def _warm(self, plan: Plan) -> None:
+    def _warm(self, plan: SplitPlan) -> None:
         if not self.session.opts.verify:
             return
         import bakeguard.registry.verify  # noqa: F401
@@ -414,7 +414,7 @@ class Split:
         self._registry().connect(r for t in plan.split_targets.values() for r in t.tag_refs)
 
     def write_user_metadata(
-        self, plan: Plan, metadata: Mapping[str, Any] | None, outcomes: Sequence[Any]
+        self, plan: SplitPlan, metadata: Mapping[str, Any] | None, outcomes: Sequence[Any]
     ) -> None:
         path = self.session.bake.last("--metadata-file")
         if not path:

@@ -1,4 +1,4 @@
-"""How the split writes a target's tags (split.create): control flow only, with a scripted
+"""How the split writes a target's tags (split.assemble.create): control flow only, with a scripted
 `docker` and registry client; tests/stack/test_split.py proves it on the real stack."""
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def two_registries() -> Definition:
 
 def test_profile_applies_only_to_targets_pushing_there() -> None:
     c = parse("picky.example=no-attestations")
-    plan = make_plan(two_registries(), True, "-{os}-{arch}{variant}", split=False, compat=c)
+    plan = make_plan(two_registries(), True, "-{os}-{arch}{variant}", per_platform=False, compat=c)
     gen = plan.definition["target"]
     assert gen["picky"]["attest"] == ATTEST_OFF and "attest" not in gen["plain"]
     plan = make_plan(

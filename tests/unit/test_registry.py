@@ -372,7 +372,7 @@ def test_put_manifest_refused_or_rewritten_is_an_error() -> None:
 
 
 def test_put_manifest_to_a_registry_it_cannot_reach_gives_up_at_once() -> None:
-    """No waiting out the budget: `imagetools create` writes instead (split.create)."""
+    """No waiting out the budget: `imagetools create` writes instead (split.assemble.create)."""
     from bakeguard.registry.transport import TransportError
 
     calls: list[str] = []
