@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the fast path imports this module while bake runs: keep it 
 
     from bakeguard import compat as compat_
     from bakeguard import guard
+    from bakeguard.registry import Registry
     from bakeguard.registry.verify import Expectation, Outcome
 
 
@@ -88,9 +89,10 @@ class Session:
     docker: Docker
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     record: dict[str, Any] = field(default_factory=dict)
-    warm: Any = None  # a registry client the fast path opened while bake ran
+    warm: Registry | None = None  # the run's registry client, once made (kept_registry)
     said: list[tuple[str, str]] = field(default_factory=list)  # (level, text) before bake
-    prefetched: Any = None  # a `bake --print` the command started before importing this
+    # a `bake --print` the command started before importing this module (memo.prefetch_print)
+    prefetched: subprocess.Popen[str] | Result | None = None
     rejection: compat_.Rejection | None = None  # what `compat_retry` retried once
     # each tag as it was before bake, when read (`read_tags_before`): by reference
     before: Mapping[str, Outcome] = field(default_factory=dict)
@@ -130,7 +132,7 @@ class Session:
         reg.connect(r for t in defn.pushing for r in t.tag_refs)
         self.warm = reg
 
-    def registry(self, env: probe.Environment | None) -> Any:
+    def registry(self, env: probe.Environment | None) -> Registry:
         from bakeguard.registry import Credentials, Registry
 
         return Registry(
@@ -139,7 +141,7 @@ class Session:
             budget=self.opts.verify_timeout,
         )
 
-    def kept_registry(self, env: probe.Environment | None) -> Any:
+    def kept_registry(self, env: probe.Environment | None) -> Registry:
         """The run's registry client, made on first use and kept for verification (its
         connections stay open); `close_kept_registry` when verification will not take it."""
         with self._warm_lock:
