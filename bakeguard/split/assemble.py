@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakeguard.definition import Target
@@ -13,7 +14,7 @@ from bakeguard.docker import Fed
 from bakeguard.errors import BakeguardError
 from bakeguard.refs import Reference
 from bakeguard.retry import first_then_retrying
-from bakeguard.split.plan import index_annotations, repo_of
+from bakeguard.split.plan import SplitPlan, index_annotations, repo_of
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.session import Session
@@ -157,3 +158,36 @@ def create(
 
     first_then_retrying(attempt, transient, retrying)
     return "bakeguard" if direct else "imagetools"
+
+
+def write_user_metadata(
+    path: str | None,
+    plan: SplitPlan,
+    metadata: Mapping[str, Any] | None,
+    outcomes: Sequence[Any],
+) -> None:
+    """The user's --metadata-file after a split: bake's keys under the user's own target
+    names, with the assembled index's digest."""
+    if not path:
+        return
+    out: dict[str, Any] = {
+        n: (metadata or {}).get(n)
+        for n in plan.other_targets
+        if (metadata or {}).get(n) is not None
+    }
+    digests = {o.target: o for o in outcomes if o.digest}
+    for name, t in plan.split_targets.items():
+        o = digests.get(name)
+        entry: dict[str, Any] = {"image.name": ",".join(t.tag_refs)}
+        if o is not None:
+            entry["containerimage.digest"] = o.digest
+            entry["containerimage.descriptor"] = {"mediaType": o.media_type, "digest": o.digest}
+        refs = [
+            (metadata or {}).get(v.name, {}).get("buildx.build.ref")
+            for v in plan.variants
+            if v.target == name
+        ]
+        if any(refs):
+            entry["buildx.build.ref"] = next(r for r in refs if r)
+        out[name] = entry
+    Path(path).write_text(json.dumps(out, indent=2))

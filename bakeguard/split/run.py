@@ -3,14 +3,12 @@ assembled, verified, and the user's metadata file written."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakeguard import generated
@@ -19,11 +17,10 @@ from bakeguard.definition import Definition, Target
 from bakeguard.docker import Docker, Fed
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, VerificationFailed
 from bakeguard.launch import Launch, execute
-from bakeguard.platforms import suffix
 from bakeguard.probe import Environment
 from bakeguard.refs import Reference
 from bakeguard.report import read_object
-from bakeguard.split.assemble import create, prestart_create
+from bakeguard.split.assemble import create, prestart_create, write_user_metadata
 from bakeguard.split.plan import (
     SplitPlan,
     Variant,
@@ -32,7 +29,7 @@ from bakeguard.split.plan import (
     make_plan,
     plan_outputs,
 )
-from bakeguard.split.shards import SHARD_SCHEMA
+from bakeguard.split.shards import write_digest_files
 from bakeguard.tasks import map_bounded
 from bakeguard.terminal import Tail
 
@@ -197,7 +194,9 @@ class SplitRun:
             if self.only_platforms is not None:
                 if code != 0 and not plan.by_digest:
                     log.warning(f"bake exited {code}; every platform is confirmed by digest")
-                return self.write_shard(plan, self.shard_dir or ".")
+                sources = {v.name: self.source(v) for v in plan.variants}
+                write_digest_files(plan, self.shard_dir or ".", sources, self.session.log)
+                return 0
             if code != 0:
                 why = (
                     " (on the docker driver, buildx < 0.22 fails in the engine's second push: "
@@ -328,25 +327,6 @@ class SplitRun:
                 "check the registry (a front or proxy rewriting manifests?), then re-run",
             ) from None
 
-    def write_shard(self, plan: SplitPlan, where: str) -> int:
-        """--guard-shard: one small JSON file per pushed platform, for --guard-merge."""
-        os.makedirs(where, exist_ok=True)
-        for v in plan.variants:
-            t = plan.split_targets[v.target]
-            doc = {
-                "schema": SHARD_SCHEMA,
-                "target": v.target,
-                "platform": v.platform,
-                "platforms": list(t.normalized_platforms),
-                "source": self.source(v),
-                "refs": list(t.tag_refs),
-                "annotations": index_annotations(t),
-            }
-            name = f"{v.target}{suffix(v.platform, '-{os}-{arch}{variant}')}.json"
-            Path(where, name).write_text(json.dumps(doc, indent=2))
-            self.session.log.info(f"shard: {v.target} {v.platform} -> {doc['source']}")
-        return 0
-
     def assemble_all(self, plan: SplitPlan, metadata: Mapping[str, Any] | None) -> int:
         log = self.session.log
         by_target: dict[str, list[Variant]] = {}
@@ -398,7 +378,7 @@ class SplitRun:
 
         exps += expectations(others, metadata)
         outcomes = self.session.verify(exps, self.env) if self.session.opts.verify else []
-        self.write_user_metadata(plan, metadata, outcomes)
+        write_user_metadata(self.session.bake.last("--metadata-file"), plan, metadata, outcomes)
         if not all(o.ok for o in outcomes):
             raise VerificationFailed(
                 "verification failed after the split (see the table above)",
@@ -412,31 +392,3 @@ class SplitRun:
         import bakeguard.registry.verify  # noqa: F401
 
         self._registry().connect(r for t in plan.split_targets.values() for r in t.tag_refs)
-
-    def write_user_metadata(
-        self, plan: SplitPlan, metadata: Mapping[str, Any] | None, outcomes: Sequence[Any]
-    ) -> None:
-        path = self.session.bake.last("--metadata-file")
-        if not path:
-            return
-        out: dict[str, Any] = {
-            n: (metadata or {}).get(n)
-            for n in plan.other_targets
-            if (metadata or {}).get(n) is not None
-        }
-        digests = {o.target: o for o in outcomes if o.digest}
-        for name, t in plan.split_targets.items():
-            o = digests.get(name)
-            entry: dict[str, Any] = {"image.name": ",".join(t.tag_refs)}
-            if o is not None:
-                entry["containerimage.digest"] = o.digest
-                entry["containerimage.descriptor"] = {"mediaType": o.media_type, "digest": o.digest}
-            refs = [
-                (metadata or {}).get(v.name, {}).get("buildx.build.ref")
-                for v in plan.variants
-                if v.target == name
-            ]
-            if any(refs):
-                entry["buildx.build.ref"] = next(r for r in refs if r)
-            out[name] = entry
-        Path(path).write_text(json.dumps(out, indent=2))

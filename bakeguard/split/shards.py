@@ -4,11 +4,14 @@ folder of them): the format, and its reading, checked key by key."""
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bakeguard.errors import UsageError
-from bakeguard.platforms import normalize
+from bakeguard.platforms import normalize, suffix
+from bakeguard.split.plan import SplitPlan, index_annotations
 
 SHARD_SCHEMA = "bakeguard-digest/1"
 
@@ -137,3 +140,23 @@ def read_digest_files(where: Path, log: Any) -> dict[str, list[tuple[Path, dict[
                     "keep the digest file of the shard run you want, remove the other",
                 )
     return by_target
+
+
+def write_digest_files(plan: SplitPlan, where: str, sources: Mapping[str, str], log: Any) -> None:
+    """--guard-shard: one small JSON file per pushed platform (`sources`: each variant's
+    image by digest), for --guard-merge."""
+    os.makedirs(where, exist_ok=True)
+    for v in plan.variants:
+        t = plan.split_targets[v.target]
+        doc = {
+            "schema": SHARD_SCHEMA,
+            "target": v.target,
+            "platform": v.platform,
+            "platforms": list(t.normalized_platforms),
+            "source": sources[v.name],
+            "refs": list(t.tag_refs),
+            "annotations": index_annotations(t),
+        }
+        name = f"{v.target}{suffix(v.platform, '-{os}-{arch}{variant}')}.json"
+        Path(where, name).write_text(json.dumps(doc, indent=2))
+        log.info(f"shard: {v.target} {v.platform} -> {doc['source']}")
