@@ -1,6 +1,30 @@
-"""The registry, read (and an index written) over the OCI distribution API: `client` (the
-protocol) on `transport` (HTTP/1.1) with `auth` (docker's credentials) and `hosts`;
-`verify` proves what a tag holds, `tagstate` says it after a failed push."""
+"""The registry protocol: reading manifests and blobs over the OCI distribution API, and
+writing an index under a tag, the way docker does it.
+
+- Every manifest request accepts OCI index/manifest and Docker list/manifest types
+  (distribution answers "OCI index found, but accept header does not support OCI indexes"
+  to a client that omits the OCI index type).
+- Credentials from config.json (`auths`, `credsStore`, `credHelpers`), basic auth and the
+  bearer token flow (realm/service/scope), answered on the registry's 401; never logged. An
+  `auth` entry docker could not read either is no credentials, with a warning. A 401 says
+  whether there were no credentials or they were refused, a 403 that the account lacks the
+  rights; each with its fix (AccessDenied).
+- HTTP/1.1 from bakeguard.registry.transport (the standard library's http.client, kept-alive
+  connections); redirects followed, credentials kept to the registry's own host.
+- TLS with the system CAs plus `<certs dir>/HOST/ca.crt` (default /etc/docker/certs.d,
+  BAKEGUARD_CERTS_DIR for tests); plain HTTP for loopback registries and those the engine
+  lists as insecure, after HTTPS failed, as docker does.
+- One deadline, `budget` seconds from the start (`start`, or the first request), bounds
+  every wait of every request: connecting, the TLS handshake, each read (the transport's
+  sockets keep to it) and the pauses between retries. Retries (tenacity): 429 honouring
+  Retry-After, 5xx and, for tags just pushed, 404, while the deadline allows; no answer at
+  all (Unreachable) twice more at most, quickly. No retry on 401/403/4xx. tenacity is
+  imported only once a request has failed.
+
+Modules: `client` (the protocol) on `transport` (HTTP/1.1) with `auth` (docker's
+credentials), `hosts` and `proxy`; `errors`; `verify` proves what a tag holds, `tagstate`
+says it after a failed push.
+"""
 
 from bakeguard.registry.auth import Credentials, Secret
 from bakeguard.registry.client import Registry

@@ -1,26 +1,5 @@
-"""The registry protocol: reading manifests and blobs over the OCI distribution API, and
-writing an index under a tag, the way docker does it.
-
-- Every manifest request accepts OCI index/manifest and Docker list/manifest types
-  (distribution answers "OCI index found, but accept header does not support OCI indexes"
-  to a client that omits the OCI index type).
-- Credentials from config.json (`auths`, `credsStore`, `credHelpers`), basic auth and the
-  bearer token flow (realm/service/scope), answered on the registry's 401; never logged. An
-  `auth` entry docker could not read either is no credentials, with a warning. A 401 says
-  whether there were no credentials or they were refused, a 403 that the account lacks the
-  rights; each with its fix (AccessDenied).
-- HTTP/1.1 from bakeguard.registry.transport (the standard library's http.client, kept-alive
-  connections); redirects followed, credentials kept to the registry's own host.
-- TLS with the system CAs plus `<certs dir>/HOST/ca.crt` (default /etc/docker/certs.d,
-  BAKEGUARD_CERTS_DIR for tests); plain HTTP for loopback registries and those the engine
-  lists as insecure, after HTTPS failed, as docker does.
-- One deadline, `budget` seconds from the start (`start`, or the first request), bounds
-  every wait of every request: connecting, the TLS handshake, each read (the transport's
-  sockets keep to it) and the pauses between retries. Retries (tenacity): 429 honouring
-  Retry-After, 5xx and, for tags just pushed, 404, while the deadline allows; no answer at
-  all (Unreachable) twice more at most, quickly. No retry on 401/403/4xx. tenacity is
-  imported only once a request has failed.
-"""
+"""The registry client: manifests and blobs read, an index written under a tag; every
+request within one deadline, retried as the package docstring says."""
 
 from __future__ import annotations
 
@@ -45,6 +24,7 @@ from bakeguard.registry.errors import (
     NotYet,
     RegistryError,
     Unreachable,
+    access_denied,
     unreachable_error,
 )
 from bakeguard.registry.hosts import Host, is_insecure
@@ -280,45 +260,13 @@ class Registry:
         raise RegistryError(f"{method} {ref}: {r.status_code}{_error_text(r)}", r.status_code)
 
     def _denied(self, ref: Reference, method: str, r: Response) -> AccessDenied:
-        """A 401 or 403 for ref, said the way a user fixes it."""
-        host = ref.registry
+        """A 401 or 403 for ref, said the way a user fixes it (`access_denied`)."""
         with self._lock:
             known = self._hosts.get(ref.api_host)
         secret = known.auth.secret if known else None
         status = f"{r.status_code}{_error_text(r)}"
-        if r.status_code == 403:
-            right = "pull" if method in ("GET", "HEAD") else "push"
-            who = (
-                f"the account {secret.username!r}"
-                if secret and secret.username != "<token>"
-                else "the account of the stored token"
-                if secret
-                else f"anonymous access (no credentials for {host})"
-            )
-            return AccessDenied(
-                f"{host} denied {method} on {ref.repository} ({status}): {who} lacks "
-                f"{right} rights on the repository",
-                403,
-                "forbidden",
-                f"have {right} rights on {ref.repository} granted, or docker login {host} "
-                "as an account that has them",
-            )
-        if secret is None:
-            return AccessDenied(
-                f"{host} asks for credentials to read {ref.repository} ({status}), and there "
-                f"are no credentials for {host} in {self.credentials.path} (or its credential "
-                "helper)",
-                401,
-                "no-credentials",
-                f"docker login {host}",
-            )
-        return AccessDenied(
-            f"{host} refused access to {ref.repository} ({status}): the credentials for "
-            f"{host} were refused (wrong or expired)",
-            401,
-            "refused",
-            f"docker login {host} again",
-        )
+        user = secret.username if secret else None
+        return access_denied(ref, method, r.status_code, status, user, str(self.credentials.path))
 
     def _call(
         self,

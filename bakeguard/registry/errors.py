@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bakeguard.refs import Reference
 from bakeguard.registry.transport import (
     TransportError,
 )
@@ -84,3 +85,50 @@ def unreachable_error(registry: str, e: TransportError, within: str) -> Unreacha
         "timeout": f"{registry} accepted the connection but did not answer within {within}",
     }
     return Unreachable(said.get(e.kind, f"{registry}: {e}"), kind=e.kind)
+
+
+def access_denied(
+    ref: Reference,
+    method: str,
+    code: int,
+    status: str,
+    user: str | None,
+    config: str,
+) -> AccessDenied:
+    """What a 401 or 403 for `ref` means and its fix: no credentials for the host in
+    `config` (docker's config.json; `user` None), credentials that were refused, or an
+    account (`user`, "<token>" for a stored token; or anonymous access) that lacks the
+    rights."""
+    host = ref.registry
+    if code == 403:
+        right = "pull" if method in ("GET", "HEAD") else "push"
+        who = (
+            f"the account {user!r}"
+            if user is not None and user != "<token>"
+            else "the account of the stored token"
+            if user is not None
+            else f"anonymous access (no credentials for {host})"
+        )
+        return AccessDenied(
+            f"{host} denied {method} on {ref.repository} ({status}): {who} lacks "
+            f"{right} rights on the repository",
+            403,
+            "forbidden",
+            f"have {right} rights on {ref.repository} granted, or docker login {host} "
+            "as an account that has them",
+        )
+    if user is None:
+        return AccessDenied(
+            f"{host} asks for credentials to read {ref.repository} ({status}), and there "
+            f"are no credentials for {host} in {config} (or its credential helper)",
+            401,
+            "no-credentials",
+            f"docker login {host}",
+        )
+    return AccessDenied(
+        f"{host} refused access to {ref.repository} ({status}): the credentials for "
+        f"{host} were refused (wrong or expired)",
+        401,
+        "refused",
+        f"docker login {host} again",
+    )
