@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bakeguard.advisories import Advisory, Facts, Match, facts_version, match
+from bakeguard.advisories import Advisory
 from bakeguard.bakeargs import BakeArgs
 from bakeguard.definition import Definition
+from bakeguard.matching import Facts, Match, facts_version, match
 from bakeguard.memo import uses_compose
 from bakeguard.options import GuardOptions
 from bakeguard.probe import Environment

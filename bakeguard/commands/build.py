@@ -17,7 +17,7 @@ from bakeguard.terminal import Tail
 
 
 def build(session: Session) -> int:
-    from bakeguard import advisories, guard, memo
+    from bakeguard import advisories, guard, matching, memo
     from bakeguard import compat as compat_
 
     env_f = session.start_probe()
@@ -26,7 +26,7 @@ def build(session: Session) -> int:
     env = env_f.result()
     session.note_env(env)
     early = guard.actionable(
-        advisories.match(table_, guard.facts(env, None, session.bake, environ=session.environ))
+        matching.match(table_, guard.facts(env, None, session.bake, environ=session.environ))
     )
     if session.opts.shard:
         return shard(session, env, defn_f)

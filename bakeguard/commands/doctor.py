@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bakeguard import __version__, advisories, cachekey, guard, locator, probe
+from bakeguard import __version__, advisories, cachekey, guard, locator, matching, probe
 
 if TYPE_CHECKING:
     from bakeguard.definition import Definition
@@ -48,10 +48,10 @@ def doctor(session: Session) -> int:
     table = advisories.load(session.environ)
     if defn is None:
         out(f"bake definition: not resolved ({why.splitlines()[-1] if why else 'no output'})")
-        matches = advisories.match(table, guard.facts(env, None, session.bake))
+        matches = matching.match(table, guard.facts(env, None, session.bake))
     else:
         out(f"bake definition: {len(defn.targets)} targets, {len(defn.pushing)} pushing")
-        matches = advisories.match(table, guard.facts(env, defn, session.bake))
+        matches = matching.match(table, guard.facts(env, defn, session.bake))
     refuse = False
     for m in matches:
         tag = "applies" if m.certain else f"cannot tell ({', '.join(m.unknown)} unknown)"

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from bakeguard.advisories import Facts, load, match, parse_table
+from bakeguard.advisories import load, parse_table
 from bakeguard.errors import UsageError
+from bakeguard.matching import Facts, match
 
 TABLE = load({"BAKEGUARD_PROBE_TTL": "0"})  # (0: nothing cached in the real home)
 DOUBLE: dict[str, Any] = {
@@ -190,7 +191,7 @@ def test_missing_user_file(tmp_path: Path) -> None:
     ("reported", "certain"), [("v0.12.5", True), ("v0.0.0+unknown", False), (None, False)]
 )
 def test_a_dev_buildkit_cannot_tell(reported: str | None, certain: bool) -> None:
-    from bakeguard.advisories import facts_version
+    from bakeguard.matching import facts_version
 
     adv = next(a for a in TABLE if a.id == "multinode-merge-desc-0.10")
     facts = Facts(Version("0.10.1"), nodes=2, push=True, buildkit=(facts_version(reported),))
