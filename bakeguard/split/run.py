@@ -18,9 +18,9 @@ from bakeguard.docker import Docker, Fed
 from bakeguard.errors import EXIT_VERIFY, BakeguardError, VerificationFailed
 from bakeguard.launch import Launch, execute
 from bakeguard.probe import Environment
-from bakeguard.refs import Reference
 from bakeguard.report import read_object
 from bakeguard.split.assemble import create, prestart_create, write_user_metadata
+from bakeguard.split.confirm import check, forget_local
 from bakeguard.split.plan import (
     SplitPlan,
     Variant,
@@ -30,10 +30,10 @@ from bakeguard.split.plan import (
     plan_outputs,
 )
 from bakeguard.split.shards import write_digest_files
-from bakeguard.tasks import map_bounded
 from bakeguard.terminal import Tail
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
+    from bakeguard.registry import Registry
     from bakeguard.session import Session
 
 
@@ -240,10 +240,7 @@ class SplitRun:
         return True
 
     def _forget_local(self, variants: Sequence[Variant]) -> None:
-        """Drop the engine's local per-platform tags so that only this run can name them."""
-        tags = [t for v in variants for t in v.tags]
-        if tags:
-            self.docker.capture(["image", "rm", *tags], timeout=60)
+        forget_local(self.docker, variants)
 
     def confirm(
         self,
@@ -253,41 +250,14 @@ class SplitRun:
         metadata: Mapping[str, Any] | None,
         local_fresh: bool = False,
     ) -> list[tuple[Variant, str]]:
-        """The variants whose push is NOT in the registry, with why. After a failed bake on the
-        docker driver, the engine's local images count only when `local_fresh` (their tags
-        were removed before that bake)."""
+        """The variants whose push is NOT in the registry, with why (`confirm.check`); the
+        others' digests are kept in `confirmed`."""
         if not variants:
             return []
-        from bakeguard.registry import RegistryError
-
-        def one(v: Variant) -> tuple[Variant, str | None, str]:
-            if code == 0 and metadata and v.name in metadata:
-                # bake succeeded: its metadata names what it pushed
-                digest = str(metadata[v.name].get("containerimage.digest", ""))
-            elif by_digest or code == 0 or not local_fresh:
-                return v, None, f"bake exited {code}"
-            else:
-                # docker driver, bake failed (maybe only in the engine's second push): the
-                # engine's local image, named by this run (the tag was removed before it)
-                res = self.docker.capture(["image", "inspect", "--format", "{{.Id}}", v.tags[0]])
-                digest = res.stdout.strip()
-                if not res.ok or not digest.startswith("sha256:"):
-                    return v, None, f"the build did not produce {v.tags[0]} (bake exited {code})"
-            try:
-                if not reg.has_manifest(Reference.parse(v.repos[0]), digest):
-                    return v, None, f"{v.repos[0]}@{digest} is not in the registry"
-            except RegistryError as e:
-                return v, None, str(e)
-            return v, digest, ""
-
-        reg = self._registry()
-        results = map_bounded(one, variants, 8)
-        failed = []
-        for v, digest, why in results:
-            if digest:
-                self.confirmed[v.name] = digest
-            else:
-                failed.append((v, why))
+        found, failed = check(
+            self.docker, self._registry(), variants, by_digest, code, metadata, local_fresh
+        )
+        self.confirmed.update(found)
         return failed
 
     def source(self, v: Variant) -> str:
@@ -295,7 +265,7 @@ class SplitRun:
         (never the per-platform tag, which a registry may have rewritten)."""
         return f"{v.repos[0]}@{self.confirmed[v.name]}"
 
-    def _registry(self) -> Any:
+    def _registry(self) -> Registry:
         """The run's registry client (its import is real CPU work: made after the bake, not
         while it runs), kept for verification; after_bake closes it otherwise."""
         return self.session.kept_registry(self.env)
