@@ -4,7 +4,7 @@ only here.
 `--guard=off` with nothing else of bakeguard's set is pure pass-through: bakeguard replaces
 itself with `docker buildx bake ARGS` (exec), or with the buildx plugin that command runs,
 exec'd as the docker CLI runs it (bakeguard.locator), so signals, terminal and exit code are
-bake's own. That path imports nothing but os, sys and the locator."""
+bake's own. That path imports nothing but os, sys, the locator and the option reader."""
 
 from __future__ import annotations
 

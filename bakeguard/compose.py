@@ -12,16 +12,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from bakeguard.cachekey import COMPOSE_FILES
 
 COMPOSE_SUFFIXES = (".yml", ".yaml")
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err}, $VAR; $$ is a dollar
-_VAR = re.compile(
+_VAR_PATTERN = (
     r"\$(?:(?P<dollar>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
     r"(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
 )
+TYPE_CHECKING = False  # compose.py is imported before a fast path's bake: no typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def files(given: Sequence[str], environ: Mapping[str, str], cwd: str) -> list[str]:
@@ -66,7 +68,7 @@ def interpolate(text: str, variables: Mapping[str, str]) -> str:
             return interpolate(arg, variables)
         return value or ""
 
-    return _VAR.sub(one, text)
+    return re.sub(_VAR_PATTERN, one, text)  # (re caches the compiled pattern)
 
 
 def _platforms(value: Any, variables: Mapping[str, str]) -> tuple[str, ...]:

@@ -164,7 +164,7 @@ def split_entry(
     if path is None or not os.path.exists(path):
         return None
     doc = cachekey.read_json(path)
-    if not _is_split_entry(doc) or not cachekey.fresh(doc["at"], cachekey.ttl(environ)):
+    if not _is_split_entry(doc) or not cachekey.fresh(doc.get("at"), cachekey.ttl(environ)):
         return None  # (damaged: the full path decides again and rewrites it)
     return doc  # type: ignore[no-any-return]
 

@@ -257,7 +257,7 @@ class Session:
         from bakeguard.registry import tagstate
         from bakeguard.registry.verify import expectations
 
-        exps = expectations(defn)
+        exps = expectations(defn) if self.opts.verify else []
         if not exps:
             return
         task = Task.start(tagstate.read, self.kept_registry(env), exps)
@@ -274,7 +274,7 @@ class Session:
         """A push was asked and did not end well: what every tag holds now, in the log and
         the report (bake's exit code stays the run's). `unwritten`: tags this run wrote
         nothing to (the split's final tags when it stopped before assembling them)."""
-        if defn is None:
+        if defn is None or not self.opts.verify:  # --guard-verify=false: no registry reads
             return
         from bakeguard.registry import tagstate
         from bakeguard.registry.verify import expectations

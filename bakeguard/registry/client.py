@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import ssl
 import threading
@@ -25,6 +24,7 @@ from bakeguard.registry.errors import (
     RegistryError,
     Unreachable,
     access_denied,
+    json_object,
     unreachable_error,
 )
 from bakeguard.registry.hosts import Host, is_insecure
@@ -321,7 +321,7 @@ class Registry:
         body = r.content
         digest = r.header("Docker-Content-Digest") or ("sha256:" + hashlib.sha256(body).hexdigest())
         ctype = r.header("Content-Type").split(";")[0].strip()
-        doc = json.loads(body)
+        doc = json_object(ref, body, "manifest")
         return Manifest(ctype or str(doc.get("mediaType", "")), digest, doc, len(body))
 
     def has_manifest(self, ref: Reference, digest: str) -> bool:
@@ -358,7 +358,7 @@ class Registry:
 
     def blob_json(self, ref: Reference, digest: str) -> Mapping[str, Any]:
         r = self._request("GET", ref, f"blobs/{digest}")
-        return json.loads(r.content)  # type: ignore[no-any-return]
+        return json_object(ref, r.content, f"blob {digest}")
 
 
 def _transient(e: BaseException) -> bool:

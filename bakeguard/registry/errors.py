@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -132,3 +133,15 @@ def access_denied(
         "refused",
         f"docker login {host} again",
     )
+
+
+def json_object(ref: Reference, body: bytes, what: str) -> dict[str, Any]:
+    """A body that must be a JSON object; anything else (a proxy's HTML login page, say) is
+    the registry's error, said as one, never a traceback."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{ref.registry}: the {what} of {ref} is not a JSON object")
+    return doc

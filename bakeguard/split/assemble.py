@@ -129,6 +129,7 @@ def create(
         try:
             media_type = str(json.loads(index)["mediaType"])
             reg = registry()
+            reg.start()  # a budget of its own: not what an earlier target's writes spent
             for ref in refs:
                 reg.put_manifest(Reference.parse(ref), index, media_type)
             return

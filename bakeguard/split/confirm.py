@@ -38,6 +38,8 @@ def check(
     `local_fresh` (their tags were removed before that bake)."""
     from bakeguard.registry import RegistryError
 
+    registry.start()  # a budget of its own: not what an earlier assembly spent
+
     def one(v: Variant) -> tuple[Variant, str | None, str]:
         if code == 0 and metadata and v.name in metadata:
             # bake succeeded: its metadata names what it pushed

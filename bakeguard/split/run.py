@@ -134,8 +134,6 @@ class SplitRun:
             else:
                 failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
             if code != 0 and (failed or not plan.variants):
-                if self.session.rejection is not None:
-                    self.session.retry_failed(seen.text())
                 retry = self.session.compat_retry(seen.text(), self.defn)
                 if retry is not None:
                     with_profile = SplitRun(
@@ -149,6 +147,7 @@ class SplitRun:
                     )
                     return self.session.retrying(with_profile.run)
                 if not plan.variants:
+                    self.retry_ended_badly(seen)
                     if self.only_platforms is None:
                         self.session.report_tags(self.defn, self.env)
                     return code
@@ -185,6 +184,7 @@ class SplitRun:
                 if not failed:
                     code = code2
             if failed:
+                self.retry_ended_badly(seen)
                 self.unconfirmed(failed)
                 if self.only_platforms is None:
                     # bakeguard wrote none of the final tags: whatever they hold, they held
@@ -213,6 +213,12 @@ class SplitRun:
             self.cancel_started()  # not assembled (bake failed, a platform is missing, ...)
             shutil.rmtree(tmp, ignore_errors=True)
             self.session.close_kept_registry()  # when not handed to verification
+
+    def retry_ended_badly(self, seen: Tail) -> None:
+        """When this run is the one retry with a profile and it ends failed (not before: a
+        platform the retry re-pushes from cache may still land), both errors are named."""
+        if self.session.rejection is not None:
+            self.session.retry_failed(seen.text())
 
     def unconfirmed(self, failed: Sequence[tuple[Variant, str]]) -> None:
         log = self.session.log
@@ -309,10 +315,12 @@ class SplitRun:
             t = plan.split_targets[name]
             try:
                 writer = self.assemble(t, vs, plan.by_digest)
-            except BakeguardError:
-                # the targets before this one have their tags: say what each tag holds
+            except BakeguardError as e:
+                # the targets before this one have their tags: say what each tag holds.
+                # A platform missing from the registry stops this target before any write
+                # (imagetools reads every source first): its tags are untouched too.
                 warming.join()
-                later = list(by_target)[n + 1 :]
+                later = list(by_target)[n if isinstance(e, VerificationFailed) else n + 1 :]
                 unwritten = [r for x in later for r in plan.split_targets[x].tag_refs]
                 self.session.report_tags(self.defn, self.env, unwritten)
                 raise

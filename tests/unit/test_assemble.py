@@ -31,6 +31,9 @@ class Docker:
 
 
 class Writer:
+    def start(self) -> None:  # the real client's budget starts here; nothing to time
+        pass
+
     def __init__(self, *errors: Exception | None) -> None:
         self.errors = list(errors)
         self.written: list[tuple[str, bytes, str]] = []

@@ -35,3 +35,19 @@ def test_advice_names_a_concurrent_push_not_the_split() -> None:
     short = outcome(found=THREE[:1], missing=THREE[1:], digest="sha256:x")
     assert "--guard-split=always" in advice([short])
     assert "--guard-split" not in advice([short], suggest_split=False)
+
+
+def test_a_body_that_is_not_a_json_object_is_the_registrys_error() -> None:
+    """A proxy's HTML login page answered with 200 is a RegistryError (a table line), never
+    a traceback in place of bake's exit code."""
+    import pytest
+
+    from bakeguard.refs import Reference
+    from bakeguard.registry import RegistryError
+    from bakeguard.registry.errors import json_object
+
+    ref = Reference.parse("reg.example/o/r:v1")
+    for body in (b"<html>proxy login</html>", b"[1, 2]", b"null"):
+        with pytest.raises(RegistryError, match="not a JSON object"):
+            json_object(ref, body, "manifest")
+    assert json_object(ref, b'{"a": 1}', "manifest") == {"a": 1}
