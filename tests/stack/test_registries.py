@@ -186,3 +186,63 @@ def _set_auth(env: Mapping[str, str], host: str, user_password: str) -> None:
     doc = json.loads(cfg.read_text())
     doc.setdefault("auths", {})[host] = {"auth": base64.b64encode(user_password.encode()).decode()}
     cfg.write_text(json.dumps(doc))
+
+
+# Where the registries answer differently (probed on the stack for issue #18). bakeguard's
+# client depends on none of it: it always accepts OCI and Docker types, reads a 404 as "not
+# found" whatever its error code, and never deletes or follows a PUT's Location.
+DIFFERENCES: dict[str, dict[str, object]] = {
+    # GET of a tag holding an OCI index, Accept naming only Docker's list type: 2.8 refuses
+    # ("OCI index found, but accept header does not support OCI indexes"), the others serve it.
+    "docker-only-accept": {"plain": 404, "dist3": 200, "dist3-auth": 200, "crane": 200},
+    # DELETE /v2/REPO/manifests/TAG: 2.8 deletes by digest only (400 DIGEST_INVALID).
+    "delete-by-tag": {"plain": 400, "dist3": 202, "dist3-auth": 202, "crane": 202},
+    # the error code of a 404 for a tag in a repository nobody pushed to
+    "unknown-repository": {
+        "plain": "MANIFEST_UNKNOWN",
+        "dist3": "MANIFEST_UNKNOWN",
+        "dist3-auth": "MANIFEST_UNKNOWN",
+        "crane": "NAME_UNKNOWN",
+    },
+    # a manifest PUT's 201 carries a Location
+    "put-location": {"plain": True, "dist3": True, "dist3-auth": True, "crane": False},
+}
+
+
+def test_where_registries_differ_and_bakeguard_does_not_care(reg: Registry, project: Path) -> None:
+    repo, tag = _push(reg, project)
+    docker_list = "application/vnd.docker.distribution.manifest.list.v2+json"
+    req = urllib.request.Request(f"http://{reg.host}/v2/{repo}/manifests/v1")
+    req.add_header("Accept", docker_list)
+    if reg.auth:
+        user = f"{reg.stack.tls_user}:{reg.stack.tls_password}".encode()
+        req.add_header("Authorization", "Basic " + base64.b64encode(user).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status = r.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    assert status == DIFFERENCES["docker-only-accept"][reg.name]
+
+    _, headers, body = reg.http("GET", f"{repo}/manifests/v1")
+    ctype = {k.lower(): v for k, v in headers.items()}["content-type"]
+    put = urllib.request.Request(
+        f"http://{reg.host}/v2/{repo}/manifests/copy", data=body, method="PUT"
+    )
+    put.add_header("Content-Type", ctype)
+    if reg.auth:
+        put.add_header("Authorization", req.get_header("Authorization") or "")
+    with urllib.request.urlopen(put, timeout=10) as r:
+        assert r.status == 201
+        assert ("Location" in r.headers) == DIFFERENCES["put-location"][reg.name]
+    status, _, _ = reg.http("DELETE", f"{repo}/manifests/copy")
+    assert status == DIFFERENCES["delete-by-tag"][reg.name]
+
+    never = f"{unique_repo('never')}/app"
+    status, _, body = reg.http("GET", f"{never}/manifests/v1")
+    assert status == 404
+    assert json.loads(body)["errors"][0]["code"] == DIFFERENCES["unknown-repository"][reg.name]
+    env = reg.env(TAG=f"{reg.host}/{never}:v1", BAKEGUARD_VERIFY_TIMEOUT="1")
+    res = bakeguard(["--guard-verify-only", "--push"], env, project)
+    assert res.returncode == 3 and "not found" in res.stderr, res.stderr[-2000:]
+    assert platforms_at(tag, reg.env()) == THREE  # the first tag untouched by all of this
