@@ -246,3 +246,12 @@ def test_where_registries_differ_and_bakeguard_does_not_care(reg: Registry, proj
     res = bakeguard(["--guard-verify-only", "--push"], env, project)
     assert res.returncode == 3 and "not found" in res.stderr, res.stderr[-2000:]
     assert platforms_at(tag, reg.env()) == THREE  # the first tag untouched by all of this
+
+
+def test_distribution_v3_exports_no_telemetry(stack: Stack) -> None:
+    """Without OTEL_*=none in its environment, distribution v3 posts traces to
+    localhost:4318 and logs `traces export: ... connection refused` every few seconds."""
+    logs = Path(stack.env["BAKEGUARD_STACK_DIR"]) / "run" / "logs"
+    for name in ("registry-dist3", "registry-dist3-auth"):
+        text = (logs / f"{name}.log").read_text(errors="replace")
+        assert "traces export" not in text and "localhost:4318" not in text, name
