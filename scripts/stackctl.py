@@ -45,6 +45,9 @@ PINNED_BUILDX = ("v0.21.1", "v0.22.0")
 KNOWN_REVISIONS = {"v0.21.1": "7c2359c6b", "v0.22.0": "18ccba072"}
 BUILDKIT_VERSION = "v0.34.2"
 BUILDX_MODULE = "github.com/docker/buildx"
+# Registries other than Debian's distribution 2.8, built from the Go module proxy (issue #18).
+DIST3_MODULE, DIST3_VERSION = "github.com/distribution/distribution/v3", "v3.1.2"
+CRANE_MODULE, CRANE_VERSION = "github.com/google/go-containerregistry", "v0.22.1"
 
 # (package, suite): dockerd/containerd from sid run on bookworm's glibc; sid's runc does not.
 DEBS = (
@@ -58,6 +61,16 @@ DEBS = (
 PLAIN_REGISTRY = "127.0.0.1:5000"
 TLS_REGISTRY = "127.0.0.1:5443"
 TLS_USER = "bakeguard"
+DIST3_REGISTRY = "127.0.0.1:5001"  # distribution v3, plain HTTP
+DIST3_AUTH_REGISTRY = "127.0.0.1:5002"  # distribution v3, plain HTTP + the :5443 htpasswd
+CRANE_REGISTRY = "127.0.0.1:5003"  # go-containerregistry's `crane registry serve`
+# name -> address of every real registry the tests push to over plain HTTP (loopback).
+REGISTRIES = {
+    "plain": PLAIN_REGISTRY,
+    "dist3": DIST3_REGISTRY,
+    "dist3-auth": DIST3_AUTH_REGISTRY,
+    "crane": CRANE_REGISTRY,
+}
 # Fronts (tests/front.py) pick free ports in this range; BuildKit daemons allow plain HTTP there.
 FRONT_PORTS = range(5100, 5140)
 PLATFORMS = ("linux/amd64", "linux/arm64", "linux/arm/v7")
@@ -196,6 +209,7 @@ def go_build(module: str, version: str, pkg: str, out: str, ldflags: str = "") -
     for p in [src, *src.rglob("*")]:
         p.chmod(p.stat().st_mode | 0o200)
     log(f"go build {module}@{version} ./{pkg}")
+    t0 = time.monotonic()
     BIN.mkdir(parents=True, exist_ok=True)
     cmd = [go_binary(), "build", "-mod=mod", "-trimpath", "-o", str(target) + ".tmp"]
     if ldflags:
@@ -203,6 +217,7 @@ def go_build(module: str, version: str, pkg: str, out: str, ldflags: str = "") -
     run([*cmd, f"./{pkg}"], env=env, cwd=src)
     (BIN / (out + ".tmp")).rename(target)
     shutil.rmtree(src, ignore_errors=True)
+    log(f"built {out} in {time.monotonic() - t0:.1f}s")
     return True
 
 
@@ -219,7 +234,14 @@ def build_go_parts(newest: str) -> bool:
     built |= go_build(
         "github.com/moby/buildkit", BUILDKIT_VERSION, "cmd/buildkitd", "buildkitd", bk_flags
     )
+    built |= go_build(DIST3_MODULE, DIST3_VERSION, "cmd/registry", DIST3_BIN)
+    crane_flags = f"-X {CRANE_MODULE}/cmd/crane/cmd.Version={CRANE_VERSION}"
+    built |= go_build(CRANE_MODULE, CRANE_VERSION, "cmd/crane", CRANE_BIN, crane_flags)
     return built
+
+
+DIST3_BIN = f"distribution-{DIST3_VERSION}"
+CRANE_BIN = f"crane-{CRANE_VERSION}"
 
 
 def buildx_labels(newest: str) -> dict[str, Path]:
@@ -382,7 +404,9 @@ def make_tls() -> Path:
     return d
 
 
-def registry_config(name: str, addr: str, tls: Path | None) -> Path:
+def registry_config(name: str, addr: str, tls: Path | None, htpasswd: Path | None = None) -> Path:
+    """A distribution config (2.8 and v3 read the same): `tls` serves HTTPS with the
+    htpasswd beside the certificate; `htpasswd` alone is basic auth over plain HTTP."""
     d = RUN / name
     d.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -394,10 +418,10 @@ def registry_config(name: str, addr: str, tls: Path | None) -> Path:
         "  secret: bakeguard-test-stack",
     ]
     if tls:
-        lines += [
-            f"  tls: {{certificate: {tls / 'cert.pem'}, key: {tls / 'key.pem'}}}",
-            f"auth: {{htpasswd: {{realm: bakeguard-stack, path: {tls / 'htpasswd'}}}}}",
-        ]
+        lines.append(f"  tls: {{certificate: {tls / 'cert.pem'}, key: {tls / 'key.pem'}}}")
+        htpasswd = tls / "htpasswd"
+    if htpasswd:
+        lines.append(f"auth: {{htpasswd: {{realm: bakeguard-stack, path: {htpasswd}}}}}")
     (d / "config.yml").write_text("\n".join(lines) + "\n")
     return d / "config.yml"
 
@@ -405,7 +429,7 @@ def registry_config(name: str, addr: str, tls: Path | None) -> Path:
 def buildkitd_config(n: int, tls: Path) -> Path:
     d = RUN / f"buildkit{n}"
     d.mkdir(parents=True, exist_ok=True)
-    hosts = [PLAIN_REGISTRY, "localhost:5000"] + [
+    hosts = [h for a in REGISTRIES.values() for h in (a, localhost(a))] + [
         f"{h}:{p}" for p in FRONT_PORTS for h in ("127.0.0.1", "localhost")
     ]
     text = "[worker.oci]\n  enabled = true\n[worker.containerd]\n  enabled = false\n"
@@ -416,6 +440,24 @@ def buildkitd_config(n: int, tls: Path) -> Path:
         text += f'[registry."{h}"]\n  http = false\n  ca = ["{tls / "ca.pem"}"]\n'
     (d / "buildkitd.toml").write_text(text)
     return d / "buildkitd.toml"
+
+
+def localhost(addr: str) -> str:
+    """127.0.0.1:PORT -> localhost:PORT (tests tag with localhost, as users of a local
+    registry do)."""
+    return f"localhost:{addr.rsplit(':', 1)[1]}"
+
+
+def otel_off(env: dict[str, str]) -> dict[str, str]:
+    """distribution v3 exports OpenTelemetry to 127.0.0.1:4318 unless told not to (its log
+    then fills with failed exports); it reads the standard variables."""
+    return {
+        **env,
+        "OTEL_SDK_DISABLED": "true",
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
 
 
 def sockets() -> dict[str, Path]:
@@ -456,9 +498,18 @@ def start_services() -> None:
         "iptables": False,
         "ip6tables": False,
         "bridge": "none",
-        "insecure-registries": ["localhost:5000", PLAIN_REGISTRY],
+        "insecure-registries": [h for a in REGISTRIES.values() for h in (localhost(a), a)],
     }
-    (ddir / "daemon.json").write_text(json.dumps(daemon))
+    daemon_json = ddir / "daemon.json"
+    old = daemon_json.read_text() if daemon_json.exists() else ""
+    daemon_json.write_text(json.dumps(daemon))
+    running = alive("dockerd")
+    if running and old != daemon_json.read_text():
+        # dockerd reloads insecure-registries on SIGHUP: a running engine learns new
+        # registries without a restart (buildkitd reads its config at its next start only;
+        # until then containerd's resolver allows plain HTTP to loopback anyway).
+        os.kill(running, signal.SIGHUP)
+        log("dockerd: daemon.json changed, reloaded (SIGHUP)")
     started |= start(
         Proc(
             "dockerd",
@@ -495,6 +546,47 @@ def start_services() -> None:
         ),
         env,
     )
+    dist3 = str(BIN / DIST3_BIN)
+    started |= start(
+        Proc(
+            "registry-dist3",
+            [dist3, "serve", str(registry_config("registry-dist3", DIST3_REGISTRY, None))],
+        ),
+        otel_off(env),
+    )
+    started |= start(
+        Proc(
+            "registry-dist3-auth",
+            [
+                dist3,
+                "serve",
+                str(
+                    registry_config(
+                        "registry-dist3-auth", DIST3_AUTH_REGISTRY, None, tls / "htpasswd"
+                    )
+                ),
+            ],
+        ),
+        otel_off(env),
+    )
+    crane_dir = RUN / "registry-crane"
+    # crane writes each upload to a temporary file in --disk and never makes the folder.
+    (crane_dir / "data").mkdir(parents=True, exist_ok=True)
+    started |= start(
+        Proc(
+            "registry-crane",
+            [
+                str(BIN / CRANE_BIN),
+                "registry",
+                "serve",
+                "--disk",
+                str(crane_dir / "data"),
+                "--address",
+                CRANE_REGISTRY,
+            ],
+        ),
+        env,
+    )
     for n in (1, 2):
         started |= start(
             Proc(
@@ -525,6 +617,12 @@ def start_services() -> None:
         lambda: http_status("https://localhost:5443/v2/", ctx) == 401,
         name="registry-tls",
     )
+    for name, addr, ready in (
+        ("registry-dist3", DIST3_REGISTRY, 200),
+        ("registry-dist3-auth", DIST3_AUTH_REGISTRY, 401),
+        ("registry-crane", CRANE_REGISTRY, 200),
+    ):
+        wait_for(name, lambda a=addr, r=ready: http_status(f"http://{a}/v2/") == r, name=name)
     for n in (1, 2):
         wait_for(
             f"buildkit{n}", lambda n=n: unix_connects(socks[f"buildkit{n}"]), name=f"buildkit{n}"
@@ -616,6 +714,7 @@ def env_exports() -> dict[str, str]:
         "BAKEGUARD_STACK_BUILDX": " ".join(buildx_labels(newest)),
         "BAKEGUARD_STACK_NEWEST": newest,
         "BAKEGUARD_STACK_REGISTRY": PLAIN_REGISTRY,
+        "BAKEGUARD_STACK_REGISTRIES": " ".join(f"{k}={v}" for k, v in REGISTRIES.items()),
         "BAKEGUARD_STACK_TLS_REGISTRY": f"localhost:{TLS_REGISTRY.split(':')[1]}",
         "BAKEGUARD_STACK_TLS_USER": TLS_USER,
         "BAKEGUARD_STACK_TLS_PASSWORD_FILE": str(tls / "password"),
@@ -627,7 +726,25 @@ def env_exports() -> dict[str, str]:
     }
 
 
-NAMES = ("buildkit2", "buildkit1", "registry-tls", "registry", "dockerd", "containerd")
+NAMES = (
+    "buildkit2",
+    "buildkit1",
+    "registry-crane",
+    "registry-dist3-auth",
+    "registry-dist3",
+    "registry-tls",
+    "registry",
+    "dockerd",
+    "containerd",
+)
+# name -> storage folder under RUN of every registry (reset-registries empties them).
+REGISTRY_DATA = {
+    "registry": "registry",
+    "registry-tls": "registry-tls-data",
+    "registry-dist3": "registry-dist3",
+    "registry-dist3-auth": "registry-dist3-auth",
+    "registry-crane": "registry-crane",
+}
 
 
 def cmd_up() -> int:
@@ -681,9 +798,9 @@ def cmd_reset_engine() -> int:
 
 def cmd_reset_registries() -> int:
     """The registries' storage only grows too (every test and bench push stays; a bench run
-    adds a few GB of 20 MB layers). This stops both registries, deletes their data and starts
+    adds a few GB of 20 MB layers). This stops every registry, deletes their data and starts
     the stack again."""
-    for name, data in (("registry", "registry"), ("registry-tls", "registry-tls-data")):
+    for name, data in REGISTRY_DATA.items():
         stop(name)
         shutil.rmtree(RUN / data / "data", ignore_errors=True)
     log("registry data removed")
@@ -694,7 +811,7 @@ def cmd_status() -> int:
     rc = 0
     for name in reversed(NAMES):
         pid = alive(name)
-        print(f"{name:14} {'running pid ' + str(pid) if pid else 'stopped'}")
+        print(f"{name:20} {'running pid ' + str(pid) if pid else 'stopped'}")
         rc |= pid is None
     return rc
 

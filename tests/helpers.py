@@ -25,6 +25,10 @@ class Stack:
     labels: tuple[str, ...]  # buildx versions: debian, v0.21.1, v0.22.0, newest
     newest: str
     registry: str  # 127.0.0.1:5000, plain HTTP
+    # every real registry over plain HTTP, name -> 127.0.0.1:PORT: plain (Debian's
+    # distribution 2.8, the same as `registry`), dist3, dist3-auth (htpasswd: tls_user and
+    # tls_password), crane (go-containerregistry's `crane registry serve`)
+    registries: Mapping[str, str]
     tls_registry: str  # localhost:5443, TLS + htpasswd
     tls_user: str
     tls_password: str
@@ -71,6 +75,9 @@ def load_stack() -> tuple[Stack | None, str]:
             labels=tuple(exports["BAKEGUARD_STACK_BUILDX"].split()),
             newest=exports["BAKEGUARD_STACK_NEWEST"],
             registry=exports["BAKEGUARD_STACK_REGISTRY"],
+            registries=dict(
+                kv.split("=", 1) for kv in exports["BAKEGUARD_STACK_REGISTRIES"].split()
+            ),
             tls_registry=exports["BAKEGUARD_STACK_TLS_REGISTRY"],
             tls_user=exports["BAKEGUARD_STACK_TLS_USER"],
             tls_password=Path(exports["BAKEGUARD_STACK_TLS_PASSWORD_FILE"]).read_text().strip(),
