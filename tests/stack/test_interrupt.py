@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,35 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.front import Front
+from tests.held import Held
 from tests.helpers import Stack, bakeguard, unique_repo
-
-
-class Silent:
-    """A registry that accepts connections and never answers: a build pulling from it hangs
-    until cancelled. `reached` is set when BuildKit has connected (bake is mid-build)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.reached = threading.Event()
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-            self.reached.set()
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self.held:
-            c.close()
 
 
 def _descendants(pid: int) -> set[int]:
@@ -86,7 +58,7 @@ def ctrl_c_mid_build(
 ) -> Interrupted:
     """`bakeguard ARGS --push` on a 2-platform build whose base image never arrives; Ctrl-C
     once BuildKit has connected to that registry (not after a sleep), and `also` is set."""
-    silent = Silent()
+    silent = Held()  # a registry that never answers: the build hangs pulling from it
     try:
         (where / "Dockerfile").write_text(f"FROM 127.0.0.1:{silent.port}/never/answers:1\n")
         (where / "docker-bake.hcl").write_text(

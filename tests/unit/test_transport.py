@@ -18,6 +18,7 @@ from bakeguard.refs import Reference
 from bakeguard.registry import Credentials, Registry
 from bakeguard.registry.proxy import proxy_for
 from bakeguard.registry.transport import Pool, Request, TransportError, follow
+from tests.held import Held
 from tests.proxy import ConnectProxy
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
@@ -247,46 +248,6 @@ def test_a_proxy_without_a_port_is_reached_on_80(scheme: str) -> None:
 
 
 # ---------------------------------------------------------------- deadlines
-
-
-class Held:
-    """A listener that accepts connections and holds them: it never answers (not even a TLS
-    handshake), or, with `drip`, sends `drip` one byte at a time, `every` seconds apart."""
-
-    def __init__(self, drip: bytes = b"", every: float = 0.0) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.drip, self.every = drip, every
-        self.done = threading.Event()
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-            if self.drip:
-                threading.Thread(target=self._send, args=(conn,), daemon=True).start()
-
-    def _send(self, conn: socket.socket) -> None:
-        for i in range(len(self.drip)):
-            if self.done.wait(self.every):
-                return
-            try:
-                conn.sendall(self.drip[i : i + 1])
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.done.set()
-        self.sock.close()
-        for c in self.held:
-            c.close()
 
 
 @pytest.fixture
