@@ -91,7 +91,15 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def command(opts: GuardOptions) -> str:
     """Which thing this run does: the first special option set, else a build."""
-    for name in ("advisories", "version", "doctor", "plan", "install_plugin", "merge"):
+    for name in (
+        "advisories",
+        "version",
+        "forget_compat",
+        "doctor",
+        "plan",
+        "install_plugin",
+        "merge",
+    ):
         if getattr(opts, name):
             return name
     return "verify_only" if opts.verify_only else "build"
@@ -141,6 +149,10 @@ def run(
         from bakeguard.commands.advisories import list_advisories
 
         return list_advisories(opts, os.environ)
+    if name == "forget_compat":
+        from bakeguard.commands.forget_compat import forget_compat
+
+        return forget_compat(opts, os.environ)
     if docker is None:
         try:
             docker = Docker.from_env()

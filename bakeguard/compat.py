@@ -8,7 +8,8 @@
 
 Set per host with BAKEGUARD_COMPAT="host[:port]=PROFILE,..." or for all hosts with a bare
 PROFILE (--guard-compat / BAKEGUARD_COMPAT). Profiles are applied to the generated definition
-(never to the user's files). `detect` reads a failed push's error text and names the profile
+(never to the user's files). Profiles that earlier runs' retries proved (bakeguard.learned) come
+after every profile set here. `detect` reads a failed push's error text and names the profile
 that fits, for --guard=auto's one retry.
 """
 
@@ -21,7 +22,8 @@ from typing import Any, NamedTuple
 
 from bakeguard.definition import Output, Target
 from bakeguard.errors import UsageError
-from bakeguard.refs import Reference
+from bakeguard.learned import Learned
+from bakeguard.refs import Reference, alias
 
 PROFILES = ("docker-v2", "no-attestations", "oci")
 STRICTNESS = {"oci": 0, "no-attestations": 1, "docker-v2": 2}
@@ -51,20 +53,28 @@ RULES = (
 class Compat:
     default: str | None = None
     hosts: Mapping[str, str] = field(default_factory=dict)
+    # what runs remembered (bakeguard.learned), below every profile set here
+    remembered: Mapping[str, Learned] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
-        return self.default in (None, "oci") and all(p == "oci" for p in self.hosts.values())
+        explicit = self.default in (None, "oci") and all(p == "oci" for p in self.hosts.values())
+        return explicit and (self.default is not None or not self.remembered)
 
     def for_host(self, host: str) -> str | None:
-        if host in self.hosts:
-            return self.hosts[host]
-        alias = (
-            host.replace("127.0.0.1", "localhost")
-            if "127.0.0.1" in host
-            else host.replace("localhost", "127.0.0.1")
-        )
-        return self.hosts.get(alias, self.default)
+        if host in self.hosts or alias(host) in self.hosts:
+            return self.hosts.get(host) or self.hosts[alias(host)]
+        if self.default is not None:
+            return self.default
+        known = self.remembered.get(host) or self.remembered.get(alias(host))
+        return known.profile if known else None
+
+    def remembered_for(self, host: str) -> Learned | None:
+        """What is remembered for `host`, when that is the profile it gets (a profile set in
+        BAKEGUARD_COMPAT / --guard-compat, for it or for every host, wins)."""
+        if host in self.hosts or alias(host) in self.hosts or self.default is not None:
+            return None
+        return self.remembered.get(host) or self.remembered.get(alias(host))
 
     def for_target(self, t: Target) -> str | None:
         found = [self.for_host(Reference.parse(r).registry) for r in t.push_refs]
@@ -72,7 +82,11 @@ class Compat:
         return max(known, key=lambda p: STRICTNESS[p]) if known else None
 
     def merged(self, other: Compat) -> Compat:
-        return Compat(other.default or self.default, {**self.hosts, **other.hosts})
+        return Compat(
+            other.default or self.default,
+            {**self.hosts, **other.hosts},
+            {**self.remembered, **other.remembered},
+        )
 
 
 def parse(value: str | None) -> Compat:

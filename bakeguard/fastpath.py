@@ -157,7 +157,11 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
         if defn is None:
             return
         s = SplitRun(
-            session, env_f.result(), defn, per_platform=bool(entry["split"]), compat=session.compat
+            session,
+            env_f.result(),
+            defn,
+            per_platform=bool(entry["split"]),
+            compat=session.profiles.compat,
         )
         made.run, made.plan = s, s.plan()
         if made.plan.definition == entry["definition"]:

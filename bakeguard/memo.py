@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 
-from bakeguard import cachekey, compose
+from bakeguard import cachekey, compose, learned
 from bakeguard import log as log_
 from bakeguard.bakeargs import BakeArgs
 from bakeguard.docker import Docker, Result
@@ -86,6 +86,8 @@ def eligible(
 ) -> bool:
     if opts.split == "always" or opts.compat or opts.shard or opts.guard == "off":
         return False
+    if opts.compat_memory and learned.exists(environ):  # may apply: the full path decides
+        return False
     ttl = cachekey.ttl(environ)
     if ttl <= 0 or _argument_facts(bake, environ):
         return False
@@ -113,9 +115,14 @@ def _split_path(
         cachekey.probe_key(docker.binary, _builder(bake, environ), environ),
         cachekey.table_hash(environ),
         repr((opts.guard, opts.split, opts.split_suffix, opts.compat)),
+        learned.fingerprint(environ) if opts.compat_memory else "-",
     )
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
     return os.path.join(cachekey.cache_dir(environ), f"{digest}.split.json")
+
+
+# the report's keys a split decision keeps for the fast path (what it said before bake)
+_REMEMBERED_KEYS = ("mode", "advisories", "compat_remembered")
 
 
 def remember_split(
@@ -137,7 +144,7 @@ def remember_split(
     doc = {
         "at": time.time(),
         "said": list(said),
-        "record": {k: record[k] for k in ("mode", "advisories") if k in record},
+        "record": {k: record[k] for k in _REMEMBERED_KEYS if k in record},
         "split": split,
         "definition": definition,
     }
@@ -184,7 +191,7 @@ def _is_split_entry(doc: Any) -> bool:
             for s in said
         )
         and isinstance(record, dict)
-        and set(record) <= {"mode", "advisories"}
+        and set(record) <= set(_REMEMBERED_KEYS)
         and isinstance(doc.get("split"), bool)
         and cachekey.is_definition(definition)
         and bool(definition.get("target"))

@@ -107,6 +107,20 @@ GUARD_SPECS: tuple[GuardSpec, ...] = (
     GuardSpec(
         "--guard-compat", "BAKEGUARD_COMPAT", "value", None, "registry compatibility profiles"
     ),
+    GuardSpec(
+        "--guard-compat-memory",
+        "BAKEGUARD_COMPAT_MEMORY",
+        "bool",
+        "true",
+        "use and learn the registry profiles retries proved",
+    ),
+    GuardSpec(
+        "--guard-forget-compat",
+        None,
+        "value",
+        None,
+        "forget remembered registry profiles: HOST,... or all",
+    ),
     GuardSpec("--guard-verbose", "BAKEGUARD_VERBOSE", "bool", None, "debug logging"),
     GuardSpec("--guard-version", None, "bool", None, "print bakeguard's and buildx's versions"),
     GuardSpec(
@@ -124,8 +138,10 @@ class GuardOptions:
     __slots__ = (
         "advisories",
         "compat",
+        "compat_memory",
         "digests",
         "doctor",
+        "forget_compat",
         "guard",
         "install_plugin",
         "merge",
@@ -157,6 +173,8 @@ class GuardOptions:
         digests: str | None = None,
         merge: str | None = None,
         compat: str | None = None,
+        compat_memory: bool = True,
+        forget_compat: str | None = None,
         verbose: bool = False,
         version: bool = False,
         install_plugin: bool = False,
@@ -166,6 +184,7 @@ class GuardOptions:
         self.verify_only, self.doctor, self.plan = verify_only, doctor, plan
         self.advisories, self.shard, self.digests = advisories, shard, digests
         self.merge, self.compat, self.verbose = merge, compat, verbose
+        self.compat_memory, self.forget_compat = compat_memory, forget_compat
         self.version, self.install_plugin = version, install_plugin
 
     def __repr__(self) -> str:
@@ -267,6 +286,8 @@ def parse(
         digests=values.get("--guard-digests"),
         merge=values.get("--guard-merge"),
         compat=values.get("--guard-compat"),
+        compat_memory=flag("--guard-compat-memory"),
+        forget_compat=values.get("--guard-forget-compat"),
         verbose=flag("--guard-verbose"),
         version=flag("--guard-version"),
         install_plugin=flag("--guard-install-plugin"),

@@ -8,6 +8,15 @@ from dataclasses import dataclass
 DOCKER_HUB = "docker.io"
 
 
+def alias(host: str) -> str:
+    """The other name of a loopback registry (localhost:P and 127.0.0.1:P are one registry
+    to the engine), or the host itself."""
+    for a, b in (("127.0.0.1", "localhost"), ("localhost", "127.0.0.1")):
+        if host == a or host.startswith(a + ":"):
+            return b + host[len(a) :]
+    return host
+
+
 @dataclass(frozen=True)
 class Reference:
     registry: str

@@ -1,6 +1,6 @@
 """A run's session: its options, bake's arguments, docker, the report it writes, the registry
-client it keeps, and what every mode says in the same words (verification's table, a failed
-push's tags, the one retry with a compatibility profile)."""
+client it keeps, its registry profiles (bakeguard.profiles), and what every mode says in the
+same words (verification's table, a failed push's tags)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from bakeguard.errors import (
 )
 from bakeguard.interrupts import Interrupted
 from bakeguard.options import GuardOptions
+from bakeguard.profiles import Profiles
 from bakeguard.tasks import Task
 
 # How long a plain bake that an advisory flagged may wait for the tags' state before it
@@ -29,7 +30,6 @@ BEFORE_READ_WAIT = 2.0
 if TYPE_CHECKING:  # the fast path imports this module while bake runs: keep it light
     import subprocess
 
-    from bakeguard import compat as compat_
     from bakeguard import guard
     from bakeguard.registry import Registry
     from bakeguard.registry.verify import Expectation, Outcome
@@ -93,7 +93,6 @@ class Session:
     said: list[tuple[str, str]] = field(default_factory=list)  # (level, text) before bake
     # a `bake --print` the command started before importing this module (memo.prefetch_print)
     prefetched: subprocess.Popen[str] | Result | None = None
-    rejection: compat_.Rejection | None = None  # what `compat_retry` retried once
     # each tag as it was before bake, when read (`read_tags_before`): by reference
     before: Mapping[str, Outcome] = field(default_factory=dict)
     _warm_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -103,6 +102,7 @@ class Session:
         self.record.update(
             {"schema": report.SCHEMA, "bakeguard": __version__, "guard": self.opts.guard}
         )
+        self.profiles = Profiles(self.opts, self.environ, self.record, self.say)
 
     # ------------------------------------------------------------ building blocks
 
@@ -186,70 +186,6 @@ class Session:
                     )
         return outcomes
 
-    @property
-    def compat(self) -> compat_.Compat:
-        from bakeguard import compat as compat_
-
-        return compat_.parse(self.opts.compat)
-
-    def compat_retry(self, text: str, defn: Definition | None) -> compat_.Compat | None:
-        """After a failed push: the profile that fits a known rejection of BuildKit's push,
-        if any. --guard=auto retries once with it (`retrying`); otherwise bakeguard names the
-        profile as a lead, untried. Never a second time: a failed retry teaches nothing."""
-        if defn is None or self.rejection is not None:
-            return None
-        from bakeguard import compat as compat_
-        from bakeguard.refs import Reference
-
-        hosts = [Reference.parse(r).registry for t in defn.pushing for r in t.push_refs]
-        found = compat_.detect(text, hosts)
-        if found is None:
-            return None
-        host, profile = found.host, found.profile
-        self.record.setdefault("compat_detected", []).append({"host": host, "profile": profile})
-        if self.opts.guard != "auto":
-            self.log.warning(
-                f"the registry {host} rejected the push: {found.line}\n"
-                f"  the {profile} profile may fit ({compat_.DESCRIPTIONS[profile]}); untried "
-                f"under --guard={self.opts.guard}: --guard=auto tries it once"
-            )
-            return None
-        self.rejection = found
-        self.log.warning(
-            f"the registry {host} rejected the push in a known way: {found.line}\n"
-            f"  rebuilding from cache, once, with the {profile} profile "
-            f"({compat_.DESCRIPTIONS[profile]})"
-        )
-        return compat_.Compat(hosts={host: profile})
-
-    def retrying(self, run: Callable[[], int]) -> int:
-        """The one retry `compat_retry` chose; only a retry that ended well is advice."""
-        code = run()
-        found = self.rejection
-        if code == 0 and found is not None:
-            self.record["compat_detected"][-1]["retry"] = "succeeded"
-            self.log.info(
-                f"the {found.profile} profile worked for {found.host}. To skip the retry next "
-                f"time, set BAKEGUARD_COMPAT={found.host}={found.profile} "
-                f"(or --guard-compat={found.profile})"
-            )
-        return code
-
-    def retry_failed(self, text: str) -> None:
-        """The retry's bake failed too: both errors, and no setting advised."""
-        from bakeguard import compat as compat_
-
-        found = self.rejection
-        assert found is not None
-        self.record["compat_detected"][-1]["retry"] = "failed"
-        lines = compat_.error_lines(text)
-        self.log.error(
-            f"the retry with the {found.profile} profile failed too, so no setting is advised "
-            f"for {found.host}.\n"
-            f"  first push: {found.line}\n"
-            f"  retry: {lines[-1] if lines else 'bake failed (see its output above)'}"
-        )
-
     def read_tags_before(self, defn: Definition, env: probe.Environment) -> None:
         """What each tag holds before a plain push that an advisory flagged, so that a failed
         push can tell a tag it left alone from one it changed. Read only if it is done before
@@ -291,6 +227,7 @@ class Session:
                 "the push did not end well; the registry holds:\n  "
                 + "\n  ".join(tagstate.summary(now, before))
             )
+        self.profiles.after_failed_push()
 
     def say(self, level: str, text: str) -> None:
         """A line of the decision, printed before bake (the split fast path replays them)."""

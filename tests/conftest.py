@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bakeguard import learned
 from tests.front import Front, Modes
 from tests.helpers import Stack, load_stack
 
@@ -50,6 +51,12 @@ def front(stack: Stack) -> Iterator[Callable[..., Front]]:
     yield make
     for f in started:
         f.stop()
+    # A profile learned for a front's port would apply to the next test's front on that
+    # port: tests whose retry may succeed give bakeguard their own XDG_CACHE_HOME.
+    leaked = [h for f in started for h in learned.load(stack.env) if h.endswith(f":{f.port}")]
+    if leaked:
+        learned.forget(stack.env, leaked)
+        pytest.fail(f"a profile was remembered in the shared cache for {leaked}", pytrace=False)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from bakeguard.terminal import Tail
 def build(session: Session) -> int:
     from bakeguard import advisories, guard, matching, memo
     from bakeguard import compat as compat_
+    from bakeguard.refs import Reference
 
     env_f = session.start_probe()
     defn_f = session.start_resolve()
@@ -33,7 +34,7 @@ def build(session: Session) -> int:
     memo.remember(
         session.docker, session.bake, session.environ, clean=not early and not env.problems
     )
-    if not early and session.opts.split != "always" and session.compat.empty:
+    if not early and session.opts.split != "always" and session.profiles.compat.empty:
         # nothing in the table can apply: start bake now; the definition resolves meanwhile
         session.record["mode"] = "plain"
         return plain(session, defn_f, env)
@@ -51,7 +52,8 @@ def build(session: Session) -> int:
             "use a fixed buildx or another builder (see above), "
             "or run with --guard=auto to let bakeguard work around it",
         )
-    profiles = {t.name: session.compat.for_target(t) for t in defn.pushing}
+    compat = session.profiles.compat
+    profiles = {t.name: compat.for_target(t) for t in defn.pushing}
     needs_compat = any(p not in (None, "oci") for p in profiles.values())
     if decision.per_platform or needs_compat or decision.declared:
         from bakeguard.split.run import SplitRun
@@ -67,10 +69,13 @@ def build(session: Session) -> int:
                 f"target {name}: building {', '.join(defn.corrected[name])} as the compose "
                 "file declares (`bake --print` shows no platforms for it)",
             )
-        for name, p in profiles.items():
-            if p not in (None, "oci"):
-                session.say("info", f"target {name}: {p} profile ({compat_.DESCRIPTIONS[p]})")
-        s = SplitRun(session, env, defn, per_platform=decision.per_platform, compat=session.compat)
+        remembered = session.profiles.say_remembered(defn)
+        for t in defn.pushing:
+            p = profiles[t.name]
+            hosts = {Reference.parse(r).registry for r in t.push_refs}
+            if p not in (None, "oci") and not hosts <= set(remembered):  # (said per host)
+                session.say("info", f"target {t.name}: {p} profile ({compat_.DESCRIPTIONS[p]})")
+        s = SplitRun(session, env, defn, per_platform=decision.per_platform, compat=compat)
         plan = s.plan()
         memo.remember_split(
             session.opts,
@@ -157,14 +162,16 @@ def after_bake(
         session.note_env(env)
     if code != 0:
         defn, _why = defn_f.result()
-        retry = session.compat_retry(seen.text(), defn)
+        retry = session.profiles.retry_for(seen.text(), defn)
         if retry is None or defn is None:
             session.report_tags(defn, env)
             return code
         from bakeguard.split.run import SplitRun
 
         session.record["mode"] = "compat"
-        return session.retrying(SplitRun(session, env, defn, per_platform=False, compat=retry).run)
+        return session.profiles.retrying(
+            SplitRun(session, env, defn, per_platform=False, compat=retry).run
+        )
     if not session.opts.verify:
         return code
     defn, _why = defn_f.result()

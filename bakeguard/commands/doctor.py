@@ -60,9 +60,30 @@ def doctor(session: Session) -> int:
         refuse |= m.advisory.level == "error"
     if not matches:
         out("advisories: none apply")
+    remembered(session)
     if defn is not None:
         reachable(session, defn, env)
     return 4 if refuse else 0
+
+
+def remembered(session: Session) -> None:
+    """The registry profiles earlier retries proved, and whether this run would use them."""
+    from bakeguard import learned
+
+    entries = learned.load(session.environ)
+    if not entries:
+        print("remembered registry profiles: none")
+        return
+    print("remembered registry profiles (`--guard-forget-compat=HOST` or `=all` forgets):")
+    compat = session.profiles.compat
+    for e in entries.values():
+        if not session.opts.compat_memory:
+            use = "not used: BAKEGUARD_COMPAT_MEMORY=false"
+        elif compat.remembered_for(e.host) is None:
+            use = f"not used: BAKEGUARD_COMPAT gives {compat.for_host(e.host) or 'oci'}"
+        else:
+            use = "used up front"
+        print(f"  {e.host}: {e.profile} since {e.since} ({use}); it had rejected: {e.error}")
 
 
 def reachable(session: Session, defn: Definition, env: probe.Environment) -> None:

@@ -134,7 +134,7 @@ class SplitRun:
             else:
                 failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
             if code != 0 and (failed or not plan.variants):
-                retry = self.session.compat_retry(seen.text(), self.defn)
+                retry = self.session.profiles.retry_for(seen.text(), self.defn)
                 if retry is not None:
                     with_profile = SplitRun(
                         self.session,
@@ -145,7 +145,7 @@ class SplitRun:
                         self.per_platform,
                         self.compat.merged(retry),
                     )
-                    return self.session.retrying(with_profile.run)
+                    return self.session.profiles.retrying(with_profile.run)
                 if not plan.variants:
                     self.retry_ended_badly(seen)
                     if self.only_platforms is None:
@@ -217,8 +217,8 @@ class SplitRun:
     def retry_ended_badly(self, seen: Tail) -> None:
         """When this run is the one retry with a profile and it ends failed (not before: a
         platform the retry re-pushes from cache may still land), both errors are named."""
-        if self.session.rejection is not None:
-            self.session.retry_failed(seen.text())
+        if self.session.profiles.rejection is not None:
+            self.session.profiles.retry_failed(seen.text())
 
     def unconfirmed(self, failed: Sequence[tuple[Variant, str]]) -> None:
         log = self.session.log

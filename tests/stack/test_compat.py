@@ -52,17 +52,72 @@ def test_auto_detects_retries_once_and_prints_the_setting(
     f = front(docker_v2_only=True)
     host = f"localhost:{f.port}"
     tag = f"{host}/{unique_repo('v2auto')}/app:v1"
-    env = stack.buildx("newest", TAG=tag)
+    env = stack.buildx("newest", TAG=tag, BAKEGUARD_COMPAT_MEMORY="false")
     res = bakeguard(["--push", "--builder", "bg-remote"], env, project)
     assert res.returncode == 0, res.stderr[-3000:]
     retrying = res.stderr.index("rebuilding from cache, once, with the docker-v2 profile")
-    # the setting is advice only once the retry with it worked
+    # with memory off, the setting is advice, and only once the retry with it worked
     assert res.stderr.index(f"set BAKEGUARD_COMPAT={host}=docker-v2") > retrying
     assert raw_of(tag, env)["mediaType"] == DOCKER_LIST
     rejected = [
         s for s in f.seen if s.method == "PUT" and "/manifests/" in s.path and s.status == 400
     ]
     assert rejected  # the first push really was rejected
+
+
+def test_a_retry_that_worked_is_remembered_and_used_up_front_next_time(
+    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path
+) -> None:
+    """A front that takes only Docker types teaches docker-v2 once; the next runs (the full
+    path, then the split fast path) push Docker types at once: no rejection, no retry. A
+    setting wins over memory; forgetting ends it."""
+    f = front(docker_v2_only=True)
+    host = f"localhost:{f.port}"
+    repo = unique_repo("learn")
+    env = stack.buildx("newest", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    args = ["--push", "--builder", "bg-remote"]
+
+    def rejected() -> int:
+        return sum(
+            1 for s in f.seen if s.method == "PUT" and "/manifests/" in s.path and s.status == 400
+        )
+
+    first = bakeguard(args, {**env, "TAG": f"{host}/{repo}/app:v1"}, project)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "rebuilding from cache, once, with the docker-v2 profile" in first.stderr
+    assert f"the docker-v2 profile worked for {host}; remembered" in first.stderr
+    assert rejected() > 0
+    doctor = bakeguard(["--guard-doctor", *args], {**env, "TAG": f"{host}/{repo}/app:v1"}, project)
+    assert f"{host}: docker-v2 since " in doctor.stdout and "used up front" in doctor.stdout
+
+    for n, tag in enumerate([f"{host}/{repo}/app:v2", f"{host}/{repo}/app:v2"]):
+        before = rejected()
+        report = tmp_path / f"report-{n}.json"
+        res = bakeguard([*args, f"--guard-report={report}"], {**env, "TAG": tag}, project)
+        assert res.returncode == 0, res.stderr[-3000:]
+        line = f"registry {host}: the docker-v2 profile, as remembered since "
+        assert res.stderr.count(line) == 1, res.stderr  # said once, on the fast path too
+        assert "rebuilding" not in res.stderr and "OK, 3/3" in res.stderr
+        assert rejected() == before  # Docker types from the start: nothing was rejected
+        assert raw_of(tag, env)["mediaType"] == DOCKER_LIST
+        doc = json.loads(report.read_text())
+        assert [e["host"] for e in doc["compat_remembered"]] == [host]
+        assert "compat_detected" not in doc
+    assert json.loads(report.read_text()).get("fast_path") is True  # the repeat took it
+
+    # a setting wins: BuildKit's defaults for that host, rejected, named as a lead (warn)
+    res = bakeguard(
+        [*args, "--guard=warn"],
+        {**env, "TAG": f"{host}/{repo}/app:v3", "BAKEGUARD_COMPAT": f"{host}=oci"},
+        project,
+    )
+    assert res.returncode != 0 and "as remembered" not in res.stderr
+    assert "the docker-v2 profile may fit" in res.stderr
+
+    forget = bakeguard([f"--guard-forget-compat={host}"], env, project)
+    assert forget.returncode == 0 and f"forgot {host}: the docker-v2 profile" in forget.stdout
+    doctor = bakeguard(["--guard-doctor", *args], {**env, "TAG": f"{host}/{repo}/app:v1"}, project)
+    assert "remembered registry profiles: none" in doctor.stdout
 
 
 def test_warn_names_the_profile_untried(
@@ -92,7 +147,7 @@ def test_no_attestations_only_for_that_host(
         f'target "plain" {{\n  platforms = ["linux/amd64", "linux/arm64"]\n'
         f'  tags = ["localhost:5000/{repo}/plain:v1"]\n}}\n'
     )
-    env = stack.buildx("newest")
+    env = stack.buildx("newest", XDG_CACHE_HOME=str(tmp_path / "cache"))
     assert bake(["--push", "--builder", "bg-remote"], env, tmp_path).returncode != 0
     for extra in ({"BAKEGUARD_COMPAT": f"{host}=no-attestations"}, {}):
         # the user's own --provenance applies everywhere but where the profile turns it off
@@ -104,7 +159,7 @@ def test_no_attestations_only_for_that_host(
         assert res.returncode == 0, res.stderr[-3000:]
         assert not has_attestations(raw_of(f"{host}/{repo}/picky:v1", env))
         assert has_attestations(raw_of(f"localhost:5000/{repo}/plain:v1", env))
-    assert f"BAKEGUARD_COMPAT={host}=no-attestations" in res.stderr  # the auto run named it
+    assert f"the no-attestations profile worked for {host}; remembered" in res.stderr
 
 
 def test_profile_with_the_split_field_case(
@@ -146,5 +201,5 @@ def test_fast_path_without_verification_still_detects_a_rejection(
         ["--push", "--builder", "bg-remote", "--guard-verify=false"], {**env, "TAG": tag}, project
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    assert f"BAKEGUARD_COMPAT={host}=docker-v2" in res.stderr
+    assert f"the docker-v2 profile worked for {host}; remembered" in res.stderr
     assert raw_of(tag, env)["mediaType"] == DOCKER_LIST

@@ -143,14 +143,17 @@ def test_a_failed_retry_advises_nothing_and_names_both_errors(
     is rejected too. No setting is advised; both errors are named."""
     f = front(reject_indexes=True)
     tag = f"localhost:{f.port}/{unique_repo('noindex')}/app:v1"
-    env = stack.buildx("newest", TAG=tag)
+    env = stack.buildx("newest", TAG=tag, XDG_CACHE_HOME=str(project / "cache"))
     res = bakeguard(["--push", "--builder", "bg-remote"], env, project)
     assert res.returncode not in (0, 3), res.stderr[-3000:]
     assert "rebuilding from cache, once, with the docker-v2 profile" in res.stderr
     assert "the retry with the docker-v2 profile failed too" in res.stderr
     assert "first push:" in res.stderr and "retry:" in res.stderr
-    assert "BAKEGUARD_COMPAT" not in res.stderr
+    assert "BAKEGUARD_COMPAT" not in res.stderr and "remembered" not in res.stderr
     assert f"{tag} (target app): absent" in res.stderr
+    # ... and teaches nothing: the next run starts with BuildKit's defaults again
+    doctor = bakeguard(["--guard-doctor", "--builder", "bg-remote"], env, project)
+    assert "remembered registry profiles: none" in doctor.stdout, doctor.stdout
 
 
 def test_an_assembly_that_fails_midway_says_which_tags_were_written(

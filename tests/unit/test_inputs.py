@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bakeguard import learned
 from bakeguard.cli import main
 
 BAKE_EXIT = 17  # the fake bake's failure code: bake's own codes pass through
@@ -67,6 +68,7 @@ exit "${FUZZ_BAKE_EXIT:-0}"
 
 PLATFORMS = ["linux/amd64", "linux/arm64", "linux/arm/v7"]
 REGISTRY = "@REGISTRY@"  # in files and arguments: the address of `refusing_registry`
+REMEMBERED = "@REMEMBERED@"  # among an example's files: the remembered registry profiles
 
 
 class Refusing(http.server.BaseHTTPRequestHandler):
@@ -141,9 +143,12 @@ def fresh(ground: Path, files: dict[str, bytes]) -> Path:
     path.mkdir()
     (path / "a-file").write_text("x")
     registry = (ground / "registry").read_bytes()
+    cache = {"XDG_CACHE_HOME": str(ground / "cache")}
     for name, content in files.items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_bytes(content.replace(REGISTRY.encode(), registry))
+        # (the remembered profiles are in bakeguard's cache, not the working directory)
+        where = Path(learned.path(cache)) if name == REMEMBERED else path / name
+        where.parent.mkdir(parents=True, exist_ok=True)
+        where.write_bytes(content.replace(REGISTRY.encode(), registry))
     os.chdir(path)
     return path
 
@@ -238,6 +243,8 @@ GUARD_VALUES: dict[str, st.SearchStrategy[str]] = {
     "--guard-digests": PATH_KIND,
     "--guard-merge": PATH_KIND,
     "--guard-compat": COMPAT,
+    "--guard-compat-memory": BOOLS,
+    "--guard-forget-compat": st.sampled_from(["all", REGISTRY, "localhost:1", ",", "", " "]),
     "--guard-verbose": BOOLS,
     "--guard-version": BOOLS,
     "--guard-bogus": ODD_TEXT,
@@ -253,6 +260,7 @@ VARIABLES: dict[str, st.SearchStrategy[str]] = {
     "BAKEGUARD_SHARD": SHARD,
     "BAKEGUARD_DIGESTS": PATH_KIND,
     "BAKEGUARD_COMPAT": COMPAT,
+    "BAKEGUARD_COMPAT_MEMORY": BOOLS,
     "BAKEGUARD_VERBOSE": BOOLS,
     "BAKEGUARD_PROBE_TTL": TIMEOUT,
     "BAKEGUARD_LOG_FORMAT": st.sampled_from(["console", "json", "xml", ""]),
@@ -391,6 +399,11 @@ def guard_inputs(draw: st.DrawFn) -> tuple[list[str], dict[str, str], dict[str, 
     for k in draw(st.lists(st.sampled_from(sorted(VARIABLES)), max_size=2, unique=True)):
         env[k] = draw(VARIABLES[k])
     files: dict[str, bytes] = {"advisories.toml": draw(advisory_file())}
+    if draw(st.booleans()):  # a profile an earlier run remembered, maybe for this registry
+        host = draw(st.sampled_from([REGISTRY, "elsewhere:5000"]))
+        profile = draw(st.sampled_from(["docker-v2", "no-attestations", "oci"]))
+        entry = {"profile": profile, "since": "2026-12-01", "error": "400 manifest invalid"}
+        files[REMEMBERED] = json.dumps({"version": 1, "hosts": {host: entry}}).encode()
     for i, content in enumerate(draw(st.lists(digest_file(), max_size=4))):
         files[f"digests/{i}.json"] = content
     return argv, env, files

@@ -1,0 +1,128 @@
+"""Registry profiles bakeguard remembers: when --guard=auto's one retry with a compatibility
+profile succeeded, the host and that profile (with the day and the error line that taught it)
+are kept in bakeguard's cache, and later runs use the profile up front instead of failing and
+retrying again. Only a retry that worked teaches; BAKEGUARD_COMPAT / --guard-compat always
+win over what is remembered; `--guard-forget-compat` forgets; BAKEGUARD_COMPAT_MEMORY=false
+(--guard-compat-memory=false) neither uses nor teaches (e.g. runners sharing one cache).
+
+Light on purpose: the fast paths ask `exists` and `fingerprint` before bake starts, so json
+is imported only to read or write the entries themselves."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from bakeguard import locator
+
+FILE = "registry-profiles.json"
+VERSION = 1
+# the profiles a remembered entry may name (compat.PROFILES, less "oci": a host that needs
+# nothing is never taught); kept here so that reading the file imports nothing heavier
+KNOWN = ("docker-v2", "no-attestations")
+
+
+class Learned(NamedTuple):
+    host: str
+    profile: str
+    since: str  # the UTC day the retry worked, YYYY-MM-DD
+    error: str  # the registry's error line that the profile answered
+
+
+def path(environ: Mapping[str, str]) -> str:
+    return os.path.join(os.path.dirname(locator.cache_dir(environ)), FILE)
+
+
+def exists(environ: Mapping[str, str]) -> bool:
+    """Is anything remembered (a file is kept only while it holds an entry)?"""
+    return os.path.exists(path(environ))
+
+
+def fingerprint(environ: Mapping[str, str]) -> str:
+    """The identity of what is remembered, for the fast paths' cache keys."""
+    if not exists(environ):
+        return "-"
+    try:
+        with open(path(environ), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()[:16]
+    except OSError:
+        return "-"
+
+
+def load(environ: Mapping[str, str]) -> dict[str, Learned]:
+    """host -> what is remembered for it. A damaged file is nothing remembered, and removed
+    (it would keep the fast paths off)."""
+    if not exists(environ):
+        return {}
+    import json
+
+    p = path(environ)
+    try:
+        with open(p, "rb") as f:
+            doc = json.loads(f.read().decode())
+        entries = doc["hosts"] if isinstance(doc, dict) and doc.get("version") == VERSION else {}
+        out = {
+            host: Learned(host, e["profile"], e["since"], e["error"])
+            for host, e in entries.items()
+            if isinstance(e, dict)
+            and e.get("profile") in KNOWN
+            and all(isinstance(e.get(k), str) for k in ("since", "error"))
+        }
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        out = {}
+    if not out:
+        _remove(p)
+    return out
+
+
+def learn(environ: Mapping[str, str], host: str, profile: str, error: str) -> Learned | None:
+    """Remember that `profile` made `host` accept the push (None: not a profile to
+    remember). Two runs learning at once may lose one entry: the next rejection teaches it
+    again."""
+    if profile not in KNOWN:
+        return None
+    entries = load(environ)
+    entry = Learned(host, profile, time.strftime("%Y-%m-%d", time.gmtime()), error[:500])
+    entries[host] = entry
+    _write(environ, entries)
+    return entry
+
+
+def forget(environ: Mapping[str, str], hosts: Iterable[str]) -> list[Learned]:
+    """Forget these hosts ("all": every one); returns what was forgotten."""
+    from bakeguard.refs import alias  # (not at the top: the fast paths import this module)
+
+    entries = load(environ)
+    wanted = set(hosts)
+    gone = [e for h, e in entries.items() if "all" in wanted or h in wanted or alias(h) in wanted]
+    for e in gone:
+        del entries[e.host]
+    if gone:
+        _write(environ, entries)
+    return gone
+
+
+def _write(environ: Mapping[str, str], entries: Mapping[str, Learned]) -> None:
+    p = path(environ)
+    if not entries:
+        _remove(p)
+        return
+    import json
+
+    doc = {
+        "version": VERSION,
+        "hosts": {
+            h: {"profile": e.profile, "since": e.since, "error": e.error}
+            for h, e in sorted(entries.items())
+        },
+    }
+    locator.write_atomic(p, json.dumps(doc, indent=2) + "\n")
+
+
+def _remove(p: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(p)

@@ -1,0 +1,136 @@
+"""A run's registry compatibility profiles: the ones set (BAKEGUARD_COMPAT) over the ones
+remembered (bakeguard.learned), the one retry after a known rejection of BuildKit's push, and
+what that retry teaches: only a retry that worked is remembered or advised."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bakeguard import log
+from bakeguard.definition import Definition
+from bakeguard.options import GuardOptions
+
+if TYPE_CHECKING:
+    from bakeguard import compat as compat_
+
+
+@dataclass
+class Profiles:
+    opts: GuardOptions
+    environ: Mapping[str, str]
+    record: dict[str, Any]  # the run's report
+    say: Callable[[str, str], None]  # a line of the decision, before bake (Session.say)
+    rejection: compat_.Rejection | None = None  # what `retry_for` retried once
+
+    @functools.cached_property
+    def compat(self) -> compat_.Compat:
+        """The profiles of this run: BAKEGUARD_COMPAT / --guard-compat over what earlier
+        runs' retries proved (bakeguard.learned, unless BAKEGUARD_COMPAT_MEMORY=false)."""
+        from bakeguard import compat as compat_
+        from bakeguard import learned
+
+        remembered = learned.load(self.environ) if self.opts.compat_memory else {}
+        return dataclasses.replace(compat_.parse(self.opts.compat), remembered=remembered)
+
+    def say_remembered(self, defn: Definition) -> list[str]:
+        """One line per host whose profile this run takes from memory (recorded in the
+        report's `compat_remembered`); the hosts."""
+        from bakeguard.refs import Reference
+
+        refs = (r for t in defn.pushing for r in t.push_refs)
+        hosts = dict.fromkeys(Reference.parse(r).registry for r in refs)
+        used = [e for e in map(self.compat.remembered_for, hosts) if e is not None]
+        for e in dict.fromkeys(used):
+            self.say(
+                "info",
+                f"registry {e.host}: the {e.profile} profile, as remembered since {e.since} "
+                "(a retry with it worked then: `--guard-doctor` says why, "
+                f"`--guard-forget-compat={e.host}` forgets it)",
+            )
+        self.record["compat_remembered"] = [e._asdict() for e in dict.fromkeys(used)]
+        return [h for h in hosts if self.compat.remembered_for(h) is not None]
+
+    def retry_for(self, text: str, defn: Definition | None) -> compat_.Compat | None:
+        """After a failed push: the profile that fits a known rejection of BuildKit's push,
+        if any. --guard=auto retries once with it (`retrying`); otherwise bakeguard names the
+        profile as a lead, untried. Never a second time: a failed retry teaches nothing."""
+        if defn is None or self.rejection is not None:
+            return None
+        from bakeguard import compat as compat_
+        from bakeguard.refs import Reference
+
+        hosts = [Reference.parse(r).registry for t in defn.pushing for r in t.push_refs]
+        found = compat_.detect(text, hosts)
+        if found is None:
+            return None
+        host, profile = found.host, found.profile
+        self.record.setdefault("compat_detected", []).append({"host": host, "profile": profile})
+        if self.opts.guard != "auto":
+            log.get().warning(
+                f"the registry {host} rejected the push: {found.line}\n"
+                f"  the {profile} profile may fit ({compat_.DESCRIPTIONS[profile]}); untried "
+                f"under --guard={self.opts.guard}: --guard=auto tries it once"
+            )
+            return None
+        self.rejection = found
+        log.get().warning(
+            f"the registry {host} rejected the push in a known way: {found.line}\n"
+            f"  rebuilding from cache, once, with the {profile} profile "
+            f"({compat_.DESCRIPTIONS[profile]})"
+        )
+        return compat_.Compat(hosts={host: profile})
+
+    def retrying(self, run: Callable[[], int]) -> int:
+        """The one retry `retry_for` chose; only a retry that ended well is advice."""
+        code = run()
+        found = self.rejection
+        if code == 0 and found is not None:
+            from bakeguard import learned
+
+            detected = self.record["compat_detected"][-1]
+            detected["retry"] = "succeeded"
+            kept = None
+            if self.opts.compat_memory:
+                kept = learned.learn(self.environ, found.host, found.profile, found.line)
+            detected["remembered"] = kept is not None
+            if kept is not None:
+                log.get().info(
+                    f"the {found.profile} profile worked for {found.host}; remembered: the "
+                    f"next runs use it up front (`bakeguard --guard-forget-compat={found.host}` "
+                    "forgets it)"
+                )
+            else:
+                log.get().info(
+                    f"the {found.profile} profile worked for {found.host}. To skip the retry "
+                    f"next time, set BAKEGUARD_COMPAT={found.host}={found.profile} "
+                    f"(or --guard-compat={found.profile})"
+                )
+        return code
+
+    def retry_failed(self, text: str) -> None:
+        """The retry's bake failed too: both errors, and no setting advised."""
+        from bakeguard import compat as compat_
+
+        found = self.rejection
+        assert found is not None
+        self.record["compat_detected"][-1]["retry"] = "failed"
+        lines = compat_.error_lines(text)
+        log.get().error(
+            f"the retry with the {found.profile} profile failed too, so no setting is advised "
+            f"for {found.host}.\n"
+            f"  first push: {found.line}\n"
+            f"  retry: {lines[-1] if lines else 'bake failed (see its output above)'}"
+        )
+
+    def after_failed_push(self) -> None:
+        """A push that used a remembered profile failed anyway: the registry may have
+        changed since, and how to forget is worth a line."""
+        for e in self.record.get("compat_remembered") or []:
+            log.get().warning(
+                f"this run used the {e['profile']} profile remembered for {e['host']}; if that "
+                f"registry changed, `bakeguard --guard-forget-compat={e['host']}` forgets it"
+            )

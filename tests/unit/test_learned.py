@@ -1,0 +1,125 @@
+"""Remembered registry profiles (bakeguard.learned): what a successful retry teaches, what
+BAKEGUARD_COMPAT overrides, what forgetting removes, and a damaged file read as nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bakeguard import compat, learned
+from bakeguard.cli import main
+from bakeguard.definition import Definition
+from bakeguard.options import parse
+
+
+@pytest.fixture
+def environ(tmp_path: Path) -> dict[str, str]:
+    return {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+
+def test_a_learned_profile_is_kept_with_its_day_and_error(environ: dict[str, str]) -> None:
+    assert learned.load(environ) == {} and not learned.exists(environ)
+    learned.learn(environ, "picky:5000", "docker-v2", "400 MANIFEST_INVALID: oci index")
+    got = learned.load(environ)["picky:5000"]
+    assert got.profile == "docker-v2" and "MANIFEST_INVALID" in got.error
+    assert len(got.since) == 10 and got.since[4] == "-"  # YYYY-MM-DD
+    assert learned.exists(environ)
+
+
+def test_oci_is_never_taught(environ: dict[str, str]) -> None:
+    assert learned.learn(environ, "picky:5000", "oci", "x") is None
+    assert not learned.exists(environ)
+
+
+def test_forgetting_one_host_keeps_the_others_and_all_removes_the_file(
+    environ: dict[str, str],
+) -> None:
+    learned.learn(environ, "127.0.0.1:5100", "docker-v2", "e1")
+    learned.learn(environ, "other:443", "no-attestations", "e2")
+    gone = learned.forget(environ, ["localhost:5100"])  # the same registry by its other name
+    assert [e.host for e in gone] == ["127.0.0.1:5100"]
+    assert list(learned.load(environ)) == ["other:443"]
+    assert learned.forget(environ, ["nothing:1"]) == []
+    assert [e.host for e in learned.forget(environ, ["all"])] == ["other:443"]
+    assert not learned.exists(environ)  # the fast paths are on again
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x80\xff not json",
+        b"",
+        b"[]",
+        b"null",
+        b'{"version": 1, "hosts": []}',
+        b'{"version": 2, "hosts": {}}',
+        b'{"version": 1, "hosts": {"h:1": {"profile": "weird", "since": "x", "error": "y"}}}',
+        b'{"version": 1, "hosts": {"h:1": {"profile": "docker-v2", "since": 3, "error": "y"}}}',
+    ],
+)
+def test_a_damaged_file_is_nothing_remembered_and_removed(
+    environ: dict[str, str], data: bytes
+) -> None:
+    p = Path(learned.path(environ))
+    p.parent.mkdir(parents=True)
+    p.write_bytes(data)
+    assert learned.load(environ) == {}
+    assert not p.exists()
+
+
+def test_a_setting_always_wins_over_what_is_remembered(environ: dict[str, str]) -> None:
+    learned.learn(environ, "127.0.0.1:5100", "docker-v2", "rejected")
+    remembered = learned.load(environ)
+    for value, want, from_memory in [
+        (None, "docker-v2", True),  # nothing set: the remembered profile
+        ("localhost:5100=oci", "oci", False),  # set for that host (by its other name)
+        ("oci", "oci", False),  # set for every host
+        ("elsewhere:1=no-attestations", "docker-v2", True),  # set for another host only
+    ]:
+        c = compat.parse(value)
+        c = compat.Compat(c.default, c.hosts, remembered)
+        assert c.for_host("localhost:5100") == want, value
+        assert (c.remembered_for("localhost:5100") is not None) is from_memory, value
+    assert not compat.Compat(remembered=remembered).empty
+    assert compat.Compat(default="oci", remembered=remembered).empty
+
+
+def test_a_target_pushing_there_gets_the_profile_applied(environ: dict[str, str]) -> None:
+    learned.learn(environ, "127.0.0.1:5100", "docker-v2", "rejected")
+    defn = Definition.parse(
+        json.dumps(
+            {
+                "target": {
+                    "app": {
+                        "tags": ["localhost:5100/r/app:v1"],
+                        "platforms": ["linux/amd64"],
+                        "output": ["type=image,push=true"],
+                    }
+                }
+            }
+        )
+    )
+    c = compat.Compat(remembered=learned.load(environ))
+    assert c.for_target(defn.targets["app"]) == "docker-v2"
+
+
+def test_the_forget_command_says_what_it_forgot(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", environ["XDG_CACHE_HOME"])
+    learned.learn(environ, "picky:5000", "docker-v2", "rejected")
+    assert main(["--guard-forget-compat=picky:5000"]) == 0
+    assert "forgot picky:5000: the docker-v2 profile" in capsys.readouterr().out
+    assert main(["--guard-forget-compat=picky:5000"]) == 0
+    assert "nothing remembered for picky:5000 (remembered hosts: none)" in capsys.readouterr().out
+    assert main(["--guard-forget-compat= , "]) == 2
+    assert "names no registry" in capsys.readouterr().err
+
+
+def test_memory_can_be_turned_off_and_is_checked() -> None:
+    assert parse([], {"BAKEGUARD_COMPAT_MEMORY": "false"})[0].compat_memory is False
+    assert parse([], {})[0].compat_memory is True
+    with pytest.raises(Exception, match="BAKEGUARD_COMPAT_MEMORY"):
+        parse([], {"BAKEGUARD_COMPAT_MEMORY": "sometimes"})
