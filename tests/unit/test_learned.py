@@ -123,3 +123,39 @@ def test_memory_can_be_turned_off_and_is_checked() -> None:
     assert parse([], {})[0].compat_memory is True
     with pytest.raises(Exception, match="BAKEGUARD_COMPAT_MEMORY"):
         parse([], {"BAKEGUARD_COMPAT_MEMORY": "sometimes"})
+
+
+def test_what_is_remembered_keeps_the_fast_paths_from_replaying_stale_decisions(
+    environ: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain fast path never runs while a profile is remembered (it decides nothing
+    before bake), and the split fast path's entry is another one once memory changes."""
+    from bakeguard import cachekey, memo
+    from bakeguard.bakeargs import parse_bake
+    from bakeguard.docker import Docker
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docker-bake.hcl").write_text('target "default" {}\n')
+    opts, bake = parse([], environ)
+    docker = Docker("/bin/true")
+    memo.remember(docker, bake, environ, clean=True)
+    assert memo.eligible(opts, bake, docker, environ)
+    request = memo.PrintRequest(docker, parse_bake([]), environ)
+    before = memo._split_path(opts, bake, docker, environ, request)
+    learned.learn(environ, "picky:5000", "docker-v2", "rejected")
+    assert not memo.eligible(opts, bake, docker, environ)
+    assert memo._split_path(opts, bake, docker, environ, request) != before
+    off, _ = parse([], {**environ, "BAKEGUARD_COMPAT_MEMORY": "false"})
+    assert memo.eligible(off, bake, docker, environ)  # memory off: as if nothing was kept
+    assert cachekey.ttl(environ) > 0
+
+
+def test_a_failed_push_that_used_a_remembered_profile_says_how_to_forget_it(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bakeguard.profiles import Profiles
+
+    opts, _ = parse([], environ)
+    record = {"compat_remembered": [learned.Learned("picky:5000", "docker-v2", "d", "e")._asdict()]}
+    Profiles(opts, environ, record, lambda level, text: None).after_failed_push()
+    assert "`bakeguard --guard-forget-compat=picky:5000` forgets it" in capsys.readouterr().err
