@@ -148,3 +148,17 @@ def test_a_test_that_leaves_an_undocumented_key_in_its_tmp_path_fails() -> None:
     assert "1 passed, 1 error" in res.stdout, res.stdout[-2000:]
     assert "r.json is not a valid bakeguard-report/1" in res.stdout
     assert "'undocumented' was unexpected" in res.stdout
+
+
+def test_the_advisory_listing_is_a_report_of_the_same_schema(tmp_path: Path) -> None:
+    """`--guard-advisories --guard-report FILE` writes schema and the whole table only."""
+    from bakeguard.commands.advisories import list_advisories
+
+    path = tmp_path / "advisories.json"
+    opts: Any = SimpleNamespace(report=str(path))
+    assert list_advisories(opts, {}) == 0
+    doc = reports.load(path)
+    assert set(doc) == {"schema", "advisories"} and len(doc["advisories"]) >= 12
+    del doc["advisories"]
+    with pytest.raises(ValidationError):  # neither a run nor a listing
+        reports.validate(doc)
