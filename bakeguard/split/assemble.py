@@ -166,7 +166,8 @@ def split_entry(
 ) -> dict[str, Any]:
     """The report's record of one assembled target; `sources`: each platform and the image
     its tags were made from (repo@digest). `platform_sources` pairs them and names each
-    platform's digest (the older `platforms` and `sources` lists stay, in the same order)."""
+    source's digest: the platform's manifest, or with attestations the per-platform index
+    that holds it (the older `platforms` and `sources` lists stay, in the same order)."""
     return {
         "target": t.name,
         "platforms": [p for p, _ in sources],
