@@ -95,11 +95,13 @@ def per_platform(verification: Sequence[Mapping[str, Any]]) -> list[str]:
     for o in verification:
         tag = f"`{o['ref']}`"
         for p in o.get("platform_manifests") or []:
-            rows.append(f"| {tag} | {p['platform']} | `{p['digest']}` | `{p['media_type']}` |")
+            rows.append(
+                f"| {tag} | {p['platform']} | `{p['digest']}` | `{p['media_type'] or '-'}` |"
+            )
         for a in o.get("attestations") or []:
             about = a.get("subject_platform") or f"`{(a.get('subject') or '?')[:19]}`"
             rows.append(
-                f"| {tag} | attestation of {about} | `{a['digest']}` | `{a['media_type']}` |"
+                f"| {tag} | attestation of {about} | `{a['digest']}` | `{a['media_type'] or '-'}` |"
             )
     if not rows:
         return []
