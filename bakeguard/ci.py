@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 CI_VARS = ("GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "JENKINS_URL", "TF_BUILD")
@@ -83,7 +83,40 @@ def summary_markdown(record: Mapping[str, Any]) -> str:
                 f"{', '.join(o['found']) or '-'} | {', '.join(o['missing']) or '-'} | "
                 f"`{(o.get('digest') or '-')[:19]}` |"
             )
+    lines += per_platform(ver)
     return "\n".join(lines) + "\n"
+
+
+def per_platform(verification: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The registry's digest of each platform's manifest, and of each attestation with the
+    platform it attests, per tag, in full (what a later job pins or compares); collapsed, as
+    it is long. Nothing when no tag was read."""
+    rows = []
+    for o in verification:
+        tag = f"`{o['ref']}`"
+        for p in o.get("platform_manifests") or []:
+            rows.append(
+                f"| {tag} | {p['platform']} | `{p['digest']}` | `{p['media_type'] or '-'}` |"
+            )
+        for a in o.get("attestations") or []:
+            about = a.get("subject_platform") or f"`{(a.get('subject') or '?')[:19]}`"
+            rows.append(
+                f"| {tag} | attestation of {about} | `{a['digest']}` | `{a['media_type'] or '-'}` |"
+            )
+    if not rows:
+        return []
+    tags = sum(1 for o in verification if o.get("platform_manifests"))
+    return [
+        "",
+        f"<details><summary>Per-platform digests in the registry ({tags} "
+        f"tag{'s' if tags != 1 else ''})</summary>",
+        "",
+        "| tag | platform | digest | media type |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "</details>",
+    ]
 
 
 def write_summary(record: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:

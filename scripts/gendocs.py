@@ -1,16 +1,19 @@
 """Keeps README's generated tables in sync with the code and data:
-the options table (bakeguard.options.GUARD_SPECS) and the advisory table
-(bakeguard/data/advisories.toml). `python scripts/gendocs.py` rewrites README.md;
-tests/unit/test_docs.py fails when README drifts."""
+the options table (bakeguard.options.GUARD_SPECS), the advisory table
+(bakeguard/data/advisories.toml) and the report's keys (bakeguard/data/report.schema.json).
+`python scripts/gendocs.py` rewrites README.md; tests/unit/test_docs.py fails when README
+drifts."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bakeguard import report  # noqa: E402
 from bakeguard.advisories import load  # noqa: E402
 from bakeguard.options import GUARD_SPECS  # noqa: E402
 
@@ -47,8 +50,38 @@ def advisory_table() -> str:
     return "\n".join(rows)
 
 
+def _type(node: dict[str, Any]) -> str:
+    if "const" in node:
+        return f"`{node['const']}`"
+    if node.get("type") == "array":
+        return f"list of {_type(node['items'])}s"
+    types = node.get("type")
+    return " or ".join(types) if isinstance(types, list) else str(types)
+
+
+def report_table() -> str:
+    """Every key of the report's schema, nested keys as `parent[].key` / `parent.key`."""
+    rows = ["| key | type | what |", "|---|---|---|"]
+
+    def walk(props: dict[str, Any], prefix: str) -> None:
+        for key, node in props.items():
+            what = node.get("description", "").replace("|", "\\|")
+            rows.append(f"| `{prefix}{key}` | {_type(node)} | {what} |")
+            inner = node["items"] if node.get("type") == "array" else node
+            if "properties" in inner:
+                walk(inner["properties"], f"{prefix}{key}{'[]' if inner is not node else ''}.")
+
+    walk(report.schema()["properties"], "")
+    return "\n".join(rows)
+
+
 def render(text: str) -> str:
-    for name, table in (("options", options_table()), ("advisories", advisory_table())):
+    tables = (
+        ("options", options_table()),
+        ("advisories", advisory_table()),
+        ("report", report_table()),
+    )
+    for name, table in tables:
         start, end = f"<!-- {name}:start -->\n", f"\n<!-- {name}:end -->"
         i = text.find(start)
         j = text.find(end, i)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bakeguard import learned
+from tests import reports
 from tests.front import Front, Modes
 from tests.helpers import Stack, load_stack
 
@@ -25,6 +26,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/stack/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.stack)
+
+
+@pytest.fixture(autouse=True)
+def reports_match_the_schema(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that has a tmp_path: every report in it matches the strict schema
+    (tests/reports.py), whether the test read it or not. tmp_path is asked for here, before
+    the test, so that it is torn down after this check."""
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is not None:
+        reports.check_tree(tmp)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """Proof in the registry: every pushed tag holds every requested platform, each child
-manifest resolves, and the tag's digest is the one bake reported."""
+manifest resolves, and the tag's digest is the one bake reported. Each outcome also names
+what the registry holds per platform (digest, media type) and what each attestation
+attests, read from the tag's own manifest: bake's metadata names one digest per target."""
 
 from __future__ import annotations
 
@@ -24,6 +26,87 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class PlatformManifest:
+    """One platform's manifest as the tag's index (or, for a single manifest, the tag
+    itself) names it in the registry."""
+
+    platform: str  # normalized
+    digest: str
+    media_type: str | None
+    size: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "digest": self.digest,
+            "media_type": self.media_type,
+            "size": self.size,
+        }
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """An attestation manifest in a tag's index, and the platform manifest it is about."""
+
+    digest: str
+    media_type: str | None
+    size: int | None
+    subject: str | None  # its vnd.docker.reference.digest annotation
+    subject_platform: str | None  # the platform whose manifest in this index is the subject
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "media_type": self.media_type,
+            "size": self.size,
+            "subject": self.subject,
+            "subject_platform": self.subject_platform,
+        }
+
+
+def _size(descriptor: Mapping[str, Any]) -> int | None:
+    size = descriptor.get("size")
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def children(
+    index: Mapping[str, Any],
+) -> tuple[tuple[PlatformManifest, ...], tuple[Attestation, ...]]:
+    """An index's platform manifests and attestations, in the index's order, from its
+    descriptors alone (no request per child)."""
+    plats: list[PlatformManifest] = []
+    atts: list[Mapping[str, Any]] = []
+    for entry in index.get("manifests") or []:
+        if is_attestation(entry):
+            atts.append(entry)
+            continue
+        plats.append(
+            PlatformManifest(
+                from_oci(entry.get("platform") or {}),
+                str(entry["digest"]),
+                entry.get("mediaType"),
+                _size(entry),
+            )
+        )
+    by_digest = {p.digest: p.platform for p in plats}
+    attestations = []
+    for entry in atts:
+        ann = entry.get("annotations") or {}
+        subject = ann.get("vnd.docker.reference.digest") if isinstance(ann, Mapping) else None
+        subject = str(subject) if subject else None
+        attestations.append(
+            Attestation(
+                str(entry["digest"]),
+                entry.get("mediaType"),
+                _size(entry),
+                subject,
+                by_digest.get(subject) if subject else None,
+            )
+        )
+    return tuple(plats), tuple(attestations)
+
+
+@dataclass(frozen=True)
 class Outcome:
     target: str
     ref: str
@@ -40,6 +123,8 @@ class Outcome:
     status: int | None = None  # the registry's HTTP status when it refused or lacked the tag
     auth: str | None = None  # no-credentials | refused | forbidden (registry.AccessDenied)
     fix: str | None = None  # what to run about `error`, when bakeguard knows
+    platform_manifests: tuple[PlatformManifest, ...] = ()
+    attestations: tuple[Attestation, ...] = ()
 
     @property
     def digest_ok(self) -> bool:
@@ -73,6 +158,8 @@ class Outcome:
             "status": self.status,
             "auth": self.auth,
             "fix": self.fix,
+            "platform_manifests": [p.to_json() for p in self.platform_manifests],
+            "attestations": [a.to_json() for a in self.attestations],
         }
 
 
@@ -112,17 +199,16 @@ class Verifier:
         try:
             m = self.registry.manifest(ref, lag_ok=self.lag_ok)
             missing_children: list[str] = []
+            attestations: tuple[Attestation, ...] = ()
             if m.is_index:
-                found = []
-                for entry in m.doc.get("manifests") or []:
-                    if is_attestation(entry):
-                        continue
-                    found.append(from_oci(entry.get("platform") or {}))
-                    if not self.registry.has_manifest(ref, str(entry["digest"])):
-                        missing_children.append(str(entry["digest"]))
+                manifests, attestations = children(m.doc)
+                for p in manifests:
+                    if not self.registry.has_manifest(ref, p.digest):
+                        missing_children.append(p.digest)
             else:
                 cfg = self.registry.blob_json(ref, str(m.doc["config"]["digest"]))
-                found = [from_oci(cfg)]
+                manifests = (PlatformManifest(from_oci(cfg), m.digest, m.media_type, m.size),)
+            found = [p.platform for p in manifests]
         except RegistryError as e:
             denied = e if isinstance(e, AccessDenied) else None
             return Outcome(
@@ -151,6 +237,8 @@ class Verifier:
             exp.digest,
             m.media_type,
             tuple(missing_children),
+            platform_manifests=manifests,
+            attestations=attestations,
         )
 
 

@@ -19,7 +19,7 @@ from bakeguard.errors import EXIT_VERIFY, BakeguardError, VerificationFailed
 from bakeguard.launch import Launch, execute
 from bakeguard.probe import Environment
 from bakeguard.report import read_object
-from bakeguard.split.assemble import create, prestart_create, write_user_metadata
+from bakeguard.split.assemble import create, prestart_create, split_entry, write_user_metadata
 from bakeguard.split.confirm import check, forget_local
 from bakeguard.split.plan import (
     SplitPlan,
@@ -324,16 +324,8 @@ class SplitRun:
                 unwritten = [r for x in later for r in plan.split_targets[x].tag_refs]
                 self.session.report_tags(self.defn, self.env, unwritten)
                 raise
-            self.session.record["split"].append(
-                {
-                    "target": name,
-                    "platforms": [v.platform for v in vs],
-                    "sources": [self.source(v) for v in vs],
-                    "refs": list(t.tag_refs),
-                    "by_digest": plan.by_digest,
-                    "index_written_by": writer,
-                }
-            )
+            sources = [(v.platform, self.source(v)) for v in vs]
+            self.session.record["split"].append(split_entry(t, sources, plan.by_digest, writer))
             if not plan.by_digest:
                 kept = ", ".join(t for v in vs for t in v.tags)
                 log.info(

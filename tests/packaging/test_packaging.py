@@ -38,10 +38,12 @@ def test_wheel_and_sdist(dist: Path) -> None:
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         assert "bakeguard = bakeguard.cli:main" in z.read(entry).decode()
     assert "bakeguard/data/advisories.toml" in names and "bakeguard/py.typed" in names
+    assert "bakeguard/data/report.schema.json" in names  # consumers validate reports with it
     sdist = next(dist.glob(f"bakeguard-{__version__}.tar.gz"))
     with tarfile.open(sdist) as t:
         members = t.getnames()
     assert any(m.endswith("/bakeguard/data/advisories.toml") for m in members)
+    assert any(m.endswith("/bakeguard/data/report.schema.json") for m in members)
 
 
 def test_pipx_install_in_a_fresh_environment(tmp_path: Path) -> None:

@@ -3,11 +3,11 @@ advisory fire, and what each policy does about it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
+from tests import reports
 from tests.helpers import THREE, Stack, bakeguard, platforms_at, unique_repo
 
 ADVISORY = "[docker-driver-double-push]"
@@ -63,7 +63,7 @@ def test_warn_builds_as_asked_and_reports(stack: Stack, project: Path, tmp_path:
     report = tmp_path / "report.json"
     code, err, _ = push(stack, project, "v0.21.1", "--guard=warn", "--guard-report", str(report))
     assert code == 0 and ADVISORY in err and "building as asked (--guard=warn)" in err
-    doc = json.loads(report.read_text())
+    doc = reports.load(report)
     assert doc["schema"] == "bakeguard-report/1" and doc["mode"] == "plain"
     assert doc["advisories"][0]["id"] == "docker-driver-double-push"
     assert doc["environment"]["driver"] == "docker" and doc["environment"]["containerd_store"]
@@ -74,7 +74,7 @@ def test_advisories_listing(stack: Stack, project: Path) -> None:
     res = bakeguard(["--guard-advisories"], stack.env, project)
     assert res.returncode == 0 and "docker-driver-double-push" in res.stdout
     res = bakeguard(["--guard-advisories", "--guard-report", "-"], stack.env, project)
-    doc = json.loads(res.stdout)
+    doc = reports.parse(res.stdout)
     assert len(doc["advisories"]) >= 12
 
 

@@ -3,7 +3,6 @@ no buildx process is left behind, whether bake runs through docker or as the plu
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import reports
 from tests.front import Front
 from tests.held import Held
 from tests.helpers import Stack, bakeguard, unique_repo
@@ -123,7 +123,7 @@ def test_ctrl_c_still_writes_the_report(
     report = tmp_path / "report.json"
     got = ctrl_c_mid_build(stack, hang, env, ["--guard-report", str(report)])
     assert got.code == 130, got.stderr[-1500:]
-    doc = json.loads(report.read_text())
+    doc = reports.load(report)
     assert doc["exit_code"] == 130
     assert doc.get("fast_path", False) is fast
 
@@ -154,7 +154,7 @@ def test_ctrl_c_mid_bake_exits_promptly_when_the_push_registry_does_not_answer(
         also=f.reached,
     )
     assert got.code == 130, got.stderr[-1500:]
-    doc = json.loads(report.read_text())
+    doc = reports.load(report)
     assert doc["exit_code"] == 130 and doc["fast_path"] is True
     assert got.took < 1, f"exit took {got.took:.1f} s after Ctrl-C"
 
@@ -198,4 +198,4 @@ def test_a_signal_during_verification_exits_at_once(
             p.kill()
     assert p.returncode == code, err[-1500:]
     assert took < 1, f"exit took {took:.1f} s after the signal"
-    assert json.loads(report.read_text())["exit_code"] == code
+    assert reports.load(report)["exit_code"] == code

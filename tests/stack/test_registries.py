@@ -6,6 +6,7 @@ attestations and breakages; where one answers differently, the test says how."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import socket
@@ -13,9 +14,11 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests import reports
 from tests.helpers import THREE, Stack, bake, bakeguard, login, platforms_at, unique_repo
 
 NAMES = ("plain", "dist3", "dist3-auth", "crane")
@@ -261,3 +264,80 @@ def test_distribution_v3_exports_no_telemetry(stack: Stack) -> None:
         running(stack, name.removeprefix("registry-"))
         text = (logs / f"{name}.log").read_text(errors="replace")
         assert "traces export" not in text and "localhost:4318" not in text, name
+
+
+def _platform(p: Mapping[str, str]) -> str:
+    return "/".join(filter(None, (p.get("os"), p.get("architecture"), p.get("variant"))))
+
+
+def _children(index: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """An index read from the registry's API: its platform entries by platform, and its
+    attestation entries."""
+    plats, atts = {}, []
+    for m in index["manifests"]:
+        if m["platform"]["os"] == "unknown":
+            atts.append(m)
+        else:
+            plats[_platform(m["platform"])] = m
+    return plats, atts
+
+
+def test_the_report_names_each_platform_manifest_as_the_registry_holds_it(
+    reg: Registry, project: Path, tmp_path: Path
+) -> None:
+    """bake's metadata names one digest per target; the report names, per verified tag,
+    each platform's manifest (digest, media type, size) and what each attestation attests,
+    exactly as the tag's index in the registry says."""
+    report = tmp_path / "report.json"
+    args = ["--builder", "bg-remote", "--provenance=mode=max", "--guard-report", str(report)]
+    repo, _ = _push(reg, project, "--guard-split=never", *args)
+    [v] = reports.load(report)["verification"]
+    status, _, body = reg.http("GET", f"{repo}/manifests/v1")
+    assert status == 200 and v["digest"] == "sha256:" + hashlib.sha256(body).hexdigest()
+    plats, atts = _children(json.loads(body))
+    assert set(plats) == THREE and len(atts) == 3
+    assert {
+        p["platform"]: (p["digest"], p["media_type"], p["size"]) for p in v["platform_manifests"]
+    } == {k: (m["digest"], m["mediaType"], m["size"]) for k, m in plats.items()}
+    assert sorted(
+        (a["digest"], a["subject"], a["media_type"]) for a in v["attestations"]
+    ) == sorted(
+        (m["digest"], m["annotations"]["vnd.docker.reference.digest"], m["mediaType"]) for m in atts
+    )
+    for a in v["attestations"]:  # each attests one platform's manifest in this index
+        assert plats[a["subject_platform"]]["digest"] == a["subject"]
+    assert {a["subject_platform"] for a in v["attestations"]} == THREE
+
+
+@pytest.mark.parametrize("provenance", ["false", "mode=max"])
+def test_a_split_report_names_each_platform_s_source(
+    reg: Registry, project: Path, tmp_path: Path, provenance: str
+) -> None:
+    """The split's entry names, per platform, the image its tags were assembled from: the
+    very manifest the final index names for that platform, or (with attestations, when the
+    per-platform push is itself an index) the index that holds it."""
+    report = tmp_path / "report.json"
+    args = ["--builder", "bg-remote", f"--provenance={provenance}", "--guard-report", str(report)]
+    repo, _ = _push(reg, project, "--guard-split=always", *args)
+    doc = reports.load(report)
+    [split], [v] = doc["split"], doc["verification"]
+    pairs = split["platform_sources"]
+    assert [p["platform"] for p in pairs] == split["platforms"]
+    assert [p["source"] for p in pairs] == split["sources"]
+    final, _ = _children(_index(reg, repo))
+    assert {p["platform"] for p in pairs} == set(final) == THREE
+    for p in pairs:
+        assert p["source"] == f"{reg.host}/{repo}@{p['digest']}"
+        status, _, body = reg.http("GET", f"{repo}/manifests/{p['digest']}")
+        assert status == 200 and "sha256:" + hashlib.sha256(body).hexdigest() == p["digest"]
+        source = json.loads(body)
+        if provenance == "false":
+            assert "manifests" not in source  # the per-platform image is one manifest ...
+            assert final[p["platform"]]["digest"] == p["digest"]  # ... the index names
+        else:
+            inner, atts = _children(source)
+            assert list(inner) == [p["platform"]] and len(atts) == 1
+            assert final[p["platform"]]["digest"] == inner[p["platform"]]["digest"]
+    assert {m["platform"]: m["digest"] for m in v["platform_manifests"]} == {
+        k: m["digest"] for k, m in final.items()
+    }

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import reports
 from tests.front import Front
 from tests.helpers import (
     THREE,
@@ -228,7 +229,7 @@ def test_repeated_field_case_split_takes_the_fast_path(
     for n in range(2):
         res = bakeguard(args, env, project)
         assert res.returncode == 0, res.stderr[-3000:]
-        doc = json.loads(report.read_text())
+        doc = reports.load(report)
         assert doc.get("fast_path", False) is bool(n)
         assert doc["mode"] == "split" and doc["verification"][0]["ok"] is True
         announced = res.stderr.index("splitting per platform (advisory docker-driver-double-push)")
@@ -248,17 +249,17 @@ def test_split_fast_path_follows_a_changed_definition(
     report = tmp_path / "r.json"
     args = ["--push", "--guard-split=always", "--guard-report", str(report)]
     assert bakeguard(args, env, project).returncode == 0
-    assert json.loads(report.read_text()).get("fast_path", False) is False
+    assert reports.load(report).get("fast_path", False) is False
     hcl = project / "docker-bake.hcl"
     hcl.write_text(hcl.read_text().replace(', "linux/arm/v7"]', "]"))
     res = bakeguard(args, env, project)
     assert res.returncode == 0, res.stderr[-3000:]
-    doc = json.loads(report.read_text())
+    doc = reports.load(report)
     assert doc.get("fast_path", False) is False
     assert doc["verification"][0]["expected"] == ["linux/amd64", "linux/arm64"]
     assert platforms_at(tag, env) == {"linux/amd64", "linux/arm64"}
     res = bakeguard(args, env, project)  # and the new plan is the one remembered
-    assert res.returncode == 0 and json.loads(report.read_text())["fast_path"] is True
+    assert res.returncode == 0 and reports.load(report)["fast_path"] is True
     assert platforms_at(tag, env) == {"linux/amd64", "linux/arm64"}
 
 
@@ -276,7 +277,7 @@ def test_split_fast_path_still_catches_a_partial_tag(
     assert bakeguard(args, env, project).returncode == 0
     f.modes.truncate = True
     res = bakeguard(args, env, project)
-    assert json.loads(report.read_text())["fast_path"] is True
+    assert reports.load(report)["fast_path"] is True
     assert res.returncode == 3, res.stderr[-3000:]
     assert "of target app did not reach the registry" in res.stderr
     assert "final tags of app left untouched" in res.stderr
@@ -317,7 +318,7 @@ def test_bakeguard_writes_the_very_index_imagetools_composes(
     assert res.returncode == 0, res.stderr[-3000:]
     assert "OK, 3/3" in res.stderr and platforms_at(tag, env) == THREE
     assert _puts(f, repo, "v1") == [("bakeguard", 201)]  # imagetools wrote nothing there
-    split = json.loads(report.read_text())["split"][0]
+    split = reports.load(report)["split"][0]
     assert split["index_written_by"] == "bakeguard"
     sources = split["sources"]
     check = f"localhost:{f.port}/{repo}:by-imagetools"
@@ -392,7 +393,7 @@ def test_every_tag_of_a_target_gets_the_index_whoever_writes_it(
         ["--push", "--guard-split=always", "--guard-report", str(report)], env, tmp_path
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    writers = {s["target"]: s["index_written_by"] for s in json.loads(report.read_text())["split"]}
+    writers = {s["target"]: s["index_written_by"] for s in reports.load(report)["split"]}
     assert writers == {"same": "bakeguard", "other": "imagetools"}
     two = {"linux/amd64", "linux/arm64"}
     for a, b in (

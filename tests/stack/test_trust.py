@@ -4,12 +4,12 @@ says what every tag holds, and only BuildKit's own rejection teaches a profile."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests import reports
 from tests.front import Front
 from tests.helpers import THREE, Stack, bake, bakeguard, digest_at, platforms_at, unique_repo
 
@@ -113,7 +113,7 @@ def test_a_failed_push_says_what_each_tag_holds(
     assert platforms_at(tag, env) == {"linux/amd64"}
     assert "the registry holds:" in res.stderr
     assert f"{tag} (target app): missing: holds linux/amd64; missing linux/arm64" in res.stderr
-    doc = json.loads(report.read_text())
+    doc = reports.load(report)
     (entry,) = doc["tags"]
     assert entry["state"] == "missing" and entry["digest_before"] == before
     assert entry["missing"] == ["linux/arm64", "linux/arm/v7"]

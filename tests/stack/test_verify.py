@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import reports
 from tests.front import Front
 from tests.helpers import THREE, Stack, bakeguard, login, platforms_at, unique_repo
 
@@ -23,7 +24,7 @@ def test_plain_registry_verifies(stack: Stack, project: Path, label: str, tmp_pa
     res = bakeguard(["--push", "--guard-split=never", "--guard-report", str(report)], env, project)
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"verify {tag} (target app): OK, 3/3 platforms" in res.stderr
-    v = json.loads(report.read_text())["verification"]
+    v = reports.load(report)["verification"]
     assert [(o["ref"], sorted(o["found"])) for o in v] == [(tag, sorted(THREE))]
     assert sorted(platforms_at(tag, env)) == sorted(v[0]["found"])  # the table is the registry's
 
@@ -111,7 +112,7 @@ def test_tls_wrong_credentials_exit_3_without_secret(
     assert f"docker login {host} again" in res.stderr
     assert "push again" not in res.stderr
     assert wrong not in res.stderr + res.stdout and stack.tls_password not in res.stderr
-    assert json.loads(report.read_text())["verification"][0]["auth"] == "refused"
+    assert reports.load(report)["verification"][0]["auth"] == "refused"
 
 
 def test_fast_path_still_verifies(
@@ -126,7 +127,7 @@ def test_fast_path_still_verifies(
         f.modes.truncate = truncate
         tag = f"localhost:{f.port}/{unique_repo('fast')}/app:v{n}"
         res = bakeguard(["--push", "--guard-report", str(report)], {**env, "TAG": tag}, project)
-        doc = json.loads(report.read_text())
+        doc = reports.load(report)
         assert doc.get("fast_path", False) is bool(n), res.stderr[-2000:]
     assert res.returncode == 3
     assert "missing: linux/arm64, linux/arm/v7" in res.stderr
@@ -280,7 +281,7 @@ def test_tls_registry_without_credentials_says_docker_login(
     assert f"no credentials for {host} in {cfg} (or its credential helper)" in res.stderr
     assert f"fix: docker login {host}" in res.stderr
     assert "push again" not in res.stderr
-    [entry] = json.loads(report.read_text())["verification"]
+    [entry] = reports.load(report)["verification"]
     assert entry["auth"] == "no-credentials" and entry["fix"] == f"docker login {host}"
 
 

@@ -14,7 +14,7 @@ from bakeguard.docker import Result
 from bakeguard.errors import BakeguardError
 from bakeguard.refs import Reference
 from bakeguard.registry import RegistryError, Unreachable
-from bakeguard.split.assemble import compose_only, create
+from bakeguard.split.assemble import compose_only, create, split_entry
 
 INDEX = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json"})
 SOURCES = ["reg.example/o/r:v1-linux-amd64@sha256:a", "reg.example/o/r:v1-linux-arm64@sha256:b"]
@@ -162,3 +162,25 @@ def test_a_digest_holding_500_is_not_a_server_error() -> None:
     with pytest.raises(BakeguardError, match=r"imagetools create for target app failed"):
         create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, None)
     assert len(d.calls) == 1
+
+
+def test_the_report_names_each_platform_s_source_digest() -> None:
+    """The split's report entry pairs each platform with the image its tags were made from;
+    the older parallel lists stay as they were."""
+    t: Any = SimpleNamespace(name="app", tag_refs=("reg.example/o/app:v1",))
+    sources = [
+        ("linux/amd64", "reg.example/o/app@sha256:aa"),
+        ("linux/arm/v7", "reg.example/o/app@sha256:bb"),
+    ]
+    entry = split_entry(t, sources, True, "bakeguard")
+    assert entry["platform_sources"] == [
+        {"platform": "linux/amd64", "source": "reg.example/o/app@sha256:aa", "digest": "sha256:aa"},
+        {
+            "platform": "linux/arm/v7",
+            "source": "reg.example/o/app@sha256:bb",
+            "digest": "sha256:bb",
+        },
+    ]
+    assert entry["platforms"] == ["linux/amd64", "linux/arm/v7"]
+    assert entry["sources"] == [s for _, s in sources]
+    assert entry["refs"] == ["reg.example/o/app:v1"] and entry["index_written_by"] == "bakeguard"

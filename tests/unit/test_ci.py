@@ -60,3 +60,63 @@ def test_gitlab_section(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "section_start:" in err and ":bakeguard_verify[collapsed=true]" in err
     assert "section_end:" in err
+
+
+M = "application/vnd.oci.image.manifest.v1+json"
+
+
+def verified(ref: str, plats: dict[str, str], attests: bool) -> dict[str, object]:
+    return {
+        "ref": ref,
+        "ok": True,
+        "found": list(plats),
+        "missing": [],
+        "digest": "sha256:" + "9" * 64,
+        "platform_manifests": [
+            {"platform": p, "digest": d, "media_type": M, "size": 480} for p, d in plats.items()
+        ],
+        "attestations": [
+            {
+                "digest": f"sha256:att-{d[7:]}",
+                "media_type": M,
+                "size": 840,
+                "subject": d,
+                "subject_platform": p,
+            }
+            for p, d in plats.items()
+        ]
+        if attests
+        else [],
+    }
+
+
+def test_the_summary_shows_each_platform_s_full_digest_in_a_collapsed_block() -> None:
+    amd, arm = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    record = {
+        **RECORD,
+        "verification": [
+            verified("r/a:1", {"linux/amd64": amd, "linux/arm64": arm}, True),
+            verified("r/b:1", {"linux/amd64": amd}, False),
+        ],
+    }
+    text = ci.summary_markdown(record)
+    head, block = text.split("<details>")
+    assert amd not in head  # the main table stays short
+    assert block.startswith("<summary>Per-platform digests in the registry (2 tags)</summary>\n\n")
+    assert block.rstrip().endswith("</details>")
+    rows = [line for line in block.splitlines() if line.startswith("| `")]
+    assert rows == [
+        f"| `r/a:1` | linux/amd64 | `{amd}` | `{M}` |",
+        f"| `r/a:1` | linux/arm64 | `{arm}` | `{M}` |",
+        f"| `r/a:1` | attestation of linux/amd64 | `sha256:att-{'a' * 64}` | `{M}` |",
+        f"| `r/a:1` | attestation of linux/arm64 | `sha256:att-{'b' * 64}` | `{M}` |",
+        f"| `r/b:1` | linux/amd64 | `{amd}` | `{M}` |",
+    ]
+
+
+def test_no_block_when_no_tag_was_read() -> None:
+    """A tag the registry did not answer for has no per-platform rows; with none at all
+    (or a report from before the per-platform keys) the summary has no empty block."""
+    failed = {**RECORD["verification"][0], "platform_manifests": [], "attestations": []}  # type: ignore[index]
+    assert "<details>" not in ci.summary_markdown({**RECORD, "verification": [failed]})
+    assert "<details>" not in ci.summary_markdown(RECORD)

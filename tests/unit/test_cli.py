@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bakeguard.cli import main
+from tests import reports
 
 
 def calls(log: Path) -> list[list[str]]:
@@ -142,5 +143,5 @@ def test_an_interrupt_in_the_fast_path_still_writes_the_report(
     assert p.stdout.readline().strip() == "ready"
     p.send_signal(signal.SIGINT)
     assert p.wait(timeout=20) == 130
-    doc = json.loads(report.read_text())
+    doc = reports.load(report)
     assert doc["fast_path"] is True and doc["exit_code"] == 130
