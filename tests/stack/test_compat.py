@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests import reports
 from tests.front import Front
 from tests.helpers import THREE, Stack, bake, bakeguard, platforms_at, run, unique_repo
 
@@ -100,10 +101,10 @@ def test_a_retry_that_worked_is_remembered_and_used_up_front_next_time(
         assert "rebuilding" not in res.stderr and "OK, 3/3" in res.stderr
         assert rejected() == before  # Docker types from the start: nothing was rejected
         assert raw_of(tag, env)["mediaType"] == DOCKER_LIST
-        doc = json.loads(report.read_text())
+        doc = reports.load(report)
         assert [e["host"] for e in doc["compat_remembered"]] == [host]
         assert "compat_detected" not in doc
-    assert json.loads(report.read_text()).get("fast_path") is True  # the repeat took it
+    assert reports.load(report).get("fast_path") is True  # the repeat took it
 
     # a setting wins: BuildKit's defaults for that host, rejected, named as a lead (warn)
     res = bakeguard(
