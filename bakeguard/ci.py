@@ -74,6 +74,13 @@ def summary_markdown(record: Mapping[str, Any]) -> str:
         lines.append("")
     for a in record.get("advisories") or []:
         lines.append(f"- advisory `{a['id']}`" + ("" if a.get("certain") else " (cannot tell)"))
+    for e in record.get("compat_remembered") or []:
+        lines.append(
+            f"- registry `{e['host']}`: {e['profile']} profile, remembered since {e['since']}"
+        )
+    for d in record.get("compat_detected") or []:
+        if d.get("remembered"):
+            lines.append(f"- registry `{d['host']}`: {d['profile']} profile worked, remembered")
     ver = record.get("verification") or []
     if ver:
         lines += ["", "| tag | result | platforms | missing | digest |", "|---|---|---|---|---|"]

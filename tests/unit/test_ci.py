@@ -120,3 +120,25 @@ def test_no_block_when_no_tag_was_read() -> None:
     failed = {**RECORD["verification"][0], "platform_manifests": [], "attestations": []}  # type: ignore[index]
     assert "<details>" not in ci.summary_markdown({**RECORD, "verification": [failed]})
     assert "<details>" not in ci.summary_markdown(RECORD)
+
+
+def test_the_summary_names_the_registry_profiles_remembered_or_learned() -> None:
+    md = ci.summary_markdown(
+        {
+            "compat_remembered": [
+                {"host": "a:5000", "profile": "docker-v2", "since": "2026-12-01", "error": "x"}
+            ],
+            "compat_detected": [
+                {
+                    "host": "b:5000",
+                    "profile": "no-attestations",
+                    "retry": "succeeded",
+                    "remembered": True,
+                },
+                {"host": "c:5000", "profile": "docker-v2", "retry": "failed"},
+            ],
+        }
+    )
+    assert "registry `a:5000`: docker-v2 profile, remembered since 2026-12-01" in md
+    assert "registry `b:5000`: no-attestations profile worked, remembered" in md
+    assert "c:5000" not in md  # a failed retry teaches nothing
