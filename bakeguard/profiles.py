@@ -102,15 +102,26 @@ class Profiles:
         code = run()
         found = self.rejection
         if code == 0 and found is not None:
+            from bakeguard import compat as compat_
             from bakeguard import learned
 
             detected = self.record["compat_detected"][-1]
             detected["retry"] = "succeeded"
+            # a profile set for the host (or for every host) wins over what is remembered:
+            # remembering would promise "up front" and the next run would retry again
+            setting = compat_.parse(self.opts.compat).for_host(found.host)
             kept = None
-            if self.opts.compat_memory:
+            if self.opts.compat_memory and setting is None:
                 kept = learned.learn(self.environ, found.host, found.profile, found.line)
             detected["remembered"] = kept is not None
-            if kept is not None:
+            if setting is not None:
+                log.get().info(
+                    f"the {found.profile} profile worked for {found.host}, where "
+                    f"BAKEGUARD_COMPAT / --guard-compat gives {setting} (a setting wins over "
+                    "what bakeguard remembers, so this is not remembered). To skip the retry "
+                    f"next time, set BAKEGUARD_COMPAT={found.host}={found.profile} there"
+                )
+            elif kept is not None:
                 log.get().info(
                     f"the {found.profile} profile worked for {found.host}; remembered: the "
                     f"next runs use it up front (`bakeguard --guard-forget-compat={found.host}` "

@@ -205,3 +205,27 @@ def test_no_retry_with_the_profile_the_push_already_had(
     assert profiles.rejection is None
     said = capsys.readouterr()
     assert "already applied" in said.out + said.err
+
+
+@pytest.mark.parametrize("setting", ["no-attestations", "picky:5000=oci", "localhost:1=oci,oci"])
+def test_a_retry_that_overrode_a_setting_is_not_remembered(
+    environ: dict[str, str], setting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """BAKEGUARD_COMPAT wins over what is remembered, so a profile learned for a host it
+    covers would never be used: not remembered, and the setting is what to change."""
+    from bakeguard.profiles import Profiles
+
+    env = {**environ, "BAKEGUARD_COMPAT": setting}
+    opts, _ = parse(["--guard=auto"], env)
+    record: dict[str, object] = {}
+    profiles = Profiles(opts, env, record, lambda level, text: None)
+    retry = profiles.retry_for(REJECTED, _pushing_to("picky:5000"))
+    assert retry is not None and retry.for_host("picky:5000") == "docker-v2"
+    assert profiles.retrying(lambda: 0) == 0
+    assert not learned.exists(environ)  # (before the fix: remembered, never to be used)
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert "next runs use it up front" not in text and "not remembered" in text
+    assert record["compat_detected"] == [
+        {"host": "picky:5000", "profile": "docker-v2", "retry": "succeeded", "remembered": False}
+    ]
