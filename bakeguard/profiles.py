@@ -54,10 +54,14 @@ class Profiles:
         self.record["compat_remembered"] = [e._asdict() for e in dict.fromkeys(used)]
         return [h for h in hosts if self.compat.remembered_for(h) is not None]
 
-    def retry_for(self, text: str, defn: Definition | None) -> compat_.Compat | None:
+    def retry_for(
+        self, text: str, defn: Definition | None, applied: compat_.Compat | None = None
+    ) -> compat_.Compat | None:
         """After a failed push: the profile that fits a known rejection of BuildKit's push,
         if any. --guard=auto retries once with it (`retrying`); otherwise bakeguard names the
-        profile as a lead, untried. Never a second time: a failed retry teaches nothing."""
+        profile as a lead, untried. Never a second time: a failed retry teaches nothing.
+        `applied`: the profiles the failed push had; one as strict as the fitting profile
+        already was there, so a retry could change nothing."""
         if defn is None or self.rejection is not None:
             return None
         from bakeguard import compat as compat_
@@ -69,6 +73,15 @@ class Profiles:
             return None
         host, profile = found.host, found.profile
         self.record.setdefault("compat_detected", []).append({"host": host, "profile": profile})
+        had = applied.for_host(host) if applied is not None else None
+        if had is not None and compat_.STRICTNESS[had] >= compat_.STRICTNESS[profile]:
+            kept = applied.remembered_for(host) if applied is not None else None
+            why = f"remembered since {kept.since}" if kept else "set in BAKEGUARD_COMPAT"
+            log.get().warning(
+                f"the registry {host} rejected the push with the {had} profile ({why}) "
+                f"already applied: {found.line}\n  no profile is stricter, so no retry"
+            )
+            return None
         if self.opts.guard != "auto":
             log.get().warning(
                 f"the registry {host} rejected the push: {found.line}\n"
@@ -89,15 +102,26 @@ class Profiles:
         code = run()
         found = self.rejection
         if code == 0 and found is not None:
+            from bakeguard import compat as compat_
             from bakeguard import learned
 
             detected = self.record["compat_detected"][-1]
             detected["retry"] = "succeeded"
+            # a profile set for the host (or for every host) wins over what is remembered:
+            # remembering would promise "up front" and the next run would retry again
+            setting = compat_.parse(self.opts.compat).for_host(found.host)
             kept = None
-            if self.opts.compat_memory:
+            if self.opts.compat_memory and setting is None:
                 kept = learned.learn(self.environ, found.host, found.profile, found.line)
             detected["remembered"] = kept is not None
-            if kept is not None:
+            if setting is not None:
+                log.get().info(
+                    f"the {found.profile} profile worked for {found.host}, where "
+                    f"BAKEGUARD_COMPAT / --guard-compat gives {setting} (a setting wins over "
+                    "what bakeguard remembers, so this is not remembered). To skip the retry "
+                    f"next time, set BAKEGUARD_COMPAT={found.host}={found.profile} there"
+                )
+            elif kept is not None:
                 log.get().info(
                     f"the {found.profile} profile worked for {found.host}; remembered: the "
                     f"next runs use it up front (`bakeguard --guard-forget-compat={found.host}` "

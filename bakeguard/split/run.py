@@ -134,7 +134,7 @@ class SplitRun:
             else:
                 failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
             if code != 0 and (failed or not plan.variants):
-                retry = self.session.profiles.retry_for(seen.text(), self.defn)
+                retry = self.session.profiles.retry_for(seen.text(), self.defn, self.compat)
                 if retry is not None:
                     with_profile = SplitRun(
                         self.session,

@@ -159,3 +159,73 @@ def test_a_failed_push_that_used_a_remembered_profile_says_how_to_forget_it(
     record = {"compat_remembered": [learned.Learned("picky:5000", "docker-v2", "d", "e")._asdict()]}
     Profiles(opts, environ, record, lambda level, text: None).after_failed_push()
     assert "`bakeguard --guard-forget-compat=picky:5000` forgets it" in capsys.readouterr().err
+
+
+def _pushing_to(host: str) -> Definition:
+    return Definition.parse(
+        json.dumps(
+            {
+                "target": {
+                    "app": {
+                        "tags": [f"{host}/r/app:v1"],
+                        "platforms": ["linux/amd64"],
+                        "output": ["type=image,push=true"],
+                    }
+                }
+            }
+        )
+    )
+
+
+REJECTED = "ERROR: failed to push picky:5000/r/app:v1: 400 MANIFEST_INVALID: manifest invalid"
+
+
+@pytest.mark.parametrize(
+    ("setting", "remembered"),
+    [(None, "docker-v2"), ("picky:5000=docker-v2", None), ("docker-v2", None)],
+)
+def test_no_retry_with_the_profile_the_push_already_had(
+    environ: dict[str, str],
+    setting: str | None,
+    remembered: str | None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A push that the profile it already had (remembered or set) did not save is not
+    rebuilt with that same profile: the retry could not change anything."""
+    from bakeguard.profiles import Profiles
+
+    if remembered:
+        learned.learn(environ, "picky:5000", remembered, "rejected")
+    env = {**environ, **({"BAKEGUARD_COMPAT": setting} if setting else {})}
+    opts, _ = parse(["--guard=auto"], env)
+    record: dict[str, object] = {}
+    profiles = Profiles(opts, env, record, lambda level, text: None)
+    assert profiles.compat.for_host("picky:5000") == "docker-v2"
+    assert profiles.retry_for(REJECTED, _pushing_to("picky:5000"), profiles.compat) is None
+    assert profiles.rejection is None
+    said = capsys.readouterr()
+    assert "already applied" in said.out + said.err
+
+
+@pytest.mark.parametrize("setting", ["no-attestations", "picky:5000=oci", "localhost:1=oci,oci"])
+def test_a_retry_that_overrode_a_setting_is_not_remembered(
+    environ: dict[str, str], setting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """BAKEGUARD_COMPAT wins over what is remembered, so a profile learned for a host it
+    covers would never be used: not remembered, and the setting is what to change."""
+    from bakeguard.profiles import Profiles
+
+    env = {**environ, "BAKEGUARD_COMPAT": setting}
+    opts, _ = parse(["--guard=auto"], env)
+    record: dict[str, object] = {}
+    profiles = Profiles(opts, env, record, lambda level, text: None)
+    retry = profiles.retry_for(REJECTED, _pushing_to("picky:5000"))
+    assert retry is not None and retry.for_host("picky:5000") == "docker-v2"
+    assert profiles.retrying(lambda: 0) == 0
+    assert not learned.exists(environ)  # (before the fix: remembered, never to be used)
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert "next runs use it up front" not in text and "not remembered" in text
+    assert record["compat_detected"] == [
+        {"host": "picky:5000", "profile": "docker-v2", "retry": "succeeded", "remembered": False}
+    ]
