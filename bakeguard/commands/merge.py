@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bakeguard.errors import VerificationFailed
-from bakeguard.split.assemble import create
+from bakeguard.split.assemble import create, split_entry
 from bakeguard.split.shards import read_digest_files
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
@@ -33,7 +33,7 @@ def merge(session: Session) -> int:
             continue
         ordered = sorted(docs, key=lambda d: want.index(d["platform"]))
         sources = [d["source"] for d in ordered]
-        create(
+        writer = create(
             session,
             target,
             docs[0]["refs"],
@@ -41,6 +41,10 @@ def merge(session: Session) -> int:
             sources,
             None,
             lambda: session.kept_registry(None),
+        )
+        pairs = [(d["platform"], d["source"]) for d in ordered]
+        session.record.setdefault("split", []).append(
+            split_entry(target, docs[0]["refs"], pairs, None, writer)
         )
         session.log.info(f"assembled {', '.join(docs[0]['refs'])} from {len(docs)} shards")
         exps += [Expectation(target, ref, tuple(want)) for ref in docs[0]["refs"]]

@@ -162,20 +162,25 @@ def create(
 
 
 def split_entry(
-    t: Target, sources: Sequence[tuple[str, str]], by_digest: bool, writer: str
+    name: str,
+    refs: Sequence[str],
+    sources: Sequence[tuple[str, str]],
+    by_digest: bool | None,
+    writer: str,
 ) -> dict[str, Any]:
     """The report's record of one assembled target; `sources`: each platform and the image
     its tags were made from (repo@digest). `platform_sources` pairs them and names each
     source's digest: the platform's manifest, or with attestations the per-platform index
-    that holds it (the older `platforms` and `sources` lists stay, in the same order)."""
+    that holds it (the older `platforms` and `sources` lists stay, in the same order).
+    `by_digest` None: not known (a merge reads digest files, which do not say)."""
     return {
-        "target": t.name,
+        "target": name,
         "platforms": [p for p, _ in sources],
         "sources": [s for _, s in sources],
         "platform_sources": [
             {"platform": p, "source": s, "digest": s.rpartition("@")[2]} for p, s in sources
         ],
-        "refs": list(t.tag_refs),
+        "refs": list(refs),
         "by_digest": by_digest,
         "index_written_by": writer,
     }

@@ -325,7 +325,8 @@ class SplitRun:
                 self.session.report_tags(self.defn, self.env, unwritten)
                 raise
             sources = [(v.platform, self.source(v)) for v in vs]
-            self.session.record["split"].append(split_entry(t, sources, plan.by_digest, writer))
+            entry = split_entry(name, t.tag_refs, sources, plan.by_digest, writer)
+            self.session.record["split"].append(entry)
             if not plan.by_digest:
                 kept = ", ".join(t for v in vs for t in v.tags)
                 log.info(

@@ -164,9 +164,18 @@ def test_shard_then_merge_in_separate_processes(
     res = bakeguard(["--guard-merge", str(only_a)], env, project)
     assert res.returncode == 3 and "linux/arm64, linux/arm/v7" in res.stderr
     assert platforms_at(tag, env) == set()  # an incomplete merge writes nothing
-    res = bakeguard(["--guard-merge", str(merged)], env, project)
+    report = tmp_path / "merge-report.json"
+    res = bakeguard(["--guard-merge", str(merged), f"--guard-report={report}"], env, project)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "OK, 3/3" in res.stderr and platforms_at(tag, env) == THREE
+    # the merge's report names each platform's source, as the shards' digest files do
+    shard_sources = {
+        d["platform"]: d["source"]
+        for d in (json.loads(f.read_text()) for f in merged.glob("*.json"))
+    }
+    (entry,) = reports.load(report)["split"]
+    assert {p["platform"]: p["source"] for p in entry["platform_sources"]} == shard_sources
+    assert entry["refs"] == [tag] and entry["by_digest"] is None
 
 
 def test_shard_rejects_a_platform_no_target_has(

@@ -172,7 +172,7 @@ def test_the_report_names_each_platform_s_source_digest() -> None:
         ("linux/amd64", "reg.example/o/app@sha256:aa"),
         ("linux/arm/v7", "reg.example/o/app@sha256:bb"),
     ]
-    entry = split_entry(t, sources, True, "bakeguard")
+    entry = split_entry(t.name, t.tag_refs, sources, True, "bakeguard")
     assert entry["platform_sources"] == [
         {"platform": "linux/amd64", "source": "reg.example/o/app@sha256:aa", "digest": "sha256:aa"},
         {

@@ -15,6 +15,7 @@ import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
 from bakeguard import __version__, report
+from bakeguard.learned import Learned
 from bakeguard.probe import Builder, EngineInfo, Environment, Node
 from bakeguard.registry import tagstate
 from bakeguard.registry.verify import Attestation, Outcome, PlatformManifest
@@ -58,9 +59,15 @@ def full_report() -> dict[str, Any]:
         "environment": report.environment(env),
         "advisories": [{"id": "docker-driver-double-push", "certain": True, "unknown": []}],
         "split": [
-            split_entry(t, [("linux/amd64", "reg.example/o/app@sha256:aa")], True, "bakeguard")
+            split_entry(
+                t.name, t.tag_refs, [("linux/amd64", "reg.example/o/app@sha256:aa")], True, "x"
+            ),
+            split_entry("merged", ["r/m:v1"], [("linux/amd64", "r/m@sha256:bb")], None, "x"),
         ],
-        "compat_detected": [{"host": "reg.example", "profile": "docker", "retry": "succeeded"}],
+        "compat_detected": [
+            {"host": "reg.example", "profile": "docker", "retry": "succeeded", "remembered": True}
+        ],
+        "compat_remembered": [Learned("reg.example", "docker-v2", "2026-12-01", "400")._asdict()],
         "verification": [outcome.to_json()],
         "tags": [tagstate.entry(outcome, None)],
         "bake_exit_code": 0,
