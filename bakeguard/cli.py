@@ -25,16 +25,24 @@ def _exec_args(args: Sequence[str], environ: Mapping[str, str]) -> list[str] | N
     """bake's arguments when this is a plain `--guard=off` run (no other bakeguard option or
     variable set: those are validated by the full parse even with the guard off), else None.
     The one reading of bakeguard's options, options.split_guard_args, tells them apart."""
+    from bakeguard.bakeargs import TRUE_WORDS
     from bakeguard.errors import UsageError
-    from bakeguard.options import GUARD_SPECS, split_guard_args
+    from bakeguard.options import FALSE_WORDS, GUARD_SPECS, split_guard_args
 
     try:
         found, rest = split_guard_args(args)
     except UsageError:
         return None  # the full parse says what is wrong
     guard = found.pop("--guard", environ.get("BAKEGUARD_GUARD"))
-    others = any(s.env and s.env != "BAKEGUARD_GUARD" and environ.get(s.env) for s in GUARD_SPECS)
-    return rest if guard == "off" and not found and not others else None
+    others = any(s.env and s.env not in _NOT_FOR_BAKE and environ.get(s.env) for s in GUARD_SPECS)
+    memory = environ.get("BAKEGUARD_COMPAT_MEMORY", "").lower()
+    bad_memory = memory not in TRUE_WORDS + FALSE_WORDS  # (the full parse says so: exit 2)
+    return rest if guard == "off" and not found and not others and not bad_memory else None
+
+
+# Variables that change nothing of a plain bake: a runner may set them for every job (the
+# memory of registry profiles, off where runners share a cache) without losing the exec.
+_NOT_FOR_BAKE = ("BAKEGUARD_GUARD", "BAKEGUARD_COMPAT_MEMORY")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,7 +55,8 @@ def fingerprint(environ: Mapping[str, str]) -> str:
 
 def load(environ: Mapping[str, str]) -> dict[str, Learned]:
     """host -> what is remembered for it. A damaged file is nothing remembered, and removed
-    (it would keep the fast paths off)."""
+    (it would keep the fast paths off); one this bakeguard cannot open, or of another
+    version (a newer bakeguard's), is nothing remembered and left alone."""
     if not exists(environ):
         return {}
     import json
@@ -63,8 +64,15 @@ def load(environ: Mapping[str, str]) -> dict[str, Learned]:
     p = path(environ)
     try:
         with open(p, "rb") as f:
-            doc = json.loads(f.read().decode())
-        entries = doc["hosts"] if isinstance(doc, dict) and doc.get("version") == VERSION else {}
+            data = f.read()
+    except OSError:
+        return {}
+    try:
+        doc = json.loads(data.decode())
+        version = doc.get("version") if isinstance(doc, dict) else None
+        if isinstance(version, int) and version != VERSION:
+            return {}
+        entries = doc["hosts"] if isinstance(doc, dict) else {}
         out = {
             host: Learned(host, e["profile"], e["since"], e["error"])
             for host, e in entries.items()
@@ -72,7 +80,7 @@ def load(environ: Mapping[str, str]) -> dict[str, Learned]:
             and e.get("profile") in KNOWN
             and all(isinstance(e.get(k), str) for k in ("since", "error"))
         }
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         out = {}
     if not out:
         _remove(p)
@@ -86,6 +94,8 @@ def learn(environ: Mapping[str, str], host: str, profile: str, error: str) -> Le
     if profile not in KNOWN:
         return None
     entries = load(environ)
+    if not entries and exists(environ):  # a file `load` left alone is not this one's to write
+        return None
     entry = Learned(host, profile, time.strftime("%Y-%m-%d", time.gmtime()), error[:500])
     entries[host] = entry
     _write(environ, entries)

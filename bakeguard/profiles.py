@@ -36,9 +36,9 @@ class Profiles:
         remembered = learned.load(self.environ) if self.opts.compat_memory else {}
         return dataclasses.replace(compat_.parse(self.opts.compat), remembered=remembered)
 
-    def say_remembered(self, defn: Definition) -> list[str]:
+    def say_remembered(self, defn: Definition) -> None:
         """One line per host whose profile this run takes from memory (recorded in the
-        report's `compat_remembered`); the hosts."""
+        report's `compat_remembered`)."""
         from bakeguard.refs import Reference
 
         refs = (r for t in defn.pushing for r in t.push_refs)
@@ -52,7 +52,6 @@ class Profiles:
                 f"`--guard-forget-compat={e.host}` forgets it)",
             )
         self.record["compat_remembered"] = [e._asdict() for e in dict.fromkeys(used)]
-        return [h for h in hosts if self.compat.remembered_for(h) is not None]
 
     def retry_for(
         self, text: str, defn: Definition | None, applied: compat_.Compat | None = None
@@ -98,8 +97,15 @@ class Profiles:
         return compat_.Compat(hosts={host: profile})
 
     def retrying(self, run: Callable[[], int]) -> int:
-        """The one retry `retry_for` chose; only a retry that ended well is advice."""
-        code = run()
+        """The one retry `retry_for` chose; only a retry that ended well is advice. One that
+        ends in an error (its push verified incomplete, ...) is a failed retry: it teaches
+        nothing."""
+        try:
+            code = run()
+        except BaseException:
+            if self.rejection is not None:
+                self.record["compat_detected"][-1].setdefault("retry", "failed")
+            raise
         found = self.rejection
         if code == 0 and found is not None:
             from bakeguard import compat as compat_

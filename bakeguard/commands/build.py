@@ -19,7 +19,6 @@ from bakeguard.terminal import Tail
 def build(session: Session) -> int:
     from bakeguard import advisories, guard, matching, memo
     from bakeguard import compat as compat_
-    from bakeguard.refs import Reference
 
     env_f = session.start_probe()
     defn_f = session.start_resolve()
@@ -69,11 +68,11 @@ def build(session: Session) -> int:
                 f"target {name}: building {', '.join(defn.corrected[name])} as the compose "
                 "file declares (`bake --print` shows no platforms for it)",
             )
-        remembered = session.profiles.say_remembered(defn)
+        session.profiles.say_remembered(defn)  # (a line per host)
+        setting = compat_.parse(session.opts.compat)
         for t in defn.pushing:
             p = profiles[t.name]
-            hosts = {Reference.parse(r).registry for r in t.push_refs}
-            if p not in (None, "oci") and not hosts <= set(remembered):  # (said per host)
+            if p not in (None, "oci") and setting.for_target(t) == p:
                 session.say("info", f"target {t.name}: {p} profile ({compat_.DESCRIPTIONS[p]})")
         s = SplitRun(session, env, defn, per_platform=decision.per_platform, compat=compat)
         plan = s.plan()
@@ -124,7 +123,15 @@ def shard(
             "file, or --set TARGET.platform=...)",
         )
     session.record["mode"] = "shard"
-    s = SplitRun(session, env, defn, only_platforms=wanted, shard_dir=session.opts.digests)
+    session.profiles.say_remembered(defn)
+    s = SplitRun(
+        session,
+        env,
+        defn,
+        only_platforms=wanted,
+        shard_dir=session.opts.digests,
+        compat=session.profiles.compat,
+    )
     return s.run()
 
 

@@ -80,7 +80,7 @@ def remembered(session: Session) -> None:
         if not session.opts.compat_memory:
             use = "not used: BAKEGUARD_COMPAT_MEMORY=false"
         elif compat.remembered_for(e.host) is None:
-            use = f"not used: BAKEGUARD_COMPAT gives {compat.for_host(e.host) or 'oci'}"
+            use = f"not used: BAKEGUARD_COMPAT / --guard-compat give {compat.for_host(e.host)}"
         else:
             use = "used up front"
         print(f"  {e.host}: {e.profile} since {e.since} ({use}); it had rejected: {e.error}")

@@ -204,3 +204,28 @@ def test_fast_path_without_verification_still_detects_a_rejection(
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"the docker-v2 profile worked for {host}; remembered" in res.stderr
     assert raw_of(tag, env)["mediaType"] == DOCKER_LIST
+
+
+def test_shards_push_with_the_remembered_profile_and_merge_a_docker_list(
+    stack: Stack, project: Path, front: Callable[..., Front], tmp_path: Path
+) -> None:
+    """Shard jobs use the profile remembered for their registry (they used to ignore every
+    profile, and a shard's retry promised what later shards did not do)."""
+    from bakeguard import learned
+
+    f = front(docker_v2_only=True)
+    host = f"localhost:{f.port}"
+    tag = f"{host}/{unique_repo('v2shard')}/app:v1"
+    env = stack.buildx("newest", TAG=tag, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    learned.learn(env, host, "docker-v2", "400 manifest invalid (seeded by the test)")
+    digests = tmp_path / "digests"
+    for plats in ("linux/amd64", "linux/arm64,linux/arm/v7"):
+        args = ["--push", "--builder", "bg-remote", "--guard-shard", plats]
+        res = bakeguard([*args, "--guard-digests", str(digests)], env, project)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert f"registry {host}: the docker-v2 profile, as remembered" in res.stderr
+        assert "rebuilding" not in res.stderr
+    res = bakeguard(["--guard-merge", str(digests)], env, project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "OK, 3/3" in res.stderr and raw_of(tag, env)["mediaType"] == DOCKER_LIST
+    assert not [s for s in f.seen if s.method == "PUT" and s.status == 400]

@@ -110,6 +110,8 @@ def test_signals_reach_bake_and_no_child_outlives(
         (["--guard=off", "--", "--guard-x"], {}, ["--", "--guard-x"]),
         (["--guard=off", "--guard-nosuch", "app"], {}, None),
         (["--guard=off", "app"], {"BAKEGUARD_PROBE_TTL": "5"}, ["app"]),
+        (["--guard=off", "app"], {"BAKEGUARD_COMPAT_MEMORY": "false"}, ["app"]),
+        (["--guard=off", "app"], {"BAKEGUARD_COMPAT_MEMORY": "sometimes"}, None),  # exit 2
     ],
 )
 def test_when_guard_off_execs(

@@ -54,7 +54,6 @@ def test_forgetting_one_host_keeps_the_others_and_all_removes_the_file(
         b"[]",
         b"null",
         b'{"version": 1, "hosts": []}',
-        b'{"version": 2, "hosts": {}}',
         b'{"version": 1, "hosts": {"h:1": {"profile": "weird", "since": "x", "error": "y"}}}',
         b'{"version": 1, "hosts": {"h:1": {"profile": "docker-v2", "since": 3, "error": "y"}}}',
     ],
@@ -67,6 +66,16 @@ def test_a_damaged_file_is_nothing_remembered_and_removed(
     p.write_bytes(data)
     assert learned.load(environ) == {}
     assert not p.exists()
+
+
+def test_a_newer_bakeguard_s_file_is_not_read_and_left_alone(environ: dict[str, str]) -> None:
+    p = Path(learned.path(environ))
+    p.parent.mkdir(parents=True)
+    p.write_text('{"version": 2, "hosts": {"h:1": {"profile": "docker-v3"}}}')
+    assert learned.load(environ) == {}
+    assert learned.learn(environ, "h:2", "docker-v2", "e") is None
+    # (an older bakeguard must not wipe what a newer one remembers)
+    assert "docker-v3" in p.read_text()
 
 
 def test_a_setting_always_wins_over_what_is_remembered(environ: dict[str, str]) -> None:
