@@ -14,7 +14,7 @@ from bakeguard.docker import Fed
 from bakeguard.errors import BakeguardError
 from bakeguard.refs import Reference
 from bakeguard.retry import first_then_retrying
-from bakeguard.split.plan import SplitPlan, index_annotations, repo_of
+from bakeguard.split.plan import SplitPlan, Variant, index_annotations, repo_of
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.session import Session
@@ -184,6 +184,29 @@ def split_entry(
         "by_digest": by_digest,
         "index_written_by": writer,
     }
+
+
+def assembled(
+    session: Session,
+    t: Target,
+    variants: Sequence[Variant],
+    sources: Sequence[str],
+    by_digest: bool,
+    writer: str,
+) -> None:
+    """Target t's tags are written (by `writer`, from `sources`): in the report and the log."""
+    pairs = [(v.platform, s) for v, s in zip(variants, sources, strict=True)]
+    session.record["split"].append(split_entry(t.name, t.tag_refs, pairs, by_digest, writer))
+    if not by_digest:
+        kept = ", ".join(tag for v in variants for tag in v.tags)
+        session.log.info(
+            f"per-platform tags stay in the registry: {kept} "
+            "(the docker driver cannot push by digest)"
+        )
+    session.log.info(
+        f"assembled {', '.join(t.tag_refs)} from {len(variants)} platforms "
+        f"({', '.join(v.platform for v in variants)})"
+    )
 
 
 def write_user_metadata(

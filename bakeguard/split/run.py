@@ -19,7 +19,7 @@ from bakeguard.errors import EXIT_VERIFY, BakeguardError, VerificationFailed
 from bakeguard.launch import Launch, execute
 from bakeguard.probe import Environment
 from bakeguard.report import read_object
-from bakeguard.split.assemble import create, prestart_create, split_entry, write_user_metadata
+from bakeguard.split.assemble import assembled, create, prestart_create, write_user_metadata
 from bakeguard.split.confirm import check, forget_local
 from bakeguard.split.plan import (
     SplitPlan,
@@ -30,7 +30,11 @@ from bakeguard.split.plan import (
     plan_outputs,
 )
 from bakeguard.split.shards import write_digest_files
+from bakeguard.tasks import map_bounded
 from bakeguard.terminal import Tail
+
+# Targets assembled at once: enough to keep the registry and the CPU busy while each waits.
+ASSEMBLERS = 4
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.registry import Registry
@@ -304,39 +308,47 @@ class SplitRun:
             ) from None
 
     def assemble_all(self, plan: SplitPlan, metadata: Mapping[str, Any] | None) -> int:
-        log = self.session.log
         by_target: dict[str, list[Variant]] = {}
         for v in plan.variants:
             by_target.setdefault(v.target, []).append(v)
         # while imagetools runs: verification's module and a connection to each registry
         warming = threading.Thread(target=self._warm, args=(plan,), daemon=True)
         warming.start()
-        for n, (name, vs) in enumerate(by_target.items()):
-            t = plan.split_targets[name]
+        stop = threading.Event()
+
+        def one(name: str) -> str | BakeguardError | None:
+            """Who wrote the target's tags, or what stopped it; None: not started, as an
+            earlier target failed."""
+            if stop.is_set():
+                return None
             try:
-                writer = self.assemble(t, vs, plan.by_digest)
+                return self.assemble(plan.split_targets[name], by_target[name], plan.by_digest)
             except BakeguardError as e:
-                # the targets before this one have their tags: say what each tag holds.
-                # A platform missing from the registry stops this target before any write
-                # (imagetools reads every source first): its tags are untouched too.
-                warming.join()
-                later = list(by_target)[n if isinstance(e, VerificationFailed) else n + 1 :]
-                unwritten = [r for x in later for r in plan.split_targets[x].tag_refs]
-                self.session.report_tags(self.defn, self.env, unwritten)
-                raise
-            sources = [(v.platform, self.source(v)) for v in vs]
-            entry = split_entry(name, t.tag_refs, sources, plan.by_digest, writer)
-            self.session.record["split"].append(entry)
-            if not plan.by_digest:
-                kept = ", ".join(t for v in vs for t in v.tags)
-                log.info(
-                    f"per-platform tags stay in the registry: {kept} "
-                    "(the docker driver cannot push by digest)"
-                )
-            log.info(
-                f"assembled {', '.join(t.tag_refs)} from {len(vs)} platforms "
-                f"({', '.join(v.platform for v in vs)})"
-            )
+                stop.set()
+                return e
+
+        # A few targets at once: each mostly waits, on its imagetools and the registry.
+        done = dict(zip(by_target, map_bounded(one, by_target, ASSEMBLERS), strict=True))
+        for name, writer in done.items():
+            if isinstance(writer, str):
+                vs = by_target[name]
+                sources = [self.source(v) for v in vs]
+                t = plan.split_targets[name]
+                assembled(self.session, t, vs, sources, plan.by_digest, writer)
+        failed = [e for e in done.values() if isinstance(e, BakeguardError)]
+        if failed:
+            # the targets assembled have their tags: say what each tag holds. A platform
+            # missing from the registry stops its target before any write (imagetools reads
+            # every source first): its tags are untouched, as are those of targets not started.
+            warming.join()
+            unwritten = [
+                r
+                for name, got in done.items()
+                if got is None or isinstance(got, VerificationFailed)
+                for r in plan.split_targets[name].tag_refs
+            ]
+            self.session.report_tags(self.defn, self.env, unwritten)
+            raise failed[0]
         warming.join()
         from bakeguard.registry.verify import Expectation, advice, expectations
 
