@@ -47,6 +47,13 @@ def bake_call(
     return args.generated(gen_file, meta, targets), env, unset
 
 
+# The split's retry bakes at most this many builds at once. The docker driver's BuildKit drops
+# a build that has not started within seconds ("no such job", docker/buildx#3810): a big
+# monorepo's split, a build per target and platform all at once, meets it, and then every
+# build bake cancelled is to retry. bake's own limit (--jobs) is not in every buildx.
+RETRY_BUILDS = 32
+
+
 def bake(
     docker: Docker,
     args: BakeArgs,
@@ -56,9 +63,29 @@ def bake(
     seen: Callable[[bytes], None],
 ) -> int:
     """A bake of a generated definition outside a Launch (the split's one retry of the
-    platforms that did not land)."""
-    argv, env, unset = bake_call(args, gen_file, meta, targets)
-    return docker.run_bake(argv, env=env, unset=unset, tee=seen)
+    platforms that did not land), RETRY_BUILDS targets at a time, one after another; their
+    metadata merged into `meta`. bake's first failing exit code, else 0."""
+    if len(targets) <= RETRY_BUILDS:
+        argv, env, unset = bake_call(args, gen_file, meta, targets)
+        return docker.run_bake(argv, env=env, unset=unset, tee=seen)
+    import json
+
+    code, merged = 0, {}
+    for start in range(0, len(targets), RETRY_BUILDS):
+        part = f"{meta}.{start}"
+        argv, env, unset = bake_call(args, gen_file, part, targets[start : start + RETRY_BUILDS])
+        code = docker.run_bake(argv, env=env, unset=unset, tee=seen) or code
+        try:
+            with open(part) as f:
+                doc = json.load(f)
+            os.unlink(part)
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict):
+            merged.update(doc)
+    with open(meta, "w") as f:
+        json.dump(merged, f)
+    return code
 
 
 def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | None]:

@@ -161,6 +161,8 @@ class SplitRun:
                 # From cache, with the blob now in place, a second try is cheap.
                 again = [v for v, _ in failed]
                 plats = ", ".join(v.platform for v in again)
+                if len(again) > 6:  # (a monorepo's: one line, not a platform per build)
+                    plats = f"{len(again)} builds of {len({v.target for v in again})} targets"
                 if plan.by_digest:
                     log.warning(f"bake exited {code}; pushing {plats} once more, from cache")
                 elif engine_pushes(self.env):
