@@ -62,19 +62,22 @@ class Compat:
         return explicit and (self.default is not None or not self.remembered)
 
     def for_host(self, host: str) -> str | None:
-        if host in self.hosts or alias(host) in self.hosts:
-            return self.hosts.get(host) or self.hosts[alias(host)]
-        if self.default is not None:
-            return self.default
-        known = self.remembered.get(host) or self.remembered.get(alias(host))
-        return known.profile if known else None
+        known = self.remembered_for(host)
+        return known.profile if known else self._set_for(host)
 
     def remembered_for(self, host: str) -> Learned | None:
         """What is remembered for `host`, when that is the profile it gets (a profile set in
         BAKEGUARD_COMPAT / --guard-compat, for it or for every host, wins)."""
-        if host in self.hosts or alias(host) in self.hosts or self.default is not None:
+        if self._set_for(host) is not None:
             return None
         return self.remembered.get(host) or self.remembered.get(alias(host))
+
+    def _set_for(self, host: str) -> str | None:
+        """The profile a setting gives `host` (by either of a loopback registry's names)."""
+        for name in (host, alias(host)):
+            if name in self.hosts:
+                return self.hosts[name]
+        return self.default
 
     def for_target(self, t: Target) -> str | None:
         found = [self.for_host(Reference.parse(r).registry) for r in t.push_refs]

@@ -43,15 +43,17 @@ class Profiles:
 
         refs = (r for t in defn.pushing for r in t.push_refs)
         hosts = dict.fromkeys(Reference.parse(r).registry for r in refs)
-        used = [e for e in map(self.compat.remembered_for, hosts) if e is not None]
-        for e in dict.fromkeys(used):
+        # (dict.fromkeys: one entry for a registry pushed to by both its loopback names)
+        found = (e for e in map(self.compat.remembered_for, hosts) if e is not None)
+        used = list(dict.fromkeys(found))
+        for e in used:
             self.say(
                 "info",
                 f"registry {e.host}: the {e.profile} profile, as remembered since {e.since} "
                 "(a retry with it worked then: `--guard-doctor` says why, "
                 f"`--guard-forget-compat={e.host}` forgets it)",
             )
-        self.record["compat_remembered"] = [e._asdict() for e in dict.fromkeys(used)]
+        self.record["compat_remembered"] = [e._asdict() for e in used]
 
     def retry_for(
         self, text: str, defn: Definition | None, applied: compat_.Compat | None = None

@@ -5,6 +5,7 @@ attests, read from the tag's own manifest: bake's metadata names one digest per 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,12 +37,7 @@ class PlatformManifest:
     size: int | None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "platform": self.platform,
-            "digest": self.digest,
-            "media_type": self.media_type,
-            "size": self.size,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -55,13 +51,7 @@ class Attestation:
     subject_platform: str | None  # the platform whose manifest in this index is the subject
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "digest": self.digest,
-            "media_type": self.media_type,
-            "size": self.size,
-            "subject": self.subject,
-            "subject_platform": self.subject_platform,
-        }
+        return dataclasses.asdict(self)
 
 
 def _size(descriptor: Mapping[str, Any]) -> int | None:
