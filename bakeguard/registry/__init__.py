@@ -28,11 +28,14 @@ says it after a failed push.
 
 from bakeguard.registry.auth import Credentials, Secret
 from bakeguard.registry.client import Registry
-from bakeguard.registry.errors import AccessDenied, Manifest, NotYet, RegistryError, Unreachable
+from bakeguard.registry.errors import AccessDenied, NotYet, RegistryError, Unreachable
+from bakeguard.registry.manifests import Manifest
+from bakeguard.registry.wire import Malformed
 
 __all__ = [
     "AccessDenied",
     "Credentials",
+    "Malformed",
     "Manifest",
     "NotYet",
     "Registry",
