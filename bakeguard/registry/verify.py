@@ -219,7 +219,8 @@ def table(outcomes: Sequence[Outcome]) -> str:
         head = f"verify {o.ref} (target {o.target}):"
         if o.ok:
             d = (o.digest or "")[:19]
-            lines.append(f"{head} OK, {len(o.found)}/{want} platforms ({few(o.found)}) {d}")
+            have = len(o.found) - len(o.extra)
+            lines.append(f"{head} OK, {have}/{want} platforms ({few(o.found)}) {d}")
             if o.unverified:
                 lines.append(unverified_line(o.unverified))
             continue

@@ -7,8 +7,10 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
+
 from bakeguard.refs import Reference
-from bakeguard.registry import Credentials, Registry
+from bakeguard.registry import Credentials, Registry, RegistryError
 from bakeguard.registry.entries import children
 from bakeguard.registry.manifests import Index, digest_of
 from bakeguard.registry.transport import Request, Response
@@ -182,3 +184,21 @@ def test_an_attestation_about_no_platform_of_the_index_says_so() -> None:
 def test_a_failed_read_has_empty_per_platform_lists() -> None:
     out = Outcome("app", "reg.example/o/app:v1", THREE, error="GET ...: 404", status=404)
     assert out.to_json()["platform_manifests"] == [] and out.to_json()["attestations"] == []
+
+
+def test_a_manifest_asked_for_by_digest_is_hashed_against_that_digest() -> None:
+    """A by-digest GET: the body must hash to the digest asked for, whatever the registry
+    announces (before: its Docker-Content-Digest was believed, the body never hashed)."""
+    body = json.dumps(index_with_attestations()).encode()
+    asked = d("another index")
+
+    def send(request: Request) -> Response:
+        headers = {"Content-Type": OCI_INDEX, "Docker-Content-Digest": asked}
+        return Response(200, content=body, headers=headers)
+
+    reg = Registry(credentials=Credentials("/nonexistent"), transport=send, budget=0)
+    ref = Reference.parse(f"reg.example/o/app@{asked}")
+    with pytest.raises(RegistryError, match=f"hashes to {digest_of(body)}, not to the {asked}"):
+        reg.manifest(ref)
+    good = Reference.parse(f"reg.example/o/app@{digest_of(body)}")
+    assert reg.manifest(good).digest == digest_of(body)
