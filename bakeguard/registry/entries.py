@@ -75,6 +75,9 @@ def is_attestation(d: Descriptor) -> bool:
     return d.platform is not None and d.platform.os == "unknown"
 
 
+NO_PLATFORM = "an entry without a platform"
+
+
 def not_a_platform(d: Descriptor, index_digest: str) -> str | None:
     """Why an index entry is not a platform's image, or None when it is one: docker pulls a
     platform's manifest, never a nested index, an artifact or an entry that names no
@@ -87,7 +90,7 @@ def not_a_platform(d: Descriptor, index_digest: str) -> str | None:
     if d.artifact_type:
         return f"an OCI artifact (artifactType {d.artifact_type})"
     if d.platform is None:
-        return "an entry without a platform"
+        return NO_PLATFORM
     return None
 
 
@@ -104,7 +107,7 @@ def children(index: Index, digest: str) -> Children:
         why = not_a_platform(d, digest)
         if why is not None or d.platform is None:
             platform = d.platform.normalized if d.platform is not None else None
-            unverified.append(Unverified(d.digest, d.media_type, platform, why or "?"))
+            unverified.append(Unverified(d.digest, d.media_type, platform, why or NO_PLATFORM))
             continue
         plats.append(PlatformManifest(d.platform.normalized, d.digest, d.media_type, d.size))
     by_digest = {p.digest: p.platform for p in plats}

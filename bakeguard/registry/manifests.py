@@ -29,6 +29,7 @@ DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 HASHES = {"sha256": re.compile(r"[a-f0-9]{64}"), "sha512": re.compile(r"[a-f0-9]{128}")}
 _RESTRICTED = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 MEDIA_TYPE = re.compile(f"{_RESTRICTED}/{_RESTRICTED}")
+MAX_DIGEST = 255  # (the grammar has no bound; a digest is printed and sent in a path)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class Manifest:
 
 def valid_digest(digest: str) -> bool:
     """A digest of the spec's grammar; for sha256 and sha512, of their exact form."""
-    if not DIGEST.fullmatch(digest):
+    if len(digest) > MAX_DIGEST or not DIGEST.fullmatch(digest):
         return False
     algorithm, _, encoded = digest.partition(":")
     check = HASHES.get(algorithm)

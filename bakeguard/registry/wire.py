@@ -104,9 +104,14 @@ class _Obj:
             raise _Bad(f"{self._name(key)} holds a control character or is too long")
         return v
 
-    def obj(self, key: str, required: bool = True) -> _Obj | None:
-        v = self.get(key, required)
+    def obj(self, key: str) -> _Obj | None:
+        """An optional object field."""
+        v = self.get(key, False)
         return None if v is None else _Obj(v, self._name(key))
+
+    def need(self, key: str) -> _Obj:
+        """A required object field."""
+        return _Obj(self.get(key, True), self._name(key))
 
     def objects(self, key: str) -> list[_Obj]:
         v = self.get(key, True)
@@ -123,7 +128,7 @@ class _Obj:
         return v
 
     def string_map(self, key: str) -> tuple[tuple[str, str], ...]:
-        m = self.obj(key, required=False)
+        m = self.obj(key)
         if m is None:
             return ()
         for k, v in m.o.items():
@@ -146,7 +151,7 @@ def _descriptor(o: _Obj) -> Descriptor:
     digest = o.text("digest", grammar=DIGEST)
     if not valid_digest(digest):
         raise _Bad(f"{o._name('digest')} is not a valid {digest.partition(':')[0]} digest")
-    plat = o.obj("platform", required=False)
+    plat = o.obj("platform")
     return Descriptor(
         o.text("mediaType", grammar=MEDIA_TYPE),
         digest,
@@ -174,15 +179,14 @@ def _index(o: _Obj, media_type: str) -> Index:
 
 def _image(o: _Obj, media_type: str) -> ImageManifest:
     _schema_version(o)
-    config = o.obj("config")
-    assert config is not None
+    config = _descriptor(o.need("config"))
     layers = tuple(_descriptor(d) for d in o.objects("layers"))
     o.string_map("annotations")
-    subject = o.obj("subject", required=False)
+    subject = o.obj("subject")
     if subject is not None:
         _descriptor(subject)
     artifact_type = o.text("artifactType", False, MEDIA_TYPE) or None
-    return ImageManifest(media_type, _descriptor(config), layers, artifact_type)
+    return ImageManifest(media_type, config, layers, artifact_type)
 
 
 def _media_type(o: _Obj, content_type: str) -> str:
