@@ -21,18 +21,25 @@ writing an index under a tag, the way docker does it.
   all (Unreachable) twice more at most, quickly. No retry on 401/403/4xx. tenacity is
   imported only once a request has failed.
 
+Every answer is read by `wire` into `manifests`' frozen types, checked against its digest
+and the OCI spec's shape; a malformed one is `Malformed`, a RegistryError (exit 3).
+
 Modules: `client` (the protocol) on `transport` (HTTP/1.1) with `auth` (docker's
-credentials), `hosts` and `proxy`; `errors`; `verify` proves what a tag holds, `tagstate`
+credentials), `hosts` and `proxy`; `errors`; `wire` and `manifests` (what answers say);
+`verify` proves what a tag holds (`entries`: what each entry of its index is), `tagstate`
 says it after a failed push.
 """
 
 from bakeguard.registry.auth import Credentials, Secret
 from bakeguard.registry.client import Registry
-from bakeguard.registry.errors import AccessDenied, Manifest, NotYet, RegistryError, Unreachable
+from bakeguard.registry.errors import AccessDenied, NotYet, RegistryError, Unreachable
+from bakeguard.registry.manifests import Manifest
+from bakeguard.registry.wire import Malformed
 
 __all__ = [
     "AccessDenied",
     "Credentials",
+    "Malformed",
     "Manifest",
     "NotYet",
     "Registry",

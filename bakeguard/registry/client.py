@@ -19,15 +19,14 @@ from bakeguard.registry.auth import Credentials, TokenAuth
 from bakeguard.registry.errors import (
     ACCEPT,
     AccessDenied,
-    Manifest,
     NotYet,
     RegistryError,
     Unreachable,
     access_denied,
-    json_object,
     unreachable_error,
 )
 from bakeguard.registry.hosts import Host, is_insecure
+from bakeguard.registry.manifests import Descriptor, Manifest, Platform
 from bakeguard.registry.proxy import is_loopback
 from bakeguard.registry.transport import (
     Pool,
@@ -35,6 +34,7 @@ from bakeguard.registry.transport import (
     Send,
     TransportError,
 )
+from bakeguard.registry.wire import config_platform, error_text, read_manifest
 from bakeguard.retry import first_then_retrying
 
 # No answer at all (a refused connection, a name that does not resolve, a connection closed
@@ -317,12 +317,11 @@ class Registry:
             threading.Thread(target=warm, daemon=True).start()
 
     def manifest(self, ref: Reference, lag_ok: bool = False) -> Manifest:
+        """The manifest or index ref names, its body checked and read (registry.wire)."""
         r = self._request("GET", ref, f"manifests/{ref.ref}", lag_ok=lag_ok and not ref.digest)
-        body = r.content
-        digest = r.header("Docker-Content-Digest") or ("sha256:" + hashlib.sha256(body).hexdigest())
-        ctype = r.header("Content-Type").split(";")[0].strip()
-        doc = json_object(ref, body, "manifest")
-        return Manifest(ctype or str(doc.get("mediaType", "")), digest, doc, len(body))
+        return read_manifest(
+            ref, r.content, r.header("Content-Type"), r.header("Docker-Content-Digest")
+        )
 
     def has_manifest(self, ref: Reference, digest: str) -> bool:
         try:
@@ -356,9 +355,10 @@ class Registry:
             raise RegistryError(f"{ref.registry} stored {ref} as {stored}, not as {digest}")
         return digest
 
-    def blob_json(self, ref: Reference, digest: str) -> Mapping[str, Any]:
-        r = self._request("GET", ref, f"blobs/{digest}")
-        return json_object(ref, r.content, f"blob {digest}")
+    def config_platform(self, ref: Reference, config: Descriptor) -> Platform:
+        """The platform of the image config blob `config` (of ref's manifest) names."""
+        r = self._request("GET", ref, f"blobs/{config.digest}")
+        return config_platform(ref, config, r.content)
 
 
 def _transient(e: BaseException) -> bool:
@@ -366,11 +366,4 @@ def _transient(e: BaseException) -> bool:
 
 
 def _error_text(r: Response) -> str:
-    try:
-        errors = r.json().get("errors") or []
-        if errors:
-            e = errors[0]
-            return f": {e.get('code', '')} {e.get('message', '')}".rstrip()
-    except (ValueError, AttributeError):
-        pass
-    return ""
+    return error_text(r.content)

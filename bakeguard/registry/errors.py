@@ -1,23 +1,17 @@
-"""What the registry protocol answers with: media types, the manifest read, and the errors
+"""What the registry protocol answers with: media types and the errors
 (no answer at all, access denied, a tag not there yet)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from bakeguard.refs import Reference
+from bakeguard.registry.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from bakeguard.registry.transport import (
     TransportError,
 )
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
 
 
@@ -57,18 +51,6 @@ class AccessDenied(RegistryError):
 
 class NotYet(RegistryError):
     """404 for a tag just pushed: retried within the wait budget (lagging registries)."""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    media_type: str
-    digest: str
-    doc: Mapping[str, Any]
-    size: int
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES or "manifests" in self.doc
 
 
 def unreachable_error(registry: str, e: TransportError, within: str) -> Unreachable:

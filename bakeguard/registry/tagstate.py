@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bakeguard.registry.verify import Expectation, Outcome, Verifier
+from bakeguard.registry.verify import Expectation, Outcome, Verifier, few
 
 
 def read(registry: Any, exps: Sequence[Expectation]) -> dict[str, Outcome]:
@@ -53,7 +53,7 @@ def line(now: Outcome, before: Outcome | None) -> str:
     """One line a user reads in the log."""
     st = state(now, before)
     head = f"{now.ref} (target {now.target}): {st}"
-    found = ", ".join(now.found) or "nothing"
+    found = few(now.found) or "nothing"  # (a 5000-entry index: the first few, and a count)
     if st == "untouched":
         return f"{head}, still {(now.digest or '')[:19]} ({found})"
     if st == "absent":
@@ -61,7 +61,7 @@ def line(now: Outcome, before: Outcome | None) -> str:
     if st == "unreadable":
         return f"{head}: {now.error}"
     if st == "missing":
-        return f"{head}: holds {found}; missing {', '.join(now.missing) or '?'}"
+        return f"{head}: holds {found}; missing {few(now.missing) or '?'}"
     return f"{head}: holds {found}"
 
 

@@ -1,20 +1,28 @@
 """Proof in the registry: every pushed tag holds every requested platform, each child
 manifest resolves, and the tag's digest is the one bake reported. Each outcome also names
 what the registry holds per platform (digest, media type) and what each attestation
-attests, read from the tag's own manifest: bake's metadata names one digest per target."""
+attests, read from the tag's own manifest: bake's metadata names one digest per target.
+Entries that are not a platform's image (artifacts, nested indexes, entries of unknown type
+or without a platform: bakeguard.registry.entries) are named, never counted as platforms."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bakeguard.definition import Definition
 from bakeguard.interrupts import signals_interrupt
-from bakeguard.platforms import from_oci, is_attestation
 from bakeguard.refs import Reference
 from bakeguard.registry import AccessDenied, Registry, RegistryError, Unreachable
+from bakeguard.registry.entries import (
+    Attestation,
+    Children,
+    PlatformManifest,
+    Unverified,
+    children,
+)
+from bakeguard.registry.manifests import Index, Manifest
 from bakeguard.tasks import map_bounded
 
 
@@ -24,76 +32,6 @@ class Expectation:
     ref: str
     platforms: tuple[str, ...]  # normalized; empty: whatever single platform the builder made
     digest: str | None = None  # what bake (or imagetools create) reported
-
-
-@dataclass(frozen=True)
-class PlatformManifest:
-    """One platform's manifest as the tag's index (or, for a single manifest, the tag
-    itself) names it in the registry."""
-
-    platform: str  # normalized
-    digest: str
-    media_type: str | None
-    size: int | None
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class Attestation:
-    """An attestation manifest in a tag's index, and the platform manifest it is about."""
-
-    digest: str
-    media_type: str | None
-    size: int | None
-    subject: str | None  # its vnd.docker.reference.digest annotation
-    subject_platform: str | None  # the platform whose manifest in this index is the subject
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _size(descriptor: Mapping[str, Any]) -> int | None:
-    size = descriptor.get("size")
-    return size if isinstance(size, int) and not isinstance(size, bool) else None
-
-
-def children(
-    index: Mapping[str, Any],
-) -> tuple[tuple[PlatformManifest, ...], tuple[Attestation, ...]]:
-    """An index's platform manifests and attestations, in the index's order, from its
-    descriptors alone (no request per child)."""
-    plats: list[PlatformManifest] = []
-    atts: list[Mapping[str, Any]] = []
-    for entry in index.get("manifests") or []:
-        if is_attestation(entry):
-            atts.append(entry)
-            continue
-        plats.append(
-            PlatformManifest(
-                from_oci(entry.get("platform") or {}),
-                str(entry["digest"]),
-                entry.get("mediaType"),
-                _size(entry),
-            )
-        )
-    by_digest = {p.digest: p.platform for p in plats}
-    attestations = []
-    for entry in atts:
-        ann = entry.get("annotations") or {}
-        subject = ann.get("vnd.docker.reference.digest") if isinstance(ann, Mapping) else None
-        subject = str(subject) if subject else None
-        attestations.append(
-            Attestation(
-                str(entry["digest"]),
-                entry.get("mediaType"),
-                _size(entry),
-                subject,
-                by_digest.get(subject) if subject else None,
-            )
-        )
-    return tuple(plats), tuple(attestations)
 
 
 @dataclass(frozen=True)
@@ -115,6 +53,7 @@ class Outcome:
     fix: str | None = None  # what to run about `error`, when bakeguard knows
     platform_manifests: tuple[PlatformManifest, ...] = ()
     attestations: tuple[Attestation, ...] = ()
+    unverified: tuple[Unverified, ...] = ()  # entries that are not verified platforms
 
     @property
     def digest_ok(self) -> bool:
@@ -150,6 +89,7 @@ class Outcome:
             "fix": self.fix,
             "platform_manifests": [p.to_json() for p in self.platform_manifests],
             "attestations": [a.to_json() for a in self.attestations],
+            "unverified": [u.to_json() for u in self.unverified],
         }
 
 
@@ -184,21 +124,30 @@ class Verifier:
         with signals_interrupt():
             return map_bounded(self.check, exps, self.workers)
 
+    def read(self, ref: Reference) -> tuple[Manifest, Children, tuple[str, ...]]:
+        """What ref holds: its manifest, the platforms, attestations and other entries in
+        it, and the digests of platform manifests its index names that do not resolve."""
+        m = self.registry.manifest(ref, lag_ok=self.lag_ok)
+        if isinstance(m.doc, Index):
+            kids = children(m.doc, m.digest)
+            gone = [
+                p.digest for p in kids.platforms if not self.registry.has_manifest(ref, p.digest)
+            ]
+            return m, kids, tuple(gone)
+        why = m.doc.artifact
+        if why is not None:  # no image, so no config to read a platform from
+            return m, Children((), (), (Unverified(m.digest, m.media_type, None, why),)), ()
+        platform = self.registry.config_platform(ref, m.doc.config).normalized
+        return (
+            m,
+            Children((PlatformManifest(platform, m.digest, m.media_type, m.size),), (), ()),
+            (),
+        )
+
     def check(self, exp: Expectation) -> Outcome:
         ref = Reference.parse(exp.ref)
         try:
-            m = self.registry.manifest(ref, lag_ok=self.lag_ok)
-            missing_children: list[str] = []
-            attestations: tuple[Attestation, ...] = ()
-            if m.is_index:
-                manifests, attestations = children(m.doc)
-                for p in manifests:
-                    if not self.registry.has_manifest(ref, p.digest):
-                        missing_children.append(p.digest)
-            else:
-                cfg = self.registry.blob_json(ref, str(m.doc["config"]["digest"]))
-                manifests = (PlatformManifest(from_oci(cfg), m.digest, m.media_type, m.size),)
-            found = [p.platform for p in manifests]
+            m, kids, missing_children = self.read(ref)
         except RegistryError as e:
             denied = e if isinstance(e, AccessDenied) else None
             return Outcome(
@@ -212,23 +161,22 @@ class Verifier:
                 auth=denied.problem if denied else None,
                 fix=denied.fix if denied else None,
             )
-        found_t = tuple(dict.fromkeys(found))
+        found = tuple(dict.fromkeys(p.platform for p in kids.platforms))
         expected = exp.platforms
-        missing = tuple(p for p in expected if p not in found_t)
-        extra = tuple(p for p in found_t if expected and p not in expected)
         return Outcome(
             exp.target,
             exp.ref,
             expected,
-            found_t,
-            missing,
-            extra,
+            found,
+            tuple(p for p in expected if p not in found),
+            tuple(p for p in found if expected and p not in expected),
             m.digest,
             exp.digest,
             m.media_type,
-            tuple(missing_children),
-            platform_manifests=manifests,
-            attestations=attestations,
+            missing_children,
+            platform_manifests=kids.platforms,
+            attestations=kids.attestations,
+            unverified=kids.unverified,
         )
 
 
@@ -247,15 +195,34 @@ def reach_hint(outcomes: Sequence[Outcome]) -> str | None:
     )
 
 
+FEW = 4  # names a log line shows of a long list (the report keeps them all)
+
+
+def few(items: Sequence[str], n: int = FEW) -> str:
+    """The first n items and how many more: a 5000-entry index is one short line."""
+    if len(items) <= n + 1:
+        return ", ".join(items)
+    return f"{', '.join(items[:n])} and {len(items) - n} more"
+
+
+def unverified_line(entries: Sequence[Unverified]) -> str:
+    shown = [f"{u.digest[:19]}{f' ({u.platform})' if u.platform else ''}: {u.why}" for u in entries]
+    return f"  not verified as a platform: {few(shown, 2)}"
+
+
 def table(outcomes: Sequence[Outcome]) -> str:
-    """The human summary, one line per tag (plus a line per problem)."""
+    """The human summary, one line per tag (plus a line per problem); long lists are cut
+    to their first few names (`few`)."""
     lines = []
     for o in outcomes:
         want = len(o.expected) or 1
         head = f"verify {o.ref} (target {o.target}):"
         if o.ok:
             d = (o.digest or "")[:19]
-            lines.append(f"{head} OK, {len(o.found)}/{want} platforms ({', '.join(o.found)}) {d}")
+            have = len(o.found) - len(o.extra)
+            lines.append(f"{head} OK, {have}/{want} platforms ({few(o.found)}) {d}")
+            if o.unverified:
+                lines.append(unverified_line(o.unverified))
             continue
         lines.append(f"{head} FAILED")
         if o.error:
@@ -263,13 +230,15 @@ def table(outcomes: Sequence[Outcome]) -> str:
         if o.fix:
             lines.append(f"  fix: {o.fix}")
         if o.missing:
-            lines.append(f"  missing: {', '.join(o.missing)}")
+            lines.append(f"  missing: {few(o.missing)}")
         if o.found or not o.error:
-            lines.append(f"  found: {', '.join(o.found) or 'nothing'}")
+            lines.append(f"  found: {few(o.found) or 'nothing'}")
+        if o.unverified:
+            lines.append(unverified_line(o.unverified))
         if o.extra:
-            lines.append(f"  extra: {', '.join(o.extra)}")
+            lines.append(f"  extra: {few(o.extra)}")
         if o.missing_children:
-            lines.append(f"  child manifests missing: {', '.join(o.missing_children)}")
+            lines.append(f"  child manifests missing: {few(o.missing_children)}")
         if not o.digest_ok:
             lines.append(f"  tag digest {o.digest} is not the pushed {o.expected_digest}")
     return "\n".join(lines)

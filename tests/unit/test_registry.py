@@ -12,20 +12,30 @@ from bakeguard.refs import Reference
 from bakeguard.registry import Credentials, Registry, RegistryError, Unreachable
 from bakeguard.registry.errors import ACCEPT
 from bakeguard.registry.hosts import is_insecure
+from bakeguard.registry.manifests import digest_of
 from bakeguard.registry.transport import Request, Response
 
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 INDEX = {
     "schemaVersion": 2,
     "mediaType": "application/vnd.oci.image.index.v1+json",
     "manifests": [
-        {"digest": "sha256:a", "platform": {"os": "linux", "architecture": "amd64"}},
         {
-            "digest": "sha256:att",
+            "mediaType": OCI_MANIFEST,
+            "digest": digest_of(b"a"),
+            "size": 480,
+            "platform": {"os": "linux", "architecture": "amd64"},
+        },
+        {
+            "mediaType": OCI_MANIFEST,
+            "digest": digest_of(b"att"),
+            "size": 840,
             "platform": {"os": "unknown", "architecture": "unknown"},
             "annotations": {"vnd.docker.reference.type": "attestation-manifest"},
         },
     ],
 }
+INDEX_BODY = json.dumps(INDEX).encode()
 
 
 @pytest.mark.parametrize(
@@ -85,8 +95,11 @@ def registry_with(handler, **kw) -> tuple[Registry, list[float]]:  # type: ignor
 def ok_index(request: Request) -> Response:
     return Response(
         200,
-        json_body=INDEX,
-        headers={"Content-Type": str(INDEX["mediaType"]), "Docker-Content-Digest": "sha256:idx"},
+        content=INDEX_BODY,
+        headers={
+            "Content-Type": str(INDEX["mediaType"]),
+            "Docker-Content-Digest": digest_of(INDEX_BODY),
+        },
     )
 
 
@@ -99,7 +112,7 @@ def test_every_manifest_request_accepts_oci_and_docker_types() -> None:
 
     reg, _ = registry_with(handler)
     m = reg.manifest(Reference.parse("ghcr.io/o/r:v1"))
-    assert m.is_index and m.digest == "sha256:idx"
+    assert m.is_index and m.digest == digest_of(INDEX_BODY)
     assert seen and all(a == ACCEPT for a in seen)
     for t in ("oci.image.index", "oci.image.manifest", "manifest.list.v2", "manifest.v2"):
         assert t in ACCEPT

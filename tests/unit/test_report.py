@@ -18,7 +18,8 @@ from bakeguard import __version__, report
 from bakeguard.learned import Learned
 from bakeguard.probe import Builder, EngineInfo, Environment, Node
 from bakeguard.registry import tagstate
-from bakeguard.registry.verify import Attestation, Outcome, PlatformManifest
+from bakeguard.registry.entries import Attestation, PlatformManifest
+from bakeguard.registry.verify import Outcome
 from bakeguard.split.assemble import split_entry
 from bakeguard.versions import parse_buildx_version
 from tests import reports

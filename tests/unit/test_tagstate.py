@@ -51,3 +51,14 @@ def test_a_body_that_is_not_a_json_object_is_the_registrys_error() -> None:
         with pytest.raises(RegistryError, match="not a JSON object"):
             json_object(ref, body, "manifest")
     assert json_object(ref, b'{"a": 1}', "manifest") == {"a": 1}
+
+
+def test_a_tag_holding_thousands_of_platforms_is_one_short_line() -> None:
+    """(An index of 5000 entries: the first few platforms and a count, not a 40 KB line; the
+    report's entry keeps them all.)"""
+    many = tuple(f"linux/arch{i}" for i in range(5000))
+    now = outcome(found=many, missing=THREE, digest="sha256:aa")
+    line = tagstate.line(now, None)
+    assert "holds linux/arch0, linux/arch1, linux/arch2, linux/arch3 and 4996 more" in line
+    assert len(line) < 300
+    assert len(tagstate.entry(now, None)["found"]) == 5000

@@ -16,6 +16,7 @@ import pytest
 
 from bakeguard.refs import Reference
 from bakeguard.registry import Credentials, Registry
+from bakeguard.registry.manifests import IMAGE_CONFIG_TYPES, Descriptor, digest_of
 from bakeguard.registry.proxy import proxy_for
 from bakeguard.registry.transport import Pool, Request, TransportError, follow
 from tests.held import Held
@@ -155,7 +156,8 @@ def test_registry_reads_a_config_blob_its_registry_sends_to_a_cdn(
 ) -> None:
     """Docker Hub and GHCR answer blob GETs with a redirect: a single-platform tag is
     verified through its config blob."""
-    cdn = serve(lambda h: reply(h, 200, json.dumps({"os": "linux"}).encode()))
+    blob = json.dumps({"os": "linux", "architecture": "arm64"}).encode()
+    cdn = serve(lambda h: reply(h, 200, blob))
 
     def registry(h: BaseHTTPRequestHandler) -> None:
         reply(h, 307, Location=f"{cdn.base}/signed")
@@ -163,7 +165,9 @@ def test_registry_reads_a_config_blob_its_registry_sends_to_a_cdn(
     reg_server = serve(registry)
     host = reg_server.base.removeprefix("http://")
     reg = Registry(credentials=Credentials("/nonexistent"))
-    assert reg.blob_json(Reference.parse(f"{host}/o/r:v1"), "sha256:c") == {"os": "linux"}
+    config = Descriptor(IMAGE_CONFIG_TYPES[0], digest_of(blob), len(blob))
+    platform = reg.config_platform(Reference.parse(f"{host}/o/r:v1"), config)
+    assert platform.normalized == "linux/arm64"
     reg.close()
 
 

@@ -3,37 +3,53 @@ attestation's subject, as the tag's own manifest in the registry names them."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
-from bakeguard.registry import Credentials, Registry
+import pytest
+
+from bakeguard.refs import Reference
+from bakeguard.registry import Credentials, Registry, RegistryError
+from bakeguard.registry.entries import children
+from bakeguard.registry.manifests import Index, digest_of
 from bakeguard.registry.transport import Request, Response
-from bakeguard.registry.verify import Expectation, Outcome, Verifier, children
+from bakeguard.registry.verify import Expectation, Outcome, Verifier
+from bakeguard.registry.wire import read_manifest
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 THREE = ("linux/amd64", "linux/arm64", "linux/arm/v7")
+CONFIG = json.dumps({"os": "linux", "architecture": "arm64"}).encode()
+
+
+def d(name: str) -> str:
+    """A well-formed digest, told apart by name."""
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+AMD, ARM64, ARMV7 = d("amd"), d("arm64"), d("armv7")
 
 
 def index_with_attestations() -> dict[str, Any]:
     plats = [
-        ("sha256:amd", {"os": "linux", "architecture": "amd64"}),
-        ("sha256:arm64", {"os": "linux", "architecture": "arm64", "variant": "v8"}),
-        ("sha256:armv7", {"os": "linux", "architecture": "arm", "variant": "v7"}),
+        (AMD, {"os": "linux", "architecture": "amd64"}),
+        (ARM64, {"os": "linux", "architecture": "arm64", "variant": "v8"}),
+        (ARMV7, {"os": "linux", "architecture": "arm", "variant": "v7"}),
     ]
     manifests: list[dict[str, Any]] = [
         {"mediaType": OCI_MANIFEST, "digest": d, "size": 480 + i, "platform": p}
         for i, (d, p) in enumerate(plats)
     ]
-    for d, _p in plats:
+    for digest, _p in plats:
         manifests.append(
             {
                 "mediaType": OCI_MANIFEST,
-                "digest": f"sha256:att-{d[7:]}",
+                "digest": d(f"att-{digest}"),
                 "size": 840,
                 "platform": {"os": "unknown", "architecture": "unknown"},
                 "annotations": {
-                    "vnd.docker.reference.digest": d,
+                    "vnd.docker.reference.digest": digest,
                     "vnd.docker.reference.type": "attestation-manifest",
                 },
             }
@@ -42,8 +58,8 @@ def index_with_attestations() -> dict[str, Any]:
 
 
 class FakeRegistry:
-    """Answers GET of the tag with `doc`, HEAD of any child with 200, a config blob when
-    asked; counts every request."""
+    """Answers GET of the tag with `doc` (and its digest), HEAD of any child with 200, the
+    config blob when asked; counts every request."""
 
     def __init__(self, doc: dict[str, Any], media_type: str) -> None:
         self.doc, self.media_type = doc, media_type
@@ -52,13 +68,14 @@ class FakeRegistry:
     def __call__(self, request: Request) -> Response:
         self.requests.append((request.method, request.url))
         if "/blobs/" in request.url:
-            return Response(200, json_body={"os": "linux", "architecture": "arm64"})
+            return Response(200, content=CONFIG)
         if request.method == "HEAD":
             return Response(200)
+        body = json.dumps(self.doc).encode()
         return Response(
             200,
-            content=json.dumps(self.doc).encode(),
-            headers={"Content-Type": self.media_type, "Docker-Content-Digest": "sha256:tag"},
+            content=body,
+            headers={"Content-Type": self.media_type, "Docker-Content-Digest": digest_of(body)},
         )
 
     def verify(self, refs: list[str], expected: tuple[str, ...] = THREE) -> list[Outcome]:
@@ -74,33 +91,33 @@ def test_an_index_names_each_platform_s_digest_and_each_attestation_s_subject() 
     assert doc["platform_manifests"] == [
         {
             "platform": "linux/amd64",
-            "digest": "sha256:amd",
+            "digest": AMD,
             "media_type": OCI_MANIFEST,
             "size": 480,
         },
         {
             "platform": "linux/arm64",
-            "digest": "sha256:arm64",
+            "digest": ARM64,
             "media_type": OCI_MANIFEST,
             "size": 481,
         },
         {
             "platform": "linux/arm/v7",
-            "digest": "sha256:armv7",
+            "digest": ARMV7,
             "media_type": OCI_MANIFEST,
             "size": 482,
         },
     ]
     assert [(a["subject"], a["subject_platform"]) for a in doc["attestations"]] == [
-        ("sha256:amd", "linux/amd64"),
-        ("sha256:arm64", "linux/arm64"),
-        ("sha256:armv7", "linux/arm/v7"),
+        (AMD, "linux/amd64"),
+        (ARM64, "linux/arm64"),
+        (ARMV7, "linux/arm/v7"),
     ]
     assert doc["attestations"][0] == {
-        "digest": "sha256:att-amd",
+        "digest": d(f"att-{AMD}"),
         "media_type": OCI_MANIFEST,
         "size": 840,
-        "subject": "sha256:amd",
+        "subject": AMD,
         "subject_platform": "linux/amd64",
     }
     # attestations are not platforms
@@ -117,14 +134,18 @@ def test_the_per_platform_answer_costs_no_request_of_its_own() -> None:
     gets = [u for m, u in fake.requests if m == "GET"]
     heads = [u for m, u in fake.requests if m == "HEAD"]
     assert len(gets) == 50 and len(heads) == 150
-    assert not any("att-" in u for u in heads)
+    assert not any(d(f"att-{p}") in u for u in heads for p in (AMD, ARM64, ARMV7))
 
 
 def test_a_single_manifest_tag_is_one_platform_with_the_tag_s_own_digest() -> None:
     manifest = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "config": {"digest": "sha256:cfg", "mediaType": "application/vnd.oci.image.config.v1+json"},
+        "config": {
+            "digest": digest_of(CONFIG),
+            "size": len(CONFIG),
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+        },
         "layers": [],
     }
     fake = FakeRegistry(manifest, OCI_MANIFEST)
@@ -134,7 +155,7 @@ def test_a_single_manifest_tag_is_one_platform_with_the_tag_s_own_digest() -> No
     assert out.to_json()["platform_manifests"] == [
         {
             "platform": "linux/arm64",
-            "digest": "sha256:tag",
+            "digest": digest_of(body),
             "media_type": OCI_MANIFEST,
             "size": len(body),
         }
@@ -147,11 +168,15 @@ def test_an_attestation_about_no_platform_of_the_index_says_so() -> None:
     doc = index_with_attestations()
     doc["manifests"] = doc["manifests"][1:]  # amd64's manifest gone, its attestation kept
     doc["manifests"][-1]["annotations"] = {}
-    plats, atts = children(doc)
+    body = json.dumps(doc).encode()
+    index = read_manifest(Reference.parse("reg.example/o/app:v1"), body, OCI_INDEX, "")
+    assert isinstance(index.doc, Index)
+    kids = children(index.doc, index.digest)
+    plats, atts = kids.platforms, kids.attestations
     assert [p.platform for p in plats] == ["linux/arm64", "linux/arm/v7"]
     assert [(a.subject, a.subject_platform) for a in atts] == [
-        ("sha256:amd", None),
-        ("sha256:arm64", "linux/arm64"),
+        (AMD, None),
+        (ARM64, "linux/arm64"),
         (None, None),
     ]
 
@@ -159,3 +184,21 @@ def test_an_attestation_about_no_platform_of_the_index_says_so() -> None:
 def test_a_failed_read_has_empty_per_platform_lists() -> None:
     out = Outcome("app", "reg.example/o/app:v1", THREE, error="GET ...: 404", status=404)
     assert out.to_json()["platform_manifests"] == [] and out.to_json()["attestations"] == []
+
+
+def test_a_manifest_asked_for_by_digest_is_hashed_against_that_digest() -> None:
+    """A by-digest GET: the body must hash to the digest asked for, whatever the registry
+    announces (before: its Docker-Content-Digest was believed, the body never hashed)."""
+    body = json.dumps(index_with_attestations()).encode()
+    asked = d("another index")
+
+    def send(request: Request) -> Response:
+        headers = {"Content-Type": OCI_INDEX, "Docker-Content-Digest": asked}
+        return Response(200, content=body, headers=headers)
+
+    reg = Registry(credentials=Credentials("/nonexistent"), transport=send, budget=0)
+    ref = Reference.parse(f"reg.example/o/app@{asked}")
+    with pytest.raises(RegistryError, match=f"hashes to {digest_of(body)}, not to the {asked}"):
+        reg.manifest(ref)
+    good = Reference.parse(f"reg.example/o/app@{digest_of(body)}")
+    assert reg.manifest(good).digest == digest_of(body)
