@@ -93,7 +93,7 @@ def _main(argv: Sequence[str] | None) -> int:
         from bakeguard import log
 
         log.configure()
-        log.get().error(e.message())
+        log.get().error(e.lines())
         return e.exit_code
 
 

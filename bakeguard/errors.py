@@ -22,8 +22,12 @@ class BakeguardError(Exception):
         self.what = what
         self.fix = fix
 
+    def lines(self) -> list[str]:
+        """The message as the log shows it: what, then the fix on a line of its own."""
+        return [self.what, f"  fix: {self.fix}"] if self.fix else [self.what]
+
     def message(self) -> str:
-        return f"{self.what}\n  fix: {self.fix}" if self.fix else self.what
+        return "\n".join(self.lines())
 
 
 class UsageError(BakeguardError):

@@ -247,7 +247,7 @@ def reach_hint(outcomes: Sequence[Outcome]) -> str | None:
     )
 
 
-def table(outcomes: Sequence[Outcome]) -> str:
+def table(outcomes: Sequence[Outcome]) -> list[str]:
     """The human summary, one line per tag (plus a line per problem)."""
     lines = []
     for o in outcomes:
@@ -272,7 +272,7 @@ def table(outcomes: Sequence[Outcome]) -> str:
             lines.append(f"  child manifests missing: {', '.join(o.missing_children)}")
         if not o.digest_ok:
             lines.append(f"  tag digest {o.digest} is not the pushed {o.expected_digest}")
-    return "\n".join(lines)
+    return lines
 
 
 RECHECK = "`bakeguard --guard-verify-only ARGS` re-checks without building"
