@@ -94,7 +94,32 @@ def _main(argv: Sequence[str] | None) -> int:
 
         log.configure()
         log.get().error(e.lines())
+        if not e.reported:
+            _report_anyway(args, e.exit_code)
         return e.exit_code
+
+
+def _report_anyway(args: Sequence[str], code: int) -> None:
+    """A run that ended in an error before its session wrote the report (a bad option, a
+    command without a session): the report still says how it ended, when `--guard-report`
+    (or BAKEGUARD_REPORT) names a file that can be written."""
+    from bakeguard import __version__, report
+
+    path = os.environ.get("BAKEGUARD_REPORT") or None
+    for i, a in enumerate(args):
+        if a == "--":
+            break
+        if a.startswith("--guard-report="):
+            path = a.partition("=")[2] or path
+        elif a == "--guard-report" and i + 1 < len(args):
+            path = args[i + 1]
+    if not path:
+        return
+    doc = {"schema": report.SCHEMA, "bakeguard": __version__, "exit_code": code}
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError):  # (a path the error said is unusable)
+        report.write(path, doc)
 
 
 def command(opts: GuardOptions) -> str:

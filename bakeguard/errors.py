@@ -16,6 +16,7 @@ class BakeguardError(Exception):
     """An error bakeguard reports itself: one paragraph saying what went wrong and the fix."""
 
     exit_code = 1
+    reported = False  # the run's report, written already, says how it ended
 
     def __init__(self, what: str, fix: str = "") -> None:
         super().__init__(what)

@@ -47,8 +47,7 @@ def console_line(level: str, message: Lines, colour: bool) -> str:
         first = f"{COLOURS[level]}{first}{RESET}"
         plain = f"{COLOURS[level]}{plain}{RESET}"
     return "\n".join(
-        f"{first if i == 0 else plain} {line}".rstrip()
-        for i, line in enumerate(lines_of(message))
+        f"{first if i == 0 else plain} {line}".rstrip() for i, line in enumerate(lines_of(message))
     )
 
 
@@ -113,12 +112,19 @@ class Json:
 
 
 _console: Console | None = None
+_verbose = False
+
+
+def verbose() -> bool:
+    """Was debug logging asked for (--guard-verbose)?"""
+    return _verbose
 
 
 def configure(verbose: bool = False, environ: Mapping[str, str] | None = None) -> None:
     """Console lines (coloured on a TTY unless NO_COLOR), or JSON lines through structlog
     with BAKEGUARD_LOG_FORMAT=json or when a CI system is detected."""
-    global _console
+    global _console, _verbose
+    _verbose = verbose
     environ = os.environ if environ is None else environ
     if log_format(environ) == "console":
         _console = Console(verbose, console_colour(environ))

@@ -274,6 +274,7 @@ def finishing(session: Session, step: Callable[[], int]) -> int:
         code = step()
     except BakeguardError as e:
         session.finish(e.exit_code)
+        e.reported = True
         raise
     except Interrupted as e:
         session.finish(e.code)

@@ -46,3 +46,9 @@ def lines_of(message: Lines) -> list[str]:
 def is_one_line(text: str, limit: int = 500) -> bool:
     """Printable as it is: no character to escape, at most `limit` characters."""
     return text.isprintable() and len(text) <= limit
+
+
+def emit(line: str) -> None:
+    """One line of a command's own output on stdout (`--guard-doctor`, `--guard-plan`, ...),
+    visible: what it shows from files and registries cannot start a line of its own."""
+    print(visible(line))
