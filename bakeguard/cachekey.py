@@ -192,21 +192,15 @@ def _userinfo(value: object) -> bool:
     return False
 
 
-def write_definition(path: str, text: str) -> None:
-    """Cache a printed definition, unless it holds a value that may be secret (then no file
-    is kept for it: the next run prints it again). The folder of older bakeguards, whose
-    files kept build args, is removed on the first write."""
-    import json
-
+def write_definition(path: str, text: str, doc: object) -> None:
+    """Cache a printed definition (`text`, read as `doc`), unless it holds a value that may
+    be secret (then no file is kept for it: the next run prints it again). The folder of
+    older bakeguards, whose files kept build args, is removed on the first write."""
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         import shutil
 
         shutil.rmtree(os.path.join(os.path.dirname(folder), OLD_DEFINITIONS), ignore_errors=True)
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        doc = None
     if holds_secrets(doc):
         with contextlib.suppress(OSError):
             os.unlink(path)

@@ -57,6 +57,12 @@ class Compat:
     # what runs remembered (bakeguard.learned), below every profile set here
     remembered: Mapping[str, Learned] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # hosts keyed as they are compared, however the maker wrote them (a retry's host
+        # comes from a reference as the user wrote it)
+        object.__setattr__(self, "hosts", {host_key(h): p for h, p in self.hosts.items()})
+        object.__setattr__(self, "remembered", {host_key(h): e for h, e in self.remembered.items()})
+
     @property
     def empty(self) -> bool:
         explicit = self.default in (None, "oci") and all(p == "oci" for p in self.hosts.values())

@@ -66,7 +66,7 @@ def resolve(
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         return None, f"unreadable `bake --print` output: {e}"
     if path:  # (not when it holds a value that may be secret: cachekey.holds_secrets)
-        cachekey.write_definition(path, res.stdout)
+        cachekey.write_definition(path, res.stdout, defn.raw)
     return declared(defn, bake, environ), ""
 
 

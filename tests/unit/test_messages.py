@@ -56,6 +56,8 @@ def test_settings_and_memory_name_hosts_as_docker_does(cache: dict[str, str]) ->
     assert compat.parse("LOCALHOST:5802/=docker-v2").for_host("localhost:5802") == "docker-v2"
     assert compat.parse("https://Reg.Example:443/=oci").for_host("reg.example") == "oci"
     assert compat.parse("index.docker.io=no-attestations").for_host("docker.io") is not None
+    # a retry's profile, for the host as the tag wrote it
+    assert compat.Compat(hosts={"LOCALHOST:5802": "oci"}).for_host("localhost:5802") == "oci"
     learned.learn(cache, "REG.example:5000", "docker-v2", "x")
     remembered = compat.Compat(remembered=learned.load(cache))
     assert remembered.for_host("reg.example:5000") == "docker-v2"

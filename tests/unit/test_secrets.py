@@ -91,9 +91,10 @@ def test_a_definition_that_may_hold_a_secret_is_not_cached(tmp_path: Path) -> No
     old.mkdir(parents=True)
     (old / "k.json").write_text(json.dumps(target(args={"T": TOKEN})))
     path = tmp_path / "bakeguard" / cachekey.DEFINITIONS / "k.json"
-    cachekey.write_definition(str(path), json.dumps(target()))
+    cachekey.write_definition(str(path), json.dumps(target()), target())
     assert path.exists() and mode(path) == 0o600 and not old.exists()
-    cachekey.write_definition(str(path), json.dumps(target(args={"NPM_TOKEN": TOKEN})))
+    with_args = target(args={"NPM_TOKEN": TOKEN})
+    cachekey.write_definition(str(path), json.dumps(with_args), with_args)
     assert not path.exists()
 
 
