@@ -131,6 +131,85 @@ def definition_key(
     return h.hexdigest()[:32]
 
 
+# The cached definitions' folder (under bakeguard's cache). "-2": the folder before held
+# definitions with their build args' values; it is removed when this one is first written.
+DEFINITIONS, OLD_DEFINITIONS = "definitions-2", "definitions"
+# attributes of a cache-from / cache-to / output entry that hold a credential (gha's token,
+# s3's and azblob's keys, ...), by a part of their name
+_CREDENTIAL_WORDS = ("token", "secret", "password", "key")
+
+
+def holds_secrets(doc: object) -> bool:
+    """Does a definition (as `bake --print` prints it, or a generated one) hold a value that
+    may be secret, which bakeguard's cache must not keep: a build arg's value (`args = {
+    NPM_TOKEN = ... }`: bakeguard cannot tell a token from a version), a credential in a
+    cache or output entry, or a URL with a user or password anywhere. `secret` and `ssh`
+    entries name where a secret comes from (a variable, a file, an agent), never its value."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("target"), dict):
+        return True  # (not a definition: nothing of it is kept)
+    for t in doc["target"].values():
+        if not isinstance(t, dict):
+            return True
+        args = t.get("args")
+        if isinstance(args, dict) and any(v not in (None, "") for v in args.values()):
+            return True
+        if args is not None and not isinstance(args, dict):
+            return True
+        for key in ("cache-from", "cache-to", "output"):
+            if any(_credential(e) for e in t.get(key) or ()):
+                return True
+        if _userinfo(t):
+            return True
+    return False
+
+
+def _credential(entry: object) -> bool:
+    if isinstance(entry, dict):
+        keys = [str(k) for k in entry]
+    else:
+        keys = [f.partition("=")[0] for f in str(entry).split(",")]
+    return any(w in k.strip().lower() for k in keys for w in _CREDENTIAL_WORDS)
+
+
+def _userinfo(value: object) -> bool:
+    """A URL naming a user (and maybe a password) anywhere in `value`."""
+    if isinstance(value, str):
+        at = value.find("://")
+        while at >= 0:
+            end = len(value)
+            for stop in "/ ,\"'?#":
+                i = value.find(stop, at + 3)
+                if i >= 0:
+                    end = min(end, i)
+            if "@" in value[at + 3 : end]:
+                return True
+            at = value.find("://", at + 3)
+        return False
+    if isinstance(value, dict):
+        return any(_userinfo(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_userinfo(v) for v in value)
+    return False
+
+
+def write_definition(path: str, text: str, doc: object) -> None:
+    """Cache a printed definition (`text`, read as `doc`), unless it holds a value that may
+    be secret (then no file is kept for it: the next run prints it again). The folder of
+    older bakeguards, whose files kept build args, is removed on the first write."""
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        import shutil
+
+        shutil.rmtree(os.path.join(os.path.dirname(folder), OLD_DEFINITIONS), ignore_errors=True)
+    if holds_secrets(doc):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
+    write_atomic(path, text)
+    with contextlib.suppress(OSError):
+        prune(folder)
+
+
 def prune(folder: str, keep: int = 200) -> None:
     """Keep the newest `keep` cached definitions."""
     files = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json")]

@@ -1,6 +1,12 @@
 """CI systems: GitHub Actions annotations (`::warning`/`::error` workflow commands, on stdout
 as the runner reads them) and a markdown summary in $GITHUB_STEP_SUMMARY; GitLab collapsible
-sections around bakeguard's own blocks. Only for builds: pass-through commands add nothing."""
+sections around bakeguard's own blocks. Only for builds: pass-through commands add nothing.
+
+Everything written here from a record (what registries, files and bake said) is escaped on
+the way out: an annotation's data as the runner decodes it (%25, %0D, %0A) with any other
+control character made visible (bakeguard.text), and each value in the step summary visible
+and unable to close its table cell or code span, so no value can start a workflow command,
+a fake line, or markup of its own."""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from bakeguard.text import visible
 
 CI_VARS = ("GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "JENKINS_URL", "TF_BUILD")
 
@@ -24,8 +32,25 @@ def system(environ: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
+_WORKFLOW_ESCAPES = {"%": "%25", "\r": "%0D", "\n": "%0A"}
+
+
 def _escape(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's data: what the runner decodes back, else visible."""
+    return "".join(_WORKFLOW_ESCAPES.get(c) or visible(c) for c in s)
+
+
+def _text(value: object) -> str:
+    """A value in the summary's markdown: visible, no markup, no cell border."""
+    shown = visible(str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for c in "\\|*_`[]":  # (markdown's own characters, shown as themselves)
+        shown = shown.replace(c, "\\" + c)
+    return shown
+
+
+def _code(value: object) -> str:
+    """A value as a code span of the summary: visible, unable to close the span or cell."""
+    return "`" + visible(str(value)).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def annotate(
@@ -34,8 +59,8 @@ def annotate(
     """A GitHub annotation (level: warning | error | notice); nothing elsewhere."""
     if system(environ) != "github":
         return
-    t = title.replace(",", "%2C").replace("::", "%3A%3A")
-    sys.stdout.write(f"::{level} title={_escape(t)}::{_escape(message)}\n")
+    t = _escape(title).replace(",", "%2C").replace("::", "%3A%3A")
+    sys.stdout.write(f"::{level} title={t}::{_escape(message)}\n")
     sys.stdout.flush()
 
 
@@ -67,28 +92,33 @@ def summary_markdown(record: Mapping[str, Any]) -> str:
     env = record.get("environment") or {}
     if env:
         lines.append(
-            f"buildx `{env.get('buildx') or env.get('buildx_raw')}`, builder "
-            f"`{env.get('builder')}` ({env.get('driver')} driver); mode: "
-            f"**{record.get('mode', '?')}**; exit code {record.get('exit_code')}"
+            f"buildx {_code(env.get('buildx') or env.get('buildx_raw'))}, builder "
+            f"{_code(env.get('builder'))} ({_text(env.get('driver'))} driver); mode: "
+            f"**{_text(record.get('mode', '?'))}**; exit code {_text(record.get('exit_code'))}"
         )
         lines.append("")
     for a in record.get("advisories") or []:
-        lines.append(f"- advisory `{a['id']}`" + ("" if a.get("certain") else " (cannot tell)"))
+        tell = "" if a.get("certain") else " (cannot tell)"
+        lines.append(f"- advisory {_code(a['id'])}{tell}")
     for e in record.get("compat_remembered") or []:
         lines.append(
-            f"- registry `{e['host']}`: {e['profile']} profile, remembered since {e['since']}"
+            f"- registry {_code(e['host'])}: {_text(e['profile'])} profile, remembered since "
+            f"{_text(e['since'])}"
         )
     for d in record.get("compat_detected") or []:
         if d.get("remembered"):
-            lines.append(f"- registry `{d['host']}`: {d['profile']} profile worked, remembered")
+            lines.append(
+                f"- registry {_code(d['host'])}: {_text(d['profile'])} profile worked, remembered"
+            )
     ver = record.get("verification") or []
     if ver:
         lines += ["", "| tag | result | platforms | missing | digest |", "|---|---|---|---|---|"]
         for o in ver:
             lines.append(
-                f"| `{o['ref']}` | {'✅ verified' if o['ok'] else '❌ FAILED'} | "
-                f"{', '.join(o['found']) or '-'} | {', '.join(o['missing']) or '-'} | "
-                f"`{(o.get('digest') or '-')[:19]}` |"
+                f"| {_code(o['ref'])} | {'✅ verified' if o['ok'] else '❌ FAILED'} | "
+                f"{_text(', '.join(o['found']) or '-')} | "
+                f"{_text(', '.join(o['missing']) or '-')} | "
+                f"{_code((o.get('digest') or '-')[:19])} |"
             )
     lines += per_platform(ver)
     return "\n".join(lines) + "\n"
@@ -100,15 +130,18 @@ def per_platform(verification: Sequence[Mapping[str, Any]]) -> list[str]:
     it is long. Nothing when no tag was read."""
     rows = []
     for o in verification:
-        tag = f"`{o['ref']}`"
+        tag = _code(o["ref"])
         for p in o.get("platform_manifests") or []:
             rows.append(
-                f"| {tag} | {p['platform']} | `{p['digest']}` | `{p['media_type'] or '-'}` |"
+                f"| {tag} | {_text(p['platform'])} | {_code(p['digest'])} | "
+                f"{_code(p['media_type'] or '-')} |"
             )
         for a in o.get("attestations") or []:
-            about = a.get("subject_platform") or f"`{(a.get('subject') or '?')[:19]}`"
+            plat = a.get("subject_platform")
+            about = _text(plat) if plat else _code((a.get("subject") or "?")[:19])
             rows.append(
-                f"| {tag} | attestation of {about} | `{a['digest']}` | `{a['media_type'] or '-'}` |"
+                f"| {tag} | attestation of {about} | {_code(a['digest'])} | "
+                f"{_code(a['media_type'] or '-')} |"
             )
     if not rows:
         return []

@@ -93,8 +93,41 @@ def _main(argv: Sequence[str] | None) -> int:
         from bakeguard import log
 
         log.configure()
-        log.get().error(e.message())
+        log.get().error(e.lines())
+        if not e.reported:
+            _report_anyway(args, e.exit_code)
         return e.exit_code
+
+
+def _report_anyway(args: Sequence[str], code: int) -> None:
+    """A run that ended in an error before its session wrote the report (a bad option, a
+    command without a session): the report still says how it ended, when `--guard-report`
+    (or BAKEGUARD_REPORT) names a file that can be written. Its guard: the policy the
+    arguments name, when they name a valid one, else the default."""
+    import contextlib
+
+    from bakeguard import __version__, report
+    from bakeguard.options import GUARD_MODES
+
+    found = {"--guard-report": os.environ.get("BAKEGUARD_REPORT", "")}
+    found["--guard"] = os.environ.get("BAKEGUARD_GUARD", "")
+    for i, a in enumerate(args):  # (by hand: the options' own reading may be what failed)
+        if a == "--":
+            break
+        name, eq, value = a.partition("=")
+        if name in found and (eq or i + 1 < len(args)):
+            found[name] = value if eq else args[i + 1]
+    path, guard = found["--guard-report"], found["--guard"]
+    if not path:
+        return
+    doc = {
+        "schema": report.SCHEMA,
+        "bakeguard": __version__,
+        "guard": guard if guard in GUARD_MODES else "auto",
+        "exit_code": code,
+    }
+    with contextlib.suppress(OSError, ValueError):  # (a path the error said is unusable)
+        report.write(path, doc)
 
 
 def command(opts: GuardOptions) -> str:

@@ -7,7 +7,8 @@
   oci              what BuildKit does by default (a host that needs nothing).
 
 Set per host with BAKEGUARD_COMPAT="host[:port]=PROFILE,..." or for all hosts with a bare
-PROFILE (--guard-compat / BAKEGUARD_COMPAT). Profiles are applied to the generated definition
+PROFILE (--guard-compat / BAKEGUARD_COMPAT); hosts are compared as docker names them
+(bakeguard.compatspec). Profiles are applied to the generated definition
 (never to the user's files). Profiles that earlier runs' retries proved (bakeguard.learned) come
 after every profile set here. `detect` reads a failed push's error text and names the profile
 that fits, for --guard=auto's one retry.
@@ -20,12 +21,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from bakeguard import compatspec
+from bakeguard.compatspec import host_key
 from bakeguard.definition import Output, Target
-from bakeguard.errors import UsageError
 from bakeguard.learned import Learned
 from bakeguard.refs import Reference, alias
 
-PROFILES = ("docker-v2", "no-attestations", "oci")
 STRICTNESS = {"oci": 0, "no-attestations": 1, "docker-v2": 2}
 DESCRIPTIONS = {
     "docker-v2": "Docker schema-2 media types, no attestations",
@@ -56,6 +57,12 @@ class Compat:
     # what runs remembered (bakeguard.learned), below every profile set here
     remembered: Mapping[str, Learned] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # hosts keyed as they are compared, however the maker wrote them (a retry's host
+        # comes from a reference as the user wrote it)
+        object.__setattr__(self, "hosts", {host_key(h): p for h, p in self.hosts.items()})
+        object.__setattr__(self, "remembered", {host_key(h): e for h, e in self.remembered.items()})
+
     @property
     def empty(self) -> bool:
         explicit = self.default in (None, "oci") and all(p == "oci" for p in self.hosts.values())
@@ -70,11 +77,13 @@ class Compat:
         BAKEGUARD_COMPAT / --guard-compat, for it or for every host, wins)."""
         if self._set_for(host) is not None:
             return None
-        return self.remembered.get(host) or self.remembered.get(alias(host))
+        key = host_key(host)
+        return self.remembered.get(key) or self.remembered.get(alias(key))
 
     def _set_for(self, host: str) -> str | None:
         """The profile a setting gives `host` (by either of a loopback registry's names)."""
-        for name in (host, alias(host)):
+        key = host_key(host)
+        for name in (key, alias(key)):
             if name in self.hosts:
                 return self.hosts[name]
         return self.default
@@ -93,26 +102,11 @@ class Compat:
 
 
 def parse(value: str | None) -> Compat:
+    """BAKEGUARD_COMPAT / --guard-compat (compatspec.parse: the same check as before the
+    run, for --guard-plan too)."""
     if not value:
         return Compat()
-    default: str | None = None
-    hosts: dict[str, str] = {}
-    for item in (x.strip() for x in value.split(",")):
-        if not item:
-            continue
-        host, eq, profile = item.rpartition("=")
-        if not eq:
-            host, profile = "", item
-        if profile not in PROFILES:
-            raise UsageError(
-                f"unknown compatibility profile {profile!r} in {value!r}",
-                f"use one of {', '.join(PROFILES)}, as PROFILE or host[:port]=PROFILE",
-            )
-        if host:
-            hosts[host] = profile
-        else:
-            default = profile
-    return Compat(default, hosts)
+    return Compat(*compatspec.parse(value))
 
 
 def apply(raw: Mapping[str, Any], profile: str | None) -> dict[str, Any]:
@@ -191,5 +185,5 @@ def detect(text: str, hosts: Iterable[str]) -> Rejection | None:
                 if host is None and len(hosts) == 1:
                     host = hosts[0]
                 if host:
-                    return Rejection(host, profile, line)
+                    return Rejection(host, profile, compatspec.strip_step(line))
     return None

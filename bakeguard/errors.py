@@ -16,14 +16,19 @@ class BakeguardError(Exception):
     """An error bakeguard reports itself: one paragraph saying what went wrong and the fix."""
 
     exit_code = 1
+    reported = False  # the run's report, written already, says how it ended
 
     def __init__(self, what: str, fix: str = "") -> None:
         super().__init__(what)
         self.what = what
         self.fix = fix
 
+    def lines(self) -> list[str]:
+        """The message as the log shows it: what, then the fix on a line of its own."""
+        return [self.what, f"  fix: {self.fix}"] if self.fix else [self.what]
+
     def message(self) -> str:
-        return f"{self.what}\n  fix: {self.fix}" if self.fix else self.what
+        return "\n".join(self.lines())
 
 
 class UsageError(BakeguardError):

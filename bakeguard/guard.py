@@ -108,7 +108,7 @@ def describe_env(env: Environment) -> str:
     return f"buildx {env.buildx}, {where})"
 
 
-def message(m: Match, env: Environment, action: str) -> str:
+def message(m: Match, env: Environment, action: str) -> list[str]:
     a = m.advisory
     head = f"[{a.id}] {a.title}"
     if not m.certain:
@@ -121,7 +121,7 @@ def message(m: Match, env: Environment, action: str) -> str:
         f"  bakeguard: {action}",
         f"  lasting fix: {a.fix}",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def action_for(opts: GuardOptions, m: Match, decision: Decision) -> str:

@@ -5,6 +5,12 @@ retrying again. Only a retry that worked teaches; BAKEGUARD_COMPAT / --guard-com
 win over what is remembered; `--guard-forget-compat` forgets; BAKEGUARD_COMPAT_MEMORY=false
 (--guard-compat-memory=false) neither uses nor teaches (e.g. runners sharing one cache).
 
+What is read back is checked, field by field, as hostile input (a hand-edited file could
+otherwise put escape sequences or forged lines into the terminal, the CI log and the report):
+the host as docker names a registry (compatspec.is_host, compared as compatspec.host_key),
+a known profile, `since` a real YYYY-MM-DD day, the error one printable line of at most
+ERROR_LIMIT characters. An entry that fails is not remembered.
+
 Light on purpose: the fast paths ask `exists` and `fingerprint` before bake starts, so json
 is imported only to read or write the entries themselves."""
 
@@ -18,12 +24,13 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from bakeguard import locator
+from bakeguard.compatspec import REMEMBERED as KNOWN
+from bakeguard.compatspec import host_key, is_host, strip_step
+from bakeguard.text import is_one_line, one_line
 
 FILE = "registry-profiles.json"
 VERSION = 1
-# the profiles a remembered entry may name (compat.PROFILES, less "oci": a host that needs
-# nothing is never taught); kept here so that reading the file imports nothing heavier
-KNOWN = ("docker-v2", "no-attestations")
+ERROR_LIMIT = 500  # characters of the registry's error line kept
 
 
 class Learned(NamedTuple):
@@ -73,18 +80,46 @@ def load(environ: Mapping[str, str]) -> dict[str, Learned]:
         if isinstance(version, int) and version != VERSION:
             return {}
         entries = doc["hosts"] if isinstance(doc, dict) else {}
-        out = {
-            host: Learned(host, e["profile"], e["since"], e["error"])
-            for host, e in entries.items()
-            if isinstance(e, dict)
-            and e.get("profile") in KNOWN
-            and all(isinstance(e.get(k), str) for k in ("since", "error"))
-        }
+        out: dict[str, Learned] = {}
+        for host, e in entries.items():
+            entry = _entry(host, e)
+            if entry is not None:
+                out.setdefault(entry.host, entry)
     except (ValueError, TypeError, KeyError, AttributeError):
         out = {}
     if not out:
         _remove(p)
     return out
+
+
+def _entry(host: object, e: object) -> Learned | None:
+    """One entry as read back, if every field is what `learn` writes (its host compared as
+    docker names it; an error written before bakeguard dropped bake's step prefix, without
+    it)."""
+    if not isinstance(host, str) or not isinstance(e, dict):
+        return None
+    key = host_key(host)
+    profile, since, error = e.get("profile"), e.get("since"), e.get("error")
+    if not is_host(key) or profile not in KNOWN or not _is_day(since):
+        return None
+    if not isinstance(error, str) or not is_one_line(error, ERROR_LIMIT):
+        return None
+    return Learned(key, str(profile), str(since), strip_step(error))
+
+
+def _is_day(value: object) -> bool:
+    """A real day written YYYY-MM-DD."""
+    if not isinstance(value, str) or len(value) != 10 or value[4] + value[7] != "--":
+        return False
+    if not (value[:4] + value[5:7] + value[8:]).isdigit() or not value.isascii():
+        return False
+    import datetime
+
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def learn(environ: Mapping[str, str], host: str, profile: str, error: str) -> Learned | None:
@@ -96,8 +131,12 @@ def learn(environ: Mapping[str, str], host: str, profile: str, error: str) -> Le
     entries = load(environ)
     if not entries and exists(environ):  # a file `load` left alone is not this one's to write
         return None
-    entry = Learned(host, profile, time.strftime("%Y-%m-%d", time.gmtime()), error[:500])
-    entries[host] = entry
+    key = host_key(host)
+    if not is_host(key):
+        return None
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    entry = Learned(key, profile, day, one_line(strip_step(error), ERROR_LIMIT))
+    entries[key] = entry
     _write(environ, entries)
     return entry
 
@@ -107,7 +146,7 @@ def forget(environ: Mapping[str, str], hosts: Iterable[str]) -> list[Learned]:
     from bakeguard.refs import alias  # (not at the top: the fast paths import this module)
 
     entries = load(environ)
-    wanted = set(hosts)
+    wanted = {"all" if h.strip().lower() == "all" else host_key(h) for h in hosts}
     gone = [e for h, e in entries.items() if "all" in wanted or h in wanted or alias(h) in wanted]
     for e in gone:
         del entries[e.host]

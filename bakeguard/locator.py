@@ -178,14 +178,44 @@ def plugin_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """A cache file, written whole or not at all (a temporary name, then rename); a cache
-    that cannot be written is skipped silently."""
+    """A cache file, written whole or not at all (a temporary name, then rename), readable
+    by its owner alone: 0600, in folders of 0700 from bakeguard's own folder down (a cache
+    shows what was built where; what it holds is no other user's to read). A cache that
+    cannot be written is skipped silently."""
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "w") as f:
+        private_folder(os.path.dirname(path))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with open(fd, "w") as f:
+            os.fchmod(fd, 0o600)  # (a temporary file left by an earlier run keeps its mode)
             f.write(text)
         os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
+    except (OSError, ValueError):  # (ValueError: a NUL in a path)
+        with contextlib.suppress(OSError, ValueError):
             os.unlink(tmp)
+
+
+def private_folder(folder: str) -> None:
+    """`folder` made, and it and every folder between it and bakeguard's own (the nearest
+    named `bakeguard` above it) made or left 0700: a folder an older bakeguard made 0755 is
+    closed to other users."""
+    root = folder
+    while os.path.basename(root) != "bakeguard":
+        parent = os.path.dirname(root)
+        if parent == root:  # not under a bakeguard folder: this one alone
+            root = folder
+            break
+        root = parent
+    chain = [folder]
+    while chain[-1] != root:
+        chain.append(os.path.dirname(chain[-1]))
+    base = os.path.dirname(root)
+    if base and not os.path.isdir(base):
+        os.makedirs(base, mode=0o700, exist_ok=True)  # (XDG asks 0700 of the cache home)
+    for d in reversed(chain):
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            if os.stat(d).st_mode & 0o077:
+                with contextlib.suppress(OSError):  # (another user's folder: left as it is)
+                    os.chmod(d, 0o700)

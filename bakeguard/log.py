@@ -1,6 +1,11 @@
 """bakeguard's own lines, on stderr: every line starts with `bakeguard:` on a console
 (coloured on a TTY unless NO_COLOR); JSON lines through structlog with
-BAKEGUARD_LOG_FORMAT=json or under CI. bake's own output never passes through here."""
+BAKEGUARD_LOG_FORMAT=json or under CI. bake's own output never passes through here.
+
+This is the edge every message passes: a message is one line (a str) or several (a
+sequence of str), and whatever is not printable in a line, a newline included, is escaped
+(bakeguard.text), so text read from a file or a registry can neither drive the terminal nor
+forge a line (a `::error` workflow command, a `bakeguard: verify ... OK`)."""
 
 from __future__ import annotations
 
@@ -8,9 +13,13 @@ import os
 import sys
 from collections.abc import Mapping
 
+from bakeguard.text import lines_of, visible
+
 TYPE_CHECKING = False  # typing is not imported before a fast path's bake starts
 if TYPE_CHECKING:
     from typing import Any
+
+    from bakeguard.text import Lines
 
 COLOURS = {"warning": "\x1b[33m", "error": "\x1b[31m", "debug": "\x1b[2m"}
 RESET = "\x1b[0m"
@@ -29,18 +38,26 @@ def console_colour(environ: Mapping[str, str]) -> bool:
     return sys.stderr.isatty() and "NO_COLOR" not in environ
 
 
-def console_line(level: str, text: str, colour: bool) -> str:
+def console_line(level: str, message: Lines, colour: bool) -> str:
     """One message as the console shows it (the Console logger below, and the fast path's
-    replay of a cached run's messages)."""
+    replay of a cached run's messages): each of its lines visible, after `bakeguard:`."""
     plain = "bakeguard:"
     first = f"bakeguard: {level}:" if level in ("warning", "error") else plain
     if colour and level in COLOURS:
         first = f"{COLOURS[level]}{first}{RESET}"
         plain = f"{COLOURS[level]}{plain}{RESET}"
-    lines = text.splitlines() or [""]
     return "\n".join(
-        f"{first if i == 0 else plain} {line}".rstrip() for i, line in enumerate(lines)
+        f"{first if i == 0 else plain} {line}".rstrip() for i, line in enumerate(lines_of(message))
     )
+
+
+def _with_extras(message: Lines, extras: Mapping[str, Any]) -> Lines:
+    """structlog-style keyword values, after the message's first line."""
+    if not extras:
+        return message
+    lines = [message] if isinstance(message, str) else list(message)
+    said = " ".join(f"{k}={v}" for k, v in extras.items())
+    return [f"{lines[0] if lines else ''} ({said})", *lines[1:]]
 
 
 class Console:
@@ -52,33 +69,62 @@ class Console:
     def __init__(self, verbose: bool, colour: bool) -> None:
         self.verbose, self.colour = verbose, colour
 
-    def _emit(self, level: str, event: str, extras: Mapping[str, Any]) -> None:
-        text = str(event)
-        if extras:
-            text = f"{text} ({' '.join(f'{k}={v}' for k, v in extras.items())})"
-        print(console_line(level, text, self.colour), file=sys.stderr, flush=True)
+    def _emit(self, level: str, event: Lines, extras: Mapping[str, Any]) -> None:
+        line = console_line(level, _with_extras(event, extras), self.colour)
+        print(line, file=sys.stderr, flush=True)
 
-    def debug(self, event: str, **extras: Any) -> None:
+    def debug(self, event: Lines, **extras: Any) -> None:
         if self.verbose:
             self._emit("debug", event, extras)
 
-    def info(self, event: str, **extras: Any) -> None:
+    def info(self, event: Lines, **extras: Any) -> None:
         self._emit("info", event, extras)
 
-    def warning(self, event: str, **extras: Any) -> None:
+    def warning(self, event: Lines, **extras: Any) -> None:
         self._emit("warning", event, extras)
 
-    def error(self, event: str, **extras: Any) -> None:
+    def error(self, event: Lines, **extras: Any) -> None:
+        self._emit("error", event, extras)
+
+
+class Json:
+    """The JSON logger (structlog): one object per message, its lines joined by newlines
+    (which JSON escapes), each line and each keyword value visible."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+
+    def _emit(self, level: str, event: Lines, extras: Mapping[str, Any]) -> None:
+        kept = {k: visible(v) if isinstance(v, str) else v for k, v in extras.items()}
+        getattr(self.logger, level)("\n".join(lines_of(event)), **kept)
+
+    def debug(self, event: Lines, **extras: Any) -> None:
+        self._emit("debug", event, extras)
+
+    def info(self, event: Lines, **extras: Any) -> None:
+        self._emit("info", event, extras)
+
+    def warning(self, event: Lines, **extras: Any) -> None:
+        self._emit("warning", event, extras)
+
+    def error(self, event: Lines, **extras: Any) -> None:
         self._emit("error", event, extras)
 
 
 _console: Console | None = None
+_verbose = False
+
+
+def verbose() -> bool:
+    """Was debug logging asked for (--guard-verbose)?"""
+    return _verbose
 
 
 def configure(verbose: bool = False, environ: Mapping[str, str] | None = None) -> None:
     """Console lines (coloured on a TTY unless NO_COLOR), or JSON lines through structlog
     with BAKEGUARD_LOG_FORMAT=json or when a CI system is detected."""
-    global _console
+    global _console, _verbose
+    _verbose = verbose
     environ = os.environ if environ is None else environ
     if log_format(environ) == "console":
         _console = Console(verbose, console_colour(environ))
@@ -99,9 +145,9 @@ def configure(verbose: bool = False, environ: Mapping[str, str] | None = None) -
     )
 
 
-def get() -> Any:
+def get() -> Console | Json:
     if _console is not None:
         return _console
     import structlog
 
-    return structlog.get_logger()
+    return Json(structlog.get_logger())

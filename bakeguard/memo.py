@@ -5,6 +5,7 @@ modules only: reading them must cost little more than bake's own start."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -57,7 +58,8 @@ class PrintRequest:
                 docker.binary, self.args, files, environ, os.getcwd()
             )
         if self.key is not None:
-            folder = os.path.join(os.path.dirname(cachekey.cache_dir(environ)), "definitions")
+            base = os.path.dirname(cachekey.cache_dir(environ))
+            folder = os.path.join(base, cachekey.DEFINITIONS)
             self.path = os.path.join(folder, f"{self.key}.json")
 
 
@@ -118,7 +120,12 @@ def _split_path(
         learned.fingerprint(environ) if opts.compat_memory else "-",
     )
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
-    return os.path.join(cachekey.cache_dir(environ), f"{digest}.split.json")
+    return os.path.join(cachekey.cache_dir(environ), f"{digest}{SPLIT_SUFFIX}")
+
+
+# A split decision's file. "-2": older bakeguards' (".split.json") kept the generated
+# definition with its build args' values; they are removed when a decision is written.
+SPLIT_SUFFIX, OLD_SPLIT_SUFFIX = ".split-2.json", ".split.json"
 
 
 # the report's keys a split decision keeps for the fast path (what it said before bake)
@@ -130,20 +137,27 @@ def remember_split(
     bake: BakeArgs,
     docker: Docker,
     environ: Mapping[str, str],
-    said: Sequence[tuple[str, str]],
+    said: Sequence[tuple[str, Sequence[str]]],
     record: Mapping[str, Any],
     definition: Mapping[str, Any],
     split: bool,
 ) -> None:
     """Written by the full path when it bakes a generated definition: what it said before
-    bake, the report's mode and advisories, and the definition."""
+    bake, the report's mode and advisories, and the definition; not when the definition
+    holds a value that may be secret (cachekey.holds_secrets: a build arg's, say), which the
+    cache must not keep: such a run takes the full path each time."""
     request = PrintRequest(docker, bake, environ)
     path = _split_path(opts, bake, docker, environ, request)
     if path is None:
         return
+    _forget_old_splits(os.path.dirname(path))
+    if cachekey.holds_secrets(definition):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
     doc = {
         "at": time.time(),
-        "said": list(said),
+        "said": [[level, list(lines)] for level, lines in said],
         "record": {k: record[k] for k in _REMEMBERED_KEYS if k in record},
         "split": split,
         "definition": definition,
@@ -151,6 +165,14 @@ def remember_split(
     import json
 
     cachekey.write_atomic(path, json.dumps(doc))
+
+
+def _forget_old_splits(folder: str) -> None:
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if name.endswith(OLD_SPLIT_SUFFIX):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
 
 
 def split_entry(
@@ -187,7 +209,8 @@ def _is_split_entry(doc: Any) -> bool:
             isinstance(s, list)
             and len(s) == 2
             and s[0] in ("debug", "info", "warning", "error")
-            and isinstance(s[1], str)
+            and isinstance(s[1], list)  # (the message's lines)
+            and all(isinstance(line, str) for line in s[1])
             for s in said
         )
         and isinstance(record, dict)

@@ -200,10 +200,23 @@ def probe(
     raw = _run_probes(docker, name)
     if ttl > 0 and all(v[0] == 0 for v in raw.values()):
         path = _cache_path(docker, name, environ)
-        cachekey.write_atomic(str(path), json.dumps({"at": time.time(), "raw": raw}))
+        kept = {k: [v[0], _kept(str(v[1])), v[2]] for k, v in raw.items()}
+        cachekey.write_atomic(str(path), json.dumps({"at": time.time(), "raw": kept}))
     found = interpret(raw)
     locator.remember(docker.binary, found.engine.buildx_path, environ)
     return found
+
+
+def _kept(text: str) -> str:
+    """A probe's output as its cache keeps it: without the builder's driver options (an
+    `env.AWS_SECRET_ACCESS_KEY=...` for BuildKit's cache, a proxy's password), which
+    `interpret` does not read and the cache must not keep."""
+    return "\n".join(
+        f"{line.partition(':')[0]}: (not kept)"
+        if line.strip().lower().startswith("driver options:")
+        else line
+        for line in text.splitlines()
+    )
 
 
 def _run_probes(docker: Docker, name: str | None) -> dict[str, list[object]]:

@@ -79,22 +79,29 @@ class Profiles:
             kept = applied.remembered_for(host) if applied is not None else None
             why = f"remembered since {kept.since}" if kept else "set in BAKEGUARD_COMPAT"
             log.get().warning(
-                f"the registry {host} rejected the push with the {had} profile ({why}) "
-                f"already applied: {found.line}\n  no profile is stricter, so no retry"
+                [
+                    f"the registry {host} rejected the push with the {had} profile ({why}) "
+                    f"already applied: {found.line}",
+                    "  no profile is stricter, so no retry",
+                ]
             )
             return None
         if self.opts.guard != "auto":
             log.get().warning(
-                f"the registry {host} rejected the push: {found.line}\n"
-                f"  the {profile} profile may fit ({compat_.DESCRIPTIONS[profile]}); untried "
-                f"under --guard={self.opts.guard}: --guard=auto tries it once"
+                [
+                    f"the registry {host} rejected the push: {found.line}",
+                    f"  the {profile} profile may fit ({compat_.DESCRIPTIONS[profile]}); "
+                    f"untried under --guard={self.opts.guard}: --guard=auto tries it once",
+                ]
             )
             return None
         self.rejection = found
         log.get().warning(
-            f"the registry {host} rejected the push in a known way: {found.line}\n"
-            f"  rebuilding from cache, once, with the {profile} profile "
-            f"({compat_.DESCRIPTIONS[profile]})"
+            [
+                f"the registry {host} rejected the push in a known way: {found.line}",
+                f"  rebuilding from cache, once, with the {profile} profile "
+                f"({compat_.DESCRIPTIONS[profile]})",
+            ]
         )
         return compat_.Compat(hosts={host: profile})
 
@@ -152,10 +159,12 @@ class Profiles:
         self.record["compat_detected"][-1]["retry"] = "failed"
         lines = compat_.error_lines(text)
         log.get().error(
-            f"the retry with the {found.profile} profile failed too, so no setting is advised "
-            f"for {found.host}.\n"
-            f"  first push: {found.line}\n"
-            f"  retry: {lines[-1] if lines else 'bake failed (see its output above)'}"
+            [
+                f"the retry with the {found.profile} profile failed too, so no setting is "
+                f"advised for {found.host}.",
+                f"  first push: {found.line}",
+                f"  retry: {lines[-1] if lines else 'bake failed (see its output above)'}",
+            ]
         )
 
     def after_failed_push(self) -> None:

@@ -54,6 +54,9 @@ def read_object(path: str) -> Mapping[str, Any] | None:
 
 
 def write(path: str, data: Mapping[str, Any]) -> None:
+    """The report, as JSON: a string in it holds any character as a JSON escape (json's
+    ensure_ascii), so no control character of what it quotes reaches a terminal that
+    shows the file."""
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if path == "-":
         sys.stdout.write(text)

@@ -65,10 +65,8 @@ def resolve(
         defn = Definition.parse(res.stdout)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         return None, f"unreadable `bake --print` output: {e}"
-    if path:
-        cachekey.write_atomic(path, res.stdout)
-        with contextlib.suppress(OSError):
-            cachekey.prune(os.path.dirname(path))
+    if path:  # (not when it holds a value that may be secret: cachekey.holds_secrets)
+        cachekey.write_definition(path, res.stdout, defn.raw)
     return declared(defn, bake, environ), ""
 
 
@@ -90,7 +88,8 @@ class Session:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     record: dict[str, Any] = field(default_factory=dict)
     warm: Registry | None = None  # the run's registry client, once made (kept_registry)
-    said: list[tuple[str, str]] = field(default_factory=list)  # (level, text) before bake
+    # (level, lines) before bake
+    said: list[tuple[str, list[str]]] = field(default_factory=list)
     # a `bake --print` the command started before importing this module (memo.prefetch_print)
     prefetched: subprocess.Popen[str] | Result | None = None
     # each tag as it was before bake, when read (`read_tags_before`): by reference
@@ -166,15 +165,12 @@ class Session:
             reg.close()
         self.record["verification"] = [o.to_json() for o in outcomes]
         if outcomes:
-            text = table(outcomes)
             with ci.Section("bakeguard_verify", "bakeguard: verification", self.environ):
-                if all(o.ok for o in outcomes):
-                    self.log.info(text)
-                else:
-                    self.log.error(text)
-                    hint = reach_hint(outcomes)
-                    if hint:
-                        self.log.warning(hint)
+                for o in outcomes:  # a tag that passed is no error, beside one that failed
+                    (self.log.info if o.ok else self.log.error)(table([o]))
+                hint = reach_hint(outcomes)
+                if hint:
+                    self.log.warning(hint)
             for o in outcomes:
                 if not o.ok:
                     what = f"missing {', '.join(o.missing)}" if o.missing else (o.error or "")
@@ -224,15 +220,18 @@ class Session:
         self.record["tags"] = [tagstate.entry(o, before.get(r)) for r, o in now.items()]
         with ci.Section("bakeguard_tags", "bakeguard: what the registry holds", self.environ):
             self.log.error(
-                "the push did not end well; the registry holds:\n  "
-                + "\n  ".join(tagstate.summary(now, before))
+                [
+                    "the push did not end well; the registry holds:",
+                    *(f"  {line}" for line in tagstate.summary(now, before)),
+                ]
             )
         self.profiles.after_failed_push()
 
-    def say(self, level: str, text: str) -> None:
-        """A line of the decision, printed before bake (the split fast path replays them)."""
-        self.said.append((level, text))
-        getattr(self.log, level)(text)
+    def say(self, level: str, text: str | Sequence[str]) -> None:
+        """A message of the decision, printed before bake (the split fast path replays them)."""
+        lines = [text] if isinstance(text, str) else list(text)
+        self.said.append((level, lines))
+        getattr(self.log, level)(lines)
 
     def note_env(self, env: probe.Environment) -> None:
         self.record["environment"] = report.environment(env)
@@ -275,6 +274,7 @@ def finishing(session: Session, step: Callable[[], int]) -> int:
         code = step()
     except BakeguardError as e:
         session.finish(e.exit_code)
+        e.reported = True
         raise
     except Interrupted as e:
         session.finish(e.code)

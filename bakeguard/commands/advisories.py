@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from bakeguard import report
 from bakeguard.options import GuardOptions
+from bakeguard.text import emit
 
 
 def list_advisories(opts: GuardOptions, environ: Mapping[str, str]) -> int:
@@ -18,9 +19,7 @@ def list_advisories(opts: GuardOptions, environ: Mapping[str, str]) -> int:
         )
         return 0
     for a in table_:
-        print(
-            f"{a.id}  [{a.level}]  buildx {a.affected}  fixed: {a.fixed or '-'}  ({a.confidence})"
-        )
-        print(f"    {a.title}")
-        print(f"    see: {' '.join(a.references)}")
+        emit(f"{a.id}  [{a.level}]  buildx {a.affected}  fixed: {a.fixed or '-'}  ({a.confidence})")
+        emit(f"    {a.title}")
+        emit(f"    see: {' '.join(a.references)}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bakeguard import __version__, advisories, cachekey, guard, locator, matching, probe
+from bakeguard.text import emit
 
 if TYPE_CHECKING:
     from bakeguard.definition import Definition
@@ -14,8 +15,8 @@ if TYPE_CHECKING:
 def version(session: Session) -> int:
     name = cachekey.builder_name(session.bake.last("--builder"), session.environ)
     env = probe.probe(session.docker, name, session.environ)
-    print(f"bakeguard {__version__}")
-    print(f"buildx {env.buildx} ({env.buildx.raw or 'not found'})")
+    emit(f"bakeguard {__version__}")
+    emit(f"buildx {env.buildx} ({env.buildx.raw or 'not found'})")
     return 0
 
 
@@ -23,7 +24,7 @@ def doctor(session: Session) -> int:
     env_f = session.start_probe()
     defn, why = session.start_resolve().result()
     env = env_f.result()
-    out = print
+    out = emit
     out(f"bakeguard {__version__}")
     out(f"docker: {session.docker.binary}")
     out(f"buildx: {env.buildx} ({env.buildx.raw or 'not found'})")
@@ -72,9 +73,9 @@ def remembered(session: Session) -> None:
 
     entries = learned.load(session.environ)
     if not entries:
-        print("remembered registry profiles: none")
+        emit("remembered registry profiles: none")
         return
-    print("remembered registry profiles (`--guard-forget-compat=HOST` or `=all` forgets):")
+    emit("remembered registry profiles (`--guard-forget-compat=HOST` or `=all` forgets):")
     compat = session.profiles.compat
     for e in entries.values():
         if not session.opts.compat_memory:
@@ -83,7 +84,7 @@ def remembered(session: Session) -> None:
             use = f"not used: BAKEGUARD_COMPAT / --guard-compat give {compat.for_host(e.host)}"
         else:
             use = "used up front"
-        print(f"  {e.host}: {e.profile} since {e.since} ({use}); it had rejected: {e.error}")
+        emit(f"  {e.host}: {e.profile} since {e.since} ({use}); it had rejected: {e.error}")
 
 
 def reachable(session: Session, defn: Definition, env: probe.Environment) -> None:
@@ -101,8 +102,8 @@ def reachable(session: Session, defn: Definition, env: probe.Environment) -> Non
         for host, ref in sorted(hosts.items()):
             try:
                 status, url = reg.ping(ref)
-                print(f"registry {host}: reachable ({url} answered {status})")
+                emit(f"registry {host}: reachable ({url} answered {status})")
             except RegistryError as e:
-                print(f"registry {host}: NOT reachable ({e})")
+                emit(f"registry {host}: NOT reachable ({e})")
     finally:
         reg.close()

@@ -14,6 +14,7 @@ from bakeguard.definition import Definition
 from bakeguard.errors import UsageError
 from bakeguard.hclread import Unsupported, read
 from bakeguard.probe import Environment
+from bakeguard.text import emit
 
 if TYPE_CHECKING:
     from bakeguard.session import Session
@@ -51,7 +52,7 @@ def offline(session: Session) -> tuple[Definition, str]:
 
 
 def plan(session: Session) -> int:
-    out = print
+    out = emit
     env: Environment | None = None
     defn: Definition | None = None
     how = ""

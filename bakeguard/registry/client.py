@@ -28,6 +28,7 @@ from bakeguard.registry.errors import (
 from bakeguard.registry.hosts import Host, is_insecure
 from bakeguard.registry.manifests import Descriptor, Manifest, Platform
 from bakeguard.registry.proxy import is_loopback
+from bakeguard.registry.trace import traced
 from bakeguard.registry.transport import (
     Pool,
     Response,
@@ -94,11 +95,11 @@ class Registry:
 
     def _send(self) -> Send:
         if self.transport is not None:
-            return self.transport
+            return traced(self.transport)  # (traced: each request said, --guard-verbose)
         with self._lock:
             if self._pool is None:
                 self._pool = Pool(self._context, self.timeout, clock=self.clock)
-            return self._pool
+            return traced(self._pool)
 
     def _new_host(self, host: str, scheme: str) -> Host:
         send = self._send()

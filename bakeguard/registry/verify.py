@@ -210,7 +210,7 @@ def unverified_line(entries: Sequence[Unverified]) -> str:
     return f"  not verified as a platform: {few(shown, 2)}"
 
 
-def table(outcomes: Sequence[Outcome]) -> str:
+def table(outcomes: Sequence[Outcome]) -> list[str]:
     """The human summary, one line per tag (plus a line per problem); long lists are cut
     to their first few names (`few`)."""
     lines = []
@@ -241,7 +241,7 @@ def table(outcomes: Sequence[Outcome]) -> str:
             lines.append(f"  child manifests missing: {few(o.missing_children)}")
         if not o.digest_ok:
             lines.append(f"  tag digest {o.digest} is not the pushed {o.expected_digest}")
-    return "\n".join(lines)
+    return lines
 
 
 RECHECK = "`bakeguard --guard-verify-only ARGS` re-checks without building"

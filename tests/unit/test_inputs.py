@@ -447,9 +447,9 @@ def cache_files(ground: Path) -> dict[str, list[Path]]:
             and not f.name.startswith("advisories-")
         ],
         "early": [f for f in files if f.suffix == ".early"],
-        "split": [f for f in files if f.name.endswith(".split.json")],
+        "split": [f for f in files if f.name.endswith(".split-2.json")],
         "advisories": [f for f in files if f.name.startswith("advisories-")],
-        "definitions": sorted((ground / "cache" / "bakeguard" / "definitions").glob("*.json")),
+        "definitions": sorted((ground / "cache" / "bakeguard" / "definitions-2").glob("*.json")),
         "plugins": [probe_dir / "plugins"],
     }
 

@@ -37,12 +37,12 @@ def test_forgetting_one_host_keeps_the_others_and_all_removes_the_file(
     environ: dict[str, str],
 ) -> None:
     learned.learn(environ, "127.0.0.1:5100", "docker-v2", "e1")
-    learned.learn(environ, "other:443", "no-attestations", "e2")
+    learned.learn(environ, "other:8443", "no-attestations", "e2")
     gone = learned.forget(environ, ["localhost:5100"])  # the same registry by its other name
     assert [e.host for e in gone] == ["127.0.0.1:5100"]
-    assert list(learned.load(environ)) == ["other:443"]
+    assert list(learned.load(environ)) == ["other:8443"]
     assert learned.forget(environ, ["nothing:1"]) == []
-    assert [e.host for e in learned.forget(environ, ["all"])] == ["other:443"]
+    assert [e.host for e in learned.forget(environ, ["all"])] == ["other:8443"]
     assert not learned.exists(environ)  # the fast paths are on again
 
 
