@@ -1,8 +1,7 @@
-"""Keeps README's generated tables in sync with the code and data:
-the options table (bakeguard.options.GUARD_SPECS), the advisory table
-(bakeguard/data/advisories.toml) and the report's keys (bakeguard/data/report.schema.json).
-`python scripts/gendocs.py` rewrites README.md; tests/unit/test_docs.py fails when README
-drifts."""
+"""Keeps the generated tables in sync with the code and data: README's options table
+(bakeguard.options.GUARD_SPECS) and advisory table (bakeguard/data/advisories.toml), and
+docs/report.md's keys (bakeguard/data/report.schema.json). `python scripts/gendocs.py`
+rewrites both files; tests/unit/test_docs.py fails when either drifts."""
 
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ from bakeguard.advisories import load  # noqa: E402
 from bakeguard.options import GUARD_SPECS  # noqa: E402
 
 README = ROOT / "README.md"
+REPORT_DOC = ROOT / "docs" / "report.md"
 
 
 def options_table() -> str:
@@ -75,21 +75,27 @@ def report_table() -> str:
     return "\n".join(rows)
 
 
-def render(text: str) -> str:
-    tables = (
-        ("options", options_table()),
-        ("advisories", advisory_table()),
-        ("report", report_table()),
-    )
-    for name, table in tables:
+def _fill(text: str, tables: dict[str, str]) -> str:
+    for name, table in tables.items():
         start, end = f"<!-- {name}:start -->\n", f"\n<!-- {name}:end -->"
         i = text.find(start)
         j = text.find(end, i)
         if i < 0 or j < 0:
-            raise SystemExit(f"README.md lacks the <!-- {name}:start/end --> markers")
+            raise SystemExit(f"the <!-- {name}:start/end --> markers are missing")
         text = text[: i + len(start)] + table + text[j:]
     return text
 
 
+def render(text: str) -> str:
+    """README.md with its tables regenerated."""
+    return _fill(text, {"options": options_table(), "advisories": advisory_table()})
+
+
+def render_report(text: str) -> str:
+    """docs/report.md with its table regenerated."""
+    return _fill(text, {"report": report_table()})
+
+
 if __name__ == "__main__":
     README.write_text(render(README.read_text()))
+    REPORT_DOC.write_text(render_report(REPORT_DOC.read_text()))
