@@ -26,8 +26,8 @@ credentials), `hosts` and `proxy`; `errors`; `verify` proves what a tag holds, `
 says it after a failed push.
 """
 
-from bakeguard.registry.auth import Credentials, Secret
 from bakeguard.registry.client import Registry
+from bakeguard.registry.credentials import Credentials, Secret
 from bakeguard.registry.errors import AccessDenied, Manifest, NotYet, RegistryError, Unreachable
 
 __all__ = [
