@@ -199,7 +199,7 @@ def _check_realm(url: str, realm: str) -> None:
     u = urlsplit(realm)
     registry = urlsplit(url)
     allowed = ("https", "http") if registry.scheme == "http" else ("https",)
-    if u.scheme.lower() in allowed and u.hostname and _printable(realm):
+    if u.scheme.lower() in allowed and u.hostname and "@" not in u.netloc and _printable(realm):
         return
     if registry.scheme == "http":
         want = "an absolute http(s) URL"

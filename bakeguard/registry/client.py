@@ -90,7 +90,9 @@ class Registry:
             return self._keyring
 
     def _new_host(self, host: str, scheme: str) -> Host:
-        return Host(f"{scheme}://{host}", self._keys(), self._send())
+        keys = self._keys()
+        keys.secret(host)  # looked up now: an unreadable entry is warned of whether used or not
+        return Host(f"{scheme}://{host}", keys, self._send())
 
     def _host(self, host: str, deadline: float) -> Host:
         with self._lock:

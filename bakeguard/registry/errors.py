@@ -101,6 +101,8 @@ def transport_error(ref: Reference, what: str, e: TransportError, within: str) -
             f"the registry's answer for {ref} ({what}) is larger than "
             f"{size_text(e.limit or 0)}, the most bakeguard reads of it: not read further ({e})"
         )
+    if e.kind == "bad-url":
+        return RegistryError(f"{registry}: {what} for {ref} was not sent: {e}")
     if e.kind == "timeout-body":
         return RegistryError(
             f"{registry} began to answer {what} for {ref}, but its answer had not ended "

@@ -1,5 +1,6 @@
-"""Sockets whose every wait keeps to the deadline of the request being sent, and what a
-failed request's exception says about how it failed (TransportError.kind).
+"""Sockets whose every wait keeps to the deadline of the request being sent, whether an idle
+one has bytes nobody asked for, and what a failed request's exception says about how it
+failed (TransportError.kind).
 
 Python's socket timeouts are per call, so a server that accepts and never answers, or one
 that sends a byte now and then, would otherwise hold a request for as long as it likes:
@@ -8,6 +9,7 @@ before each blocking call the socket's timeout is set to what is left of the req
 from __future__ import annotations
 
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -98,6 +100,21 @@ def open_connection(address: tuple[str, int], *_ignored: Any) -> socket.socket:
             if isinstance(e, TimeoutError):
                 break  # the deadline is spent: no time for the next address
     raise error or OSError(f"{host}: no address")
+
+
+def waiting(sock: socket.socket | None) -> bool:
+    """Bytes (or the end) a kept-alive connection has waiting that no request asked for: what
+    is left of a body longer than announced, or one sent with an answer to a HEAD. Used again,
+    the connection would read them as the next answer's status line."""
+    if sock is None:
+        return True
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # closed, or a descriptor select cannot watch
+        return True
+    return bool(readable)
 
 
 def kind(e: BaseException) -> str:

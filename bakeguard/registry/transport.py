@@ -24,7 +24,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import select
 import ssl
 import threading
 import time
@@ -37,6 +36,7 @@ from bakeguard.registry.timed import (
     answered,
     bind,
     open_connection,
+    waiting,
 )
 from bakeguard.registry.timed import kind as failure_kind
 
@@ -77,7 +77,8 @@ class TransportError(Exception):
     and for an answer that came but cannot be used: "timeout-body" (its body had not ended
     by the deadline), "short" (broken off before its end), "garbled" (not HTTP: a status
     line or framing that does not parse), "too-large" (more than the request's `limit`,
-    which is then set); "other"."""
+    which is then set); "bad-url" (not an http(s) URL of visible ASCII: nothing sent);
+    "other"."""
 
     def __init__(self, message: str, kind: str = "other", limit: int | None = None) -> None:
         super().__init__(message)
@@ -163,23 +164,8 @@ def _sendable(url: str) -> bool:
     """An absolute http(s) URL of visible ASCII: all a request goes to (a redirect's Location
     or a realm is the registry's text; Go's client refuses other schemes too)."""
     u = urlsplit(url)
-    return u.scheme in ("http", "https") and bool(u.netloc) and all("!" <= c <= "~" for c in url)
-
-
-def _waiting(conn: http.client.HTTPConnection) -> bool:
-    """Bytes (or the end) a kept-alive connection has waiting that no request asked for: what
-    is left of a body longer than announced, or one sent with an answer to a HEAD. Used again,
-    the connection would read them as the next answer's status line."""
-    sock = conn.sock
-    if sock is None:
-        return True
-    if isinstance(sock, ssl.SSLSocket) and sock.pending():
-        return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
+    visible = all("!" <= c <= "~" for c in url)
+    return u.scheme in ("http", "https") and bool(u.hostname) and "@" not in u.netloc and visible
 
 
 def _read(r: http.client.HTTPResponse, request: Request) -> tuple[bytes, bool]:
@@ -235,7 +221,7 @@ class Pool:
                 if not idle:
                     return None
                 conn = idle.pop()
-            if not _waiting(conn):
+            if not waiting(conn.sock):
                 return conn
             conn.close()
 
@@ -271,7 +257,7 @@ class Pool:
     def __call__(self, request: Request) -> Response:
         u = urlsplit(request.url)
         if not _sendable(request.url):
-            raise TransportError(f"{request.url[:200]!r} is not an http(s) URL")
+            raise TransportError(f"{request.url[:200]!r} is not an http(s) URL", "bad-url")
         target = (u.path or "/") + (f"?{u.query}" if u.query else "")
         headers = request.headers
         proxy = proxy_for(u.scheme, u.netloc, self.environ) if u.scheme == "http" else None
@@ -304,7 +290,7 @@ class Pool:
         # An error answer to a HEAD may come with a body HTTP forbids (a front's error page):
         # its Content-Length cannot tell, and the body may still be on its way.
         in_step = whole and not (request.method == "HEAD" and r.status >= 300)
-        if r.will_close or not in_step or _waiting(conn):
+        if r.will_close or not in_step or waiting(conn.sock):
             conn.close()
         else:
             with self._lock:
@@ -349,7 +335,7 @@ def follow(
             return r
         url = urljoin(request.url, location)
         if not _sendable(url):
-            raise TransportError(f"a redirect to {location[:200]!r}, not an http(s) URL", "garbled")
+            raise TransportError(f"a redirect to {location[:200]!r}, not an http(s) URL", "bad-url")
         # 307 and 308 repeat the request as it was, body included; the others drop it
         keeps_body = r.status_code in (307, 308) and request.body is not None
         if keeps_body and origin(url) != request.origin:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -177,9 +178,29 @@ def test_an_https_registry_s_realm_must_be_https(realm: str) -> None:
         return Response(401, headers={"WWW-Authenticate": challenge})
 
     reg = Registry(credentials=Credentials("/nonexistent"), transport=registry, budget=0)
-    with pytest.raises(RegistryError, match=realm):
+    with pytest.raises(RegistryError, match=re.escape(realm)):
         reg.manifest(Reference.parse("reg.example/o/r:v1"))
     assert asked == ["https://reg.example/v2/o/r/manifests/v1"]
+
+
+ANSWERED = "the token endpoint 'https://reg.example/token' of reg.example answered 200"
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>sign in</html>", b"[]", b"null", b'{"token": 5}', b'{"token": "a\\r\\nb"}']
+)
+def test_a_token_answer_without_a_token_is_said_never_a_traceback(body: bytes) -> None:
+    """An HTML login page, a list, null, a number, a token that would split a header."""
+
+    def registry(request: Request) -> Response:
+        if request.path == "/token":
+            return Response(200, content=body)
+        challenge = 'Bearer realm="https://reg.example/token",service="reg"'
+        return Response(401, headers={"WWW-Authenticate": challenge})
+
+    reg = Registry(credentials=Credentials("/nonexistent"), transport=registry, budget=0)
+    with pytest.raises(RegistryError, match=re.escape(ANSWERED)):
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))
 
 
 # ---------------------------------------------------------------- body caps

@@ -398,3 +398,14 @@ def test_an_answer_that_came_but_breaks_says_what_the_registry_did(
     assert not out.ok and out.error is not None and said in out.error
     assert not out.unreachable and reach_hint([out]) is None
     reg.close()
+
+
+@pytest.mark.parametrize(
+    "location", ["file:///etc/passwd", "ftp://127.0.0.1:21/x", "//user:pw@127.0.0.1:9/x"]
+)
+def test_a_redirect_anywhere_but_http_is_not_followed(serve: Serve, location: str) -> None:
+    s = serve(lambda h: reply(h, 307, Location=location))
+    with pytest.raises(TransportError) as e:
+        follow(pool(), Request("GET", f"{s.base}/v2/o/r/manifests/v1"))
+    assert e.value.kind == "bad-url" and repr(location) in str(e.value)
+    assert len(s.seen) == 1
