@@ -38,7 +38,6 @@ from bakeguard.registry.transport import (
 )
 
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
-_NO_SECRET = object()  # Keyring._secrets: not looked up yet
 
 
 def _basic(secret: Secret) -> str:
@@ -71,18 +70,17 @@ class Keyring:
         self.credentials = credentials
         self.send = send
         self._origins: dict[str, _Origin] = {}
-        self._secrets: dict[str, object] = {}
+        self._secrets: dict[str, Secret | None] = {}
         self._lock = threading.Lock()
 
     def secret(self, host: str) -> Secret | None:
         """docker's credentials for host (host[:port]), looked up once."""
         with self._lock:
-            got = self._secrets.get(host, _NO_SECRET)
-        if got is _NO_SECRET:
-            got = self.credentials.lookup(host)
-            with self._lock:
-                got = self._secrets.setdefault(host, got)
-        return got if isinstance(got, Secret) else None
+            if host in self._secrets:
+                return self._secrets[host]
+        found = self.credentials.lookup(host)  # (a credential helper: not under the lock)
+        with self._lock:
+            return self._secrets.setdefault(host, found)
 
     def _state(self, url: str) -> _Origin:
         with self._lock:
@@ -172,8 +170,8 @@ class Keyring:
         try:
             r = follow(self.send, req)
         except TransportError as e:
-            if e.kind != "too-large":
-                raise
+            if e.kind != "too-large":  # said as the request's, naming where it went
+                raise TransportError(f"its token endpoint {_shown(realm)}: {e}", e.kind) from e
             raise RegistryError(
                 f"the token endpoint {_shown(realm)} of {host} answered with more than "
                 f"{size_text(TOKEN_CAP)}: not read further (a token is a few KB)"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bakeguard.refs import Reference
-from bakeguard.registry import Credentials, Registry, RegistryError, Unreachable
+from bakeguard.registry import AccessDenied, Credentials, Registry, RegistryError, Unreachable
 from bakeguard.registry.transport import Request, Response
 from tests.hostile import Host, crossed, hosts
 
@@ -132,6 +132,23 @@ def test_bakeguard_verifies_through_the_redirect_and_no_header_crosses(
     assert res.returncode == 0, res.stderr[-3000:]
     assert "OK, 1/1" in res.stderr
     assert any(s.host == "B" and s.path.startswith("/token") for s in a.log)
+
+
+def test_a_redirect_to_a_host_that_wants_its_own_credentials_names_that_host(
+    ab: tuple[Host, Host], tmp_path: Path
+) -> None:
+    """B's token endpoint wants B's credentials, which docker's config lacks: the 401 is
+    B's, and the fix is to log in to B (A's credentials are never tried there)."""
+    a, b = ab
+    a.user, a.open, a.redirect_to = ("alice", "a-secret"), True, b
+    b.user = ("bob", "b-secret")
+    creds = Credentials(str(docker_config(tmp_path / "docker", a)))
+    reg = Registry(credentials=creds, budget=5)
+    with pytest.raises(AccessDenied) as e:
+        reg.manifest(Reference.parse(f"{a.addr}/o/app:v1"))
+    assert e.value.problem == "no-credentials" and e.value.fix == f"docker login {b.addr}"
+    assert f"{a.addr} had redirected GET to {b.addr}" in str(e.value)
+    assert crossed([a, b]) == []
 
 
 # ---------------------------------------------------------------- realms
@@ -350,3 +367,17 @@ def _watch(pid: int, stop: threading.Event) -> None:
         if rss_kb > RSS_CEILING_MB * 1024 or time.monotonic() - t0 > 60:
             os.kill(pid, 9)
             return
+
+
+def test_a_token_endpoint_that_cannot_be_reached_is_named() -> None:
+    from bakeguard.registry.transport import TransportError
+
+    def registry(request: Request) -> Response:
+        if request.host == "auth.invalid":
+            raise TransportError("gaierror: [Errno -2] Name or service not known", "dns")
+        challenge = 'Bearer realm="https://auth.invalid/token",service="reg"'
+        return Response(401, headers={"WWW-Authenticate": challenge})
+
+    reg = Registry(credentials=Credentials("/nonexistent"), transport=registry, budget=0)
+    with pytest.raises(Unreachable, match=re.escape("token endpoint 'https://auth.invalid/token'")):
+        reg.manifest(Reference.parse("reg.example/o/r:v1"))

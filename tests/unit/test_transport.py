@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import pytest
 
 from bakeguard.refs import Reference
-from bakeguard.registry import Credentials, Registry
+from bakeguard.registry import Credentials, Registry, RegistryError, Unreachable
 from bakeguard.registry.proxy import proxy_for
 from bakeguard.registry.transport import Pool, Request, TransportError, follow
 from tests.held import Held
@@ -409,3 +409,27 @@ def test_a_redirect_anywhere_but_http_is_not_followed(serve: Serve, location: st
         follow(pool(), Request("GET", f"{s.base}/v2/o/r/manifests/v1"))
     assert e.value.kind == "bad-url" and repr(location) in str(e.value)
     assert len(s.seen) == 1
+
+
+@pytest.mark.timeout(20)
+def test_a_body_that_does_not_end_by_the_deadline_says_so(serve: Serve) -> None:
+    """Not "did not answer": the registry answered, and its body kept coming too slowly."""
+
+    def drip(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "1000")
+        h.end_headers()
+        for _ in range(100):
+            h.wfile.write(b"{")
+            time.sleep(0.1)
+
+    s = serve(drip)
+    host = s.base.removeprefix("http://")
+    reg = Registry(credentials=Credentials("/nonexistent"), budget=1)
+    t0 = time.monotonic()
+    with pytest.raises(RegistryError) as e:
+        reg.manifest(Reference.parse(f"{host}/o/r:v1"))
+    assert time.monotonic() - t0 < 3
+    assert "began to answer GET /v2/o/r/manifests/v1" in str(e.value)
+    assert "its answer had not ended within 1 s" in str(e.value)
+    assert not isinstance(e.value, Unreachable)
