@@ -7,7 +7,9 @@ Each mode reproduces something registries in the field do (see shared advisories
   With ``msr_error`` that PUT then answers 404 MANIFEST_UNKNOWN, so bake exits 1 with the
   tag holding one platform, as the lab saw with buildx 0.13.1 and 0.21.1.
 - ``flaky``: every Nth manifest/blob request answers 503 or 429 (alternating) with Retry-After
-  (optionally only for one client, by User-Agent).
+  (optionally only for one client, by User-Agent). With ``flaky_head_body`` those answers to a
+  HEAD carry their body too, which HTTP forbids, as a front that writes its error page
+  whatever the method (a moment after the head, as a second write).
 - ``lag``: a manifest GET/HEAD by tag answers 404 for N seconds after that tag was PUT.
 - ``docker-v2-only``: a PUT of any OCI media type answers 400 MANIFEST_INVALID.
 - ``reject-indexes``: a PUT of any index (OCI or Docker manifest list) answers 400
@@ -79,6 +81,7 @@ class Modes:
     flaky_every: int = 0  # 0 = off
     flaky_retry_after: int = 0
     flaky_agent: str = ""  # only requests whose User-Agent contains this (imagetools: containerd/)
+    flaky_head_body: bool = False  # flaky answers to HEAD carry their body (HTTP forbids it)
     lag_seconds: float = 0.0
     docker_v2_only: bool = False
     no_attestations: bool = False
@@ -306,12 +309,13 @@ class _Handler(BaseHTTPRequestHandler):
                 n = front.counter
             if n % modes.flaky_every == 0:
                 status = 503 if (n // modes.flaky_every) % 2 else 429
-                return self._fail(
-                    status,
-                    "UNAVAILABLE" if status == 503 else "TOOMANYREQUESTS",
-                    "front: flaky mode",
-                    [("Retry-After", str(modes.flaky_retry_after))],
-                )
+                code = "UNAVAILABLE" if status == 503 else "TOOMANYREQUESTS"
+                retry = [("Retry-After", str(modes.flaky_retry_after))]
+                self._fail(status, code, "front: flaky mode", retry)
+                if modes.flaky_head_body and self.command == "HEAD":
+                    time.sleep(0.02)  # the body a moment after the head, as its own write
+                    self.wfile.write(_error(code, "front: flaky mode"))
+                return None
 
         deny = modes.deny_writes_agent
         if m and self.command == "PUT" and deny and deny in agent:

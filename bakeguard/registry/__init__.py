@@ -9,8 +9,13 @@ writing an index under a tag, the way docker does it.
   `auth` entry docker could not read either is no credentials, with a warning. A 401 says
   whether there were no credentials or they were refused, a 403 that the account lacks the
   rights; each with its fix (AccessDenied).
+- Credentials and tokens kept per host (auth.Keyring, containerd's and docker's rule): a
+  request and each of its redirects carry only their own host's; a challenge is answered
+  with the challenging host's own credentials, or none; a Bearer realm only when https (http
+  for a plain-HTTP registry), else an error naming it, nothing sent.
 - HTTP/1.1 from bakeguard.registry.transport (the standard library's http.client, kept-alive
-  connections); redirects followed, credentials kept to the registry's own host.
+  connections used again only while in step); redirects followed to http(s) only; every
+  body read up to a cap (manifest 4 MiB as containerd's, token 1 MiB, error 64 KiB).
 - TLS with the system CAs plus `<certs dir>/HOST/ca.crt` (default /etc/docker/certs.d,
   BAKEGUARD_CERTS_DIR for tests); plain HTTP for loopback registries and those the engine
   lists as insecure, after HTTPS failed, as docker does.
@@ -24,14 +29,15 @@ writing an index under a tag, the way docker does it.
 Every answer is read by `wire` into `manifests`' frozen types, checked against its digest
 and the OCI spec's shape; a malformed one is `Malformed`, a RegistryError (exit 3).
 
-Modules: `client` (the protocol) on `transport` (HTTP/1.1) with `auth` (docker's
-credentials), `hosts` and `proxy`; `errors`; `wire` and `manifests` (what answers say);
-`verify` proves what a tag holds (`entries`: what each entry of its index is), `tagstate`
-says it after a failed push.
+Modules: `client` (the protocol) on `transport` (HTTP/1.1, its deadlines in `timed`) with
+`auth` (challenges answered per host), `credentials` (docker's), `hosts`, `proxy` and `pacing`
+(the retry rules); `errors`; `wire` and `manifests` (what answers say); `verify` proves what a
+tag holds (`entries`: what each entry of its index is), `tagstate` says it after a failed push;
+`trace` logs each request under --guard-verbose.
 """
 
-from bakeguard.registry.auth import Credentials, Secret
 from bakeguard.registry.client import Registry
+from bakeguard.registry.credentials import Credentials, Secret
 from bakeguard.registry.errors import AccessDenied, NotYet, RegistryError, Unreachable
 from bakeguard.registry.manifests import Manifest
 from bakeguard.registry.wire import Malformed

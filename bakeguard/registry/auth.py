@@ -1,142 +1,41 @@
-"""Credentials as docker keeps them (config.json's `auths`, `credsStore`, `credHelpers`) and
-the answer to a registry's 401 challenge: basic auth or the bearer token flow. Never logged;
-an `auth` entry docker could not read either is no credentials, with a warning."""
+"""The answer to a registry's 401 challenge (basic auth, or the bearer token flow), kept per
+host, as containerd and docker keep it.
+
+The rule (containerd, core/remotes/docker/authorizer.go: `handlers` "indexed by host name";
+AddResponses takes the host of the last response, after redirects, and asks for that host's
+credentials; Authorize, also called for every redirect (resolver.go, CheckRedirect), sets
+only the Authorization of the request's own host; docker's daemon gives the credentials of
+the configured host only and answers another host's challenge anonymously, moby
+daemon/containerd/resolver.go, authorizerFromAuthConfig):
+
+- credentials and tokens are kept per origin (scheme://host:port); a request, and each of
+  its redirects, carries only the Authorization its own origin earned;
+- a challenge is answered with the credentials docker's config holds for the host that sent
+  it (or anonymously), never with those of the host a request started at;
+- a Bearer realm is used only when it is an absolute https URL, or http when the challenging
+  registry is itself plain HTTP (as docker allows for an insecure registry); anything else
+  is refused naming the realm, before any request is sent to it.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from bakeguard.refs import DOCKER_HUB
+from bakeguard.registry.credentials import Credentials, Secret
 from bakeguard.registry.errors import RegistryError
 from bakeguard.registry.transport import (
+    TOKEN_CAP,
     Request,
     Send,
+    TransportError,
     follow,
+    origin,
+    size_text,
 )
-
-HUB_AUTH_KEY = "https://index.docker.io/v1/"
-
-
-@dataclass(frozen=True)
-class Secret:
-    username: str
-    password: str  # or an identity token when username is "<token>"
-
-    def __repr__(self) -> str:  # never print a credential
-        return f"Secret(username={self.username!r}, password=***)"
-
-
-def _warn(text: str) -> None:
-    from bakeguard import log
-
-    log.get().warning(text)
-
-
-class Credentials:
-    """Reads docker's config.json the way the CLI does; helpers run through bakeguard.docker.
-    What cannot be read (an `auth` that is not base64 of user:password) counts as no
-    credentials, and `warn` says so once per host."""
-
-    def __init__(
-        self,
-        config_dir: str | None = None,
-        helper: Callable[[str, str], Mapping[str, str] | None] | None = None,
-        warn: Callable[[str], None] = _warn,
-    ) -> None:
-        self.dir = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
-        self._helper = helper
-        self._warn = warn
-        self._warned: set[str] = set()
-        self._lock = threading.Lock()
-        try:
-            config = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            config = {}
-        self.config: Mapping[str, Any] = config if isinstance(config, dict) else {}
-
-    @property
-    def path(self) -> Path:
-        return self.dir / "config.json"
-
-    def _unreadable(self, host: str, key: str, why: str) -> None:
-        with self._lock:
-            if host in self._warned:
-                return
-            self._warned.add(host)
-        self._warn(
-            f"the credentials for {host} in {self.path} (auths[{key!r}]) are unreadable "
-            f"({why}): going on without credentials for {host}; fix: docker login {host}"
-        )
-
-    def _keys(self, host: str) -> list[str]:
-        if host == DOCKER_HUB:
-            return [HUB_AUTH_KEY, DOCKER_HUB, "index.docker.io", "registry-1.docker.io"]
-        return [
-            host,
-            f"https://{host}",
-            f"http://{host}",
-            f"https://{host}/v1/",
-            f"https://{host}/v2/",
-        ]
-
-    def _run_helper(self, name: str, host: str) -> Secret | None:
-        if self._helper is None:
-            from bakeguard.docker import credential_helper
-
-            self._helper = credential_helper
-        server = HUB_AUTH_KEY if host == DOCKER_HUB else host
-        got = self._helper(name, server)
-        if not got or not got.get("Secret"):
-            return None
-        return Secret(got.get("Username", ""), got["Secret"])
-
-    def lookup(self, host: str) -> Secret | None:
-        helpers = _mapping(self.config.get("credHelpers"))
-        for key in self._keys(host):
-            if key in helpers:
-                return self._run_helper(str(helpers[key]), host)
-        auths = _mapping(self.config.get("auths"))
-        for key in self._keys(host):
-            entry = auths.get(key)
-            if not entry:
-                continue
-            if not isinstance(entry, Mapping):
-                self._unreadable(host, key, "not an object")
-                return None
-            if entry.get("identitytoken"):
-                return Secret("<token>", str(entry["identitytoken"]))
-            if entry.get("auth"):
-                # as the docker CLI reads it: standard base64 of "user:password", user not empty
-                try:
-                    raw = base64.b64decode(str(entry["auth"]), validate=True).decode()
-                except ValueError:
-                    self._unreadable(host, key, "its auth is not base64")
-                    return None
-                user, colon, pw = raw.partition(":")
-                if not colon or not user:
-                    self._unreadable(host, key, "its auth is not base64 of user:password")
-                    return None
-                return Secret(user, pw)
-            if entry.get("username"):
-                return Secret(str(entry["username"]), str(entry.get("password", "")))
-        store = self.config.get("credsStore")
-        if store:
-            return self._run_helper(str(store), host)
-        return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
 
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
@@ -145,63 +44,186 @@ def _basic(secret: Secret) -> str:
     return "Basic " + base64.b64encode(f"{secret.username}:{secret.password}".encode()).decode()
 
 
-class TokenAuth:
-    """Basic or Bearer, whichever the registry's 401 challenge asks for; tokens cached, and
-    the last answer sent with later requests up front."""
+def _shown(text: str) -> str:
+    """A registry's text in a message: quoted, control characters escaped, bounded."""
+    return repr(text[:200] + ("..." if len(text) > 200 else ""))
 
-    def __init__(self, secret: Secret | None, send: Send) -> None:
-        self.secret = secret
-        self.send = send
+
+class BadRealm(RegistryError):
+    """A Bearer challenge whose realm bakeguard will not send a request to."""
+
+
+class _Origin:
+    """What one origin earned: its tokens by (realm, service, scope), and the last answer,
+    sent up front with its later requests."""
+
+    def __init__(self) -> None:
         self.tokens: dict[tuple[str, str, str], str] = {}
         self.last: str | None = None
-        self.lock = threading.Lock()
 
-    def answer(self, challenge: str, deadline: float | None = None) -> str | None:
-        """The Authorization header for this challenge (None: nothing to answer with, or the
-        token endpoint refused what was sent: the registry's own 401 then stands)."""
-        header = self._answer(challenge, deadline)
-        if header is not None:
-            with self.lock:
-                self.last = header
-        return header
 
-    def _answer(self, challenge: str, deadline: float | None) -> str | None:
-        scheme, _, params_s = challenge.partition(" ")
+class Keyring:
+    """Authorization per origin for one run: `authorize` sets a request's, `answer` answers
+    the 401 challenge of the origin a request ended at."""
+
+    def __init__(self, credentials: Credentials, send: Send) -> None:
+        self.credentials = credentials
+        self.send = send
+        self._origins: dict[str, _Origin] = {}
+        self._secrets: dict[str, Secret | None] = {}
+        self._lock = threading.Lock()
+
+    def secret(self, host: str) -> Secret | None:
+        """docker's credentials for host (host[:port]), looked up once."""
+        with self._lock:
+            if host in self._secrets:
+                return self._secrets[host]
+        found = self.credentials.lookup(host)  # (a credential helper: not under the lock)
+        with self._lock:
+            return self._secrets.setdefault(host, found)
+
+    def _state(self, url: str) -> _Origin:
+        with self._lock:
+            return self._origins.setdefault(origin(url), _Origin())
+
+    def current(self, url: str) -> str | None:
+        """The Authorization a request to url carries now (None: none)."""
+        with self._lock:
+            state = self._origins.get(origin(url))
+            return state.last if state else None
+
+    def authorize(self, request: Request) -> None:
+        """The request's Authorization: its own origin's, or none (follow calls this for
+        every hop, so that a redirect to another host carries nothing of the first's)."""
+        last = self.current(request.url)
+        if last is None:
+            request.headers.pop("Authorization", None)
+        else:
+            request.headers["Authorization"] = last
+
+    def answer(self, url: str, challenge: str, deadline: float | None = None) -> bool:
+        """Answer the 401 challenge `url` got: True when there is a new Authorization to send
+        again with (False: nothing to answer with, or what was sent was refused; the 401
+        stands). Raises BadRealm for a realm bakeguard sends nothing to."""
+        sent = self.current(url)
+        header = self._answer(url, challenge, sent, deadline)
+        if header is None or header == sent:
+            return False
+        state = self._state(url)
+        with self._lock:
+            state.last = header
+        return True
+
+    def _answer(
+        self, url: str, challenge: str, sent: str | None, deadline: float | None
+    ) -> str | None:
+        scheme, _, params_s = challenge.strip().partition(" ")
         params = dict(_CHALLENGE.findall(params_s))
+        secret = self.secret(urlsplit(url).netloc)
         if scheme.lower() == "basic":
-            return None if self.secret is None else _basic(self.secret)
+            return None if secret is None else _basic(secret)
         if scheme.lower() != "bearer" or "realm" not in params:
             return None
-        key = (params["realm"], params.get("service", ""), params.get("scope", ""))
-        with self.lock:
-            if key in self.tokens:
-                return f"Bearer {self.tokens[key]}"
-        query = {k: v for k, v in (("service", key[1]), ("scope", key[2])) if v}
-        if self.secret and self.secret.username == "<token>":
+        realm = params["realm"]
+        _check_realm(url, realm)
+        key = (realm, params.get("service", ""), params.get("scope", ""))
+        state = self._state(url)
+        with self._lock:
+            cached = state.tokens.get(key)
+        if cached is not None and f"Bearer {cached}" != sent:
+            return f"Bearer {cached}"
+        # none yet, or the one sent was refused (expired): a new one, once
+        token = self._fetch(url, key, secret, deadline)
+        if token is None:
+            return None
+        with self._lock:
+            state.tokens[key] = token
+        return f"Bearer {token}"
+
+    def _fetch(
+        self,
+        url: str,
+        key: tuple[str, str, str],
+        secret: Secret | None,
+        deadline: float | None,
+    ) -> str | None:
+        """A token from the realm, asked with the challenging host's own credentials (or
+        none); None when the endpoint refuses them (401/403)."""
+        realm, service, scope = key
+        query = {k: v for k, v in (("service", service), ("scope", scope)) if v}
+        if secret and secret.username == "<token>":
             form = {
                 **query,
                 "grant_type": "refresh_token",
-                "refresh_token": self.secret.password,
+                "refresh_token": secret.password,
                 "client_id": "bakeguard",
             }
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
-            req = Request("POST", key[0], headers, urlencode(form).encode(), deadline)
+            body = urlencode(form).encode()
+            req = Request("POST", realm, headers, body, deadline, TOKEN_CAP)
         else:
-            headers = {"Authorization": _basic(self.secret)} if self.secret else {}
-            sep = "&" if "?" in key[0] else "?"
-            url = f"{key[0]}{sep}{urlencode(query)}" if query else key[0]
-            req = Request("GET", url, headers, deadline=deadline)
-        r = follow(self.send, req)
+            headers = {"Authorization": _basic(secret)} if secret else {}
+            sep = "&" if "?" in realm else "?"
+            target = f"{realm}{sep}{urlencode(query)}" if query else realm
+            req = Request("GET", target, headers, None, deadline, TOKEN_CAP)
+        host = urlsplit(url).netloc
+        try:
+            r = follow(self.send, req)
+        except TransportError as e:
+            if e.kind != "too-large":  # said as the request's, naming where it went
+                raise TransportError(f"its token endpoint {_shown(realm)}: {e}", e.kind) from e
+            raise RegistryError(
+                f"the token endpoint {_shown(realm)} of {host} answered with more than "
+                f"{size_text(TOKEN_CAP)}: not read further (a token is a few KB)"
+            ) from e
         if r.status_code in (401, 403):
             return None
         if r.status_code != 200:
             raise RegistryError(
-                f"token endpoint {key[0]} answered {r.status_code}",
+                f"the token endpoint {_shown(realm)} of {host} answered {r.status_code}",
                 r.status_code,
                 transient=r.status_code == 429 or r.status_code >= 500,
             )
-        body = r.json()
-        token = str(body.get("token") or body.get("access_token") or "")
-        with self.lock:
-            self.tokens[key] = token
-        return f"Bearer {token}"
+        return _token(r.content, realm, host)
+
+
+def _printable(text: str) -> bool:
+    """Visible ASCII only: what a URL or a header value may hold as sent."""
+    return all("!" <= c <= "~" for c in text)
+
+
+def _check_realm(url: str, realm: str) -> None:
+    """An absolute https realm; http only when the challenging registry is plain HTTP."""
+    u = urlsplit(realm)
+    registry = urlsplit(url)
+    allowed = ("https", "http") if registry.scheme == "http" else ("https",)
+    if u.scheme.lower() in allowed and u.hostname and "@" not in u.netloc and _printable(realm):
+        return
+    if registry.scheme == "http":
+        want = "an absolute http(s) URL"
+    else:
+        want = "an absolute https URL (http only for a registry that is itself plain HTTP)"
+    raise BadRealm(
+        f"{registry.netloc} asks for a token from the realm {_shown(realm)}, which is not "
+        f"{want}: bakeguard sent nothing there. Check the registry's token auth settings "
+        "(or a proxy in front of it rewriting its WWW-Authenticate header)"
+    )
+
+
+def _token(body: bytes, realm: str, host: str) -> str:
+    """The token of a token endpoint's answer: a JSON object with a non-empty string
+    `token` or `access_token` (distribution's token spec); anything else is said as the
+    endpoint's error, never a traceback."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    token = None
+    if isinstance(doc, dict):
+        token = doc.get("token") or doc.get("access_token")
+    if not isinstance(token, str) or not token or not _printable(token):
+        raise RegistryError(
+            f"the token endpoint {_shown(realm)} of {host} answered 200 without a token "
+            "(not a JSON object with a `token` or `access_token` string)"
+        )
+    return token

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bakeguard.refs import Reference
-from bakeguard.registry.auth import Credentials, TokenAuth
+from bakeguard.registry.auth import Keyring
+from bakeguard.registry.credentials import Credentials
 from bakeguard.registry.errors import (
     ACCEPT,
     AccessDenied,
@@ -23,13 +25,15 @@ from bakeguard.registry.errors import (
     RegistryError,
     Unreachable,
     access_denied,
-    unreachable_error,
+    transport_error,
 )
-from bakeguard.registry.hosts import Host, is_insecure
+from bakeguard.registry.hosts import Host, is_insecure, tls_context
 from bakeguard.registry.manifests import Descriptor, Manifest, Platform
 from bakeguard.registry.proxy import is_loopback
 from bakeguard.registry.trace import traced
 from bakeguard.registry.transport import (
+    CONFIG_CAP,
+    MANIFEST_CAP,
     Pool,
     Response,
     Send,
@@ -37,15 +41,6 @@ from bakeguard.registry.transport import (
 )
 from bakeguard.registry.wire import config_platform, error_text, read_manifest
 from bakeguard.retry import first_then_retrying
-
-# No answer at all (a refused connection, a name that does not resolve, a connection closed
-# unanswered): right after a push that worked, that is almost never a passing state of the
-# registry but this machine's view of it (another network, a proxy, a name only the engine
-# resolves), and waiting out the budget would only delay saying so. Two quick retries, under
-# a second in all, still cover what is passing: a registry or its load balancer restarting,
-# a resolver's momentary failure.
-UNREACHABLE_TRIES = 3
-UNREACHABLE_PAUSE = 0.25  # seconds before the 2nd try; twice that before the 3rd
 
 
 @dataclass
@@ -66,30 +61,17 @@ class Registry:
     _started: float | None = None  # on clock: when the budget started
     _hosts: dict[str, Host] = field(default_factory=dict)
     _pool: Pool | None = None
+    _keyring: Keyring | None = None  # credentials and tokens, per origin (auth.Keyring)
     _contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -------------------------------------------------------------- connections
 
     def _context(self, host: str) -> ssl.SSLContext:
-        """TLS for host: the system CAs plus certs.d's (and its client certificate); no
-        verification for an insecure registry without a CA of its own."""
         with self._lock:
             if host in self._contexts:
                 return self._contexts[host]
-        ca_dirs = (self.certs_dir / host, self.certs_dir / host.replace("127.0.0.1", "localhost"))
-        if is_insecure(host, self.insecure) and not (self.certs_dir / host).is_dir():
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        else:
-            ctx = ssl.create_default_context()
-            for d in ca_dirs:
-                for ca in sorted(d.glob("*.crt")) if d.is_dir() else []:
-                    ctx.load_verify_locations(cafile=str(ca))
-                cert, key = d / "client.cert", d / "client.key"
-                if cert.exists() and key.exists():
-                    ctx.load_cert_chain(str(cert), str(key))
+        ctx = tls_context(host, self.certs_dir, self.insecure)
         with self._lock:
             return self._contexts.setdefault(host, ctx)
 
@@ -101,9 +83,17 @@ class Registry:
                 self._pool = Pool(self._context, self.timeout, clock=self.clock)
             return traced(self._pool)
 
-    def _new_host(self, host: str, scheme: str) -> Host:
+    def _keys(self) -> Keyring:
         send = self._send()
-        return Host(f"{scheme}://{host}", TokenAuth(self.credentials.lookup(host), send), send)
+        with self._lock:
+            if self._keyring is None:
+                self._keyring = Keyring(self.credentials, send)
+            return self._keyring
+
+    def _new_host(self, host: str, scheme: str) -> Host:
+        keys = self._keys()
+        keys.secret(host)  # looked up now: an unreadable entry is warned of whether used or not
+        return Host(f"{scheme}://{host}", keys, self._send())
 
     def _host(self, host: str, deadline: float) -> Host:
         with self._lock:
@@ -138,6 +128,7 @@ class Registry:
         with self._lock:
             pool, self._pool = self._pool, None
             self._hosts.clear()
+            self._keyring = None
         if pool is not None:
             pool.close()
 
@@ -169,42 +160,9 @@ class Registry:
 
     def _retrying(self, transient: Callable[[BaseException], bool]) -> Any:
         """The shared retry rules (made only once a request has failed: bakeguard.retry)."""
-        from tenacity import RetryCallState, Retrying, retry_if_exception
-        from tenacity.wait import wait_exponential_jitter
+        from bakeguard.registry.pacing import retrying
 
-        backoff = wait_exponential_jitter(multiplier=0.2, max=5)
-        # a retry needs time to run: pauses end this much before the deadline, or the last
-        # try would have none and the run end on a timeout rather than the registry's answer
-        reserve = min(1.0, self.budget / 10)
-        decided: dict[int, float | None] = {}  # attempt number: the pause, None to stop
-
-        def decide(rs: RetryCallState) -> float | None:
-            """After a failed attempt: the pause before the next, or None to stop. (tenacity
-            asks `stop` and `wait` in an order that changed between its versions.)"""
-            if rs.attempt_number in decided:
-                return decided[rs.attempt_number]
-            exc = rs.outcome.exception() if rs.outcome else None
-            pause: float | None = None
-            if self.budget > 0 and isinstance(exc, RegistryError):
-                if isinstance(exc, Unreachable):
-                    if not exc.timed_out and rs.attempt_number < UNREACHABLE_TRIES:
-                        pause = UNREACHABLE_PAUSE * rs.attempt_number
-                elif exc.retry_after is not None:
-                    pause = exc.retry_after
-                else:
-                    pause = backoff(rs)
-                left = self._deadline() - self.clock() - reserve
-                pause = None if pause is None or left <= 0 else min(pause, left)
-            decided[rs.attempt_number] = pause
-            return pause
-
-        return Retrying(
-            retry=retry_if_exception(transient),
-            stop=lambda rs: decide(rs) is None,
-            wait=lambda rs: decide(rs) or 0.0,
-            sleep=self.sleep,
-            reraise=True,
-        )
+        return retrying(self.budget, lambda: self._deadline() - self.clock(), self.sleep, transient)
 
     def _request(
         self,
@@ -241,7 +199,9 @@ class Registry:
                 f"{ref.registry}: no time left for {method} {url} (the budget of "
                 f"{self._within()} was spent on the requests before it)"
             )
-        r = self._call(ref, method, url, headers, body, deadline)
+        # what is read of an answer: a manifest's or config's cap (transport's CAPS)
+        limit = CONFIG_CAP if path.startswith("blobs/") else MANIFEST_CAP
+        r = self._call(ref, method, url, headers, body, deadline, limit)
         if r.status_code < 300:
             return r
         if r.status_code == 429 or r.status_code >= 500:
@@ -261,13 +221,15 @@ class Registry:
         raise RegistryError(f"{method} {ref}: {r.status_code}{_error_text(r)}", r.status_code)
 
     def _denied(self, ref: Reference, method: str, r: Response) -> AccessDenied:
-        """A 401 or 403 for ref, said the way a user fixes it (`access_denied`)."""
-        with self._lock:
-            known = self._hosts.get(ref.api_host)
-        secret = known.auth.secret if known else None
+        """A 401 or 403 for ref, said the way a user fixes it (`access_denied`), naming the
+        host that refused: the registry, or the one it redirected the request to."""
+        host = urlsplit(r.url).netloc or ref.api_host
+        secret = self._keys().secret(host)
         status = f"{r.status_code}{_error_text(r)}"
         user = secret.username if secret else None
-        return access_denied(ref, method, r.status_code, status, user, str(self.credentials.path))
+        config = str(self.credentials.path)
+        other = host if host.lower() != ref.api_host.lower() else None
+        return access_denied(ref, method, r.status_code, status, user, config, other)
 
     def _call(
         self,
@@ -277,22 +239,23 @@ class Registry:
         headers: Mapping[str, str],
         body: bytes | None,
         deadline: float,
+        limit: int = MANIFEST_CAP,
     ) -> Response:
         """One request; a loopback registry that answers plain HTTP with "Client sent an HTTP
         request to an HTTPS server" (a HEAD gets the 400 without that body) is asked again over
         HTTPS, and stays HTTPS for this run."""
         try:
             host = self._host(ref.api_host, deadline)
-            r = host.request(method, url, headers, body, deadline)
+            r = host.request(method, url, headers, body, deadline, limit)
             if (
                 r.status_code == 400
                 and host.scheme == "http"
                 and (method == "HEAD" or b"HTTPS server" in r.content)
             ):
                 host = self._switch_to_https(ref.api_host, host)
-                r = host.request(method, url, headers, body, deadline)
+                r = host.request(method, url, headers, body, deadline, limit)
         except TransportError as e:
-            raise unreachable_error(ref.registry, e, self._within()) from e
+            raise transport_error(ref, f"{method} {url}", e, self._within()) from e
         return r
 
     def ping(self, ref: Reference) -> tuple[int, str]:

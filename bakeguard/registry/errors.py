@@ -10,6 +10,7 @@ from bakeguard.refs import Reference
 from bakeguard.registry.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 from bakeguard.registry.transport import (
     TransportError,
+    size_text,
 )
 
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
@@ -70,6 +71,40 @@ def unreachable_error(registry: str, e: TransportError, within: str) -> Unreacha
     return Unreachable(said.get(e.kind, f"{registry}: {e}"), kind=e.kind)
 
 
+def transport_error(ref: Reference, what: str, e: TransportError, within: str) -> RegistryError:
+    """What a request for ref (`what`: "GET /v2/...") that failed in the transport says: no
+    answer at all is Unreachable (unreachable_error); an answer that came but cannot be used
+    says what the registry did, which no proxy variable or CA fixes. A garbled or broken-off
+    answer may pass (a front or proxy out of step), so it is retried; one past its cap is
+    not."""
+    registry = ref.registry
+    if e.kind == "too-large":
+        return RegistryError(
+            f"the registry's answer for {ref} ({what}) is larger than "
+            f"{size_text(e.limit or 0)}, the most bakeguard reads of it: not read further ({e})"
+        )
+    if e.kind == "bad-url":
+        return RegistryError(f"{registry}: {what} for {ref} was not sent: {e}")
+    if e.kind == "timeout-body":
+        return RegistryError(
+            f"{registry} began to answer {what} for {ref}, but its answer had not ended "
+            f"within {within}"
+        )
+    if e.kind == "short":
+        return RegistryError(
+            f"{registry} broke off its answer to {what} for {ref} before its end (the "
+            f"connection closed, or the body's framing broke: {e})",
+            transient=True,
+        )
+    if e.kind == "garbled":
+        return RegistryError(
+            f"{registry} answered {what} for {ref} with something that is not HTTP ({e}): "
+            "a front or proxy out of step with its connections?",
+            transient=True,
+        )
+    return unreachable_error(registry, e, within)
+
+
 def access_denied(
     ref: Reference,
     method: str,
@@ -77,12 +112,16 @@ def access_denied(
     status: str,
     user: str | None,
     config: str,
+    other: str | None = None,
 ) -> AccessDenied:
     """What a 401 or 403 for `ref` means and its fix: no credentials for the host in
     `config` (docker's config.json; `user` None), credentials that were refused, or an
     account (`user`, "<token>" for a stored token; or anonymous access) that lacks the
-    rights."""
-    host = ref.registry
+    rights. `other`: the host that refused, when the registry redirected the request there
+    (its own credentials were the ones asked for)."""
+    host = other or ref.registry
+    if other is not None:
+        status = f"{status}; {ref.registry} had redirected {method} to {other}"
     if code == 403:
         right = "pull" if method in ("GET", "HEAD") else "push"
         who = (

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import pytest
 
 from bakeguard.refs import Reference
-from bakeguard.registry import Credentials, Registry
+from bakeguard.registry import Credentials, Registry, RegistryError, Unreachable
 from bakeguard.registry.manifests import IMAGE_CONFIG_TYPES, Descriptor, digest_of
 from bakeguard.registry.proxy import proxy_for
 from bakeguard.registry.transport import Pool, Request, TransportError, follow
@@ -304,3 +304,136 @@ def test_a_refused_connection_says_so() -> None:
     finally:
         closed.close()
     assert e.value.kind == "refused" and not e.value.timed_out
+
+
+# ---------------------------------------------------------------- framing
+
+
+def _head_then_body(h: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+    """An answer whose body follows its head a moment later (a second write)."""
+    h.send_response(status)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    time.sleep(0.05)
+    h.wfile.write(body)
+
+
+def test_an_error_answer_to_a_head_with_a_body_does_not_desync_the_next_request(
+    serve: Serve,
+) -> None:
+    """A front that writes its error page whatever the method: the body HTTP forbids after a
+    HEAD must not be read as the next answer (the issue's "BadStatusLine")."""
+
+    def front(h: BaseHTTPRequestHandler) -> None:
+        if h.command == "HEAD":
+            _head_then_body(h, 503, b'{"errors":[{"code":"UNAVAILABLE"}]}')
+        else:
+            reply(h, 200, b"ok")
+
+    s = serve(front)
+    p = pool()
+    assert p(Request("HEAD", f"{s.base}/v2/o/r/manifests/v1")).status_code == 503
+    time.sleep(0.1)  # the body has come meanwhile
+    r = p(Request("GET", f"{s.base}/v2/o/r/manifests/v1"))
+    assert (r.status_code, r.content) == (200, b"ok")
+
+
+def test_bytes_that_come_after_an_answer_end_keep_its_connection_from_use(serve: Serve) -> None:
+    """A body longer than its Content-Length, the rest a moment later: the idle connection
+    has bytes nobody asked for, and a new one is used."""
+
+    def long_body(h: BaseHTTPRequestHandler) -> None:
+        reply(h, 200, b"ok")
+        if h.path == "/first":
+            time.sleep(0.05)
+            h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")
+
+    s = serve(long_body)
+    p = pool()
+    assert p(Request("GET", f"{s.base}/first")).content == b"ok"
+    time.sleep(0.1)
+    assert p(Request("GET", f"{s.base}/second")).content == b"ok"
+    assert s.connections == 2
+
+
+def test_a_reused_connection_out_of_step_is_replaced_and_the_request_sent_again(
+    serve: Serve,
+) -> None:
+    answered: dict[int, int] = {}
+
+    def garbles_second(h: BaseHTTPRequestHandler) -> None:
+        n = answered[id(h)] = answered.get(id(h), 0) + 1
+        if n == 2:  # its second answer on this connection is not HTTP
+            h.wfile.write(b"\x00garbage\r\n\r\n")
+            h.close_connection = True
+            return
+        reply(h, 200, b"ok")
+
+    s = serve(garbles_second)
+    p = pool()
+    assert p(Request("GET", f"{s.base}/a")).content == b"ok"
+    assert p(Request("GET", f"{s.base}/b")).content == b"ok"
+    assert s.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"mediaType', "broke off its answer"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "with something that is not HTTP"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "broke off its answer"),
+    ],
+    ids=["short", "not-http", "bad-chunk"],
+)
+def test_an_answer_that_came_but_breaks_says_what_the_registry_did(
+    serve: Serve, answer: bytes, said: str
+) -> None:
+    """Not "closed the connection unanswered" nor "could not reach": it answered, badly."""
+    from bakeguard.registry.verify import Expectation, Verifier, reach_hint
+
+    def broken(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(answer)
+        h.close_connection = True
+
+    s = serve(broken)
+    host = s.base.removeprefix("http://")
+    reg = Registry(credentials=Credentials("/nonexistent"), budget=0)
+    [out] = Verifier(reg).run([Expectation("app", f"{host}/o/r:v1", ("linux/amd64",))])
+    assert not out.ok and out.error is not None and said in out.error
+    assert not out.unreachable and reach_hint([out]) is None
+    reg.close()
+
+
+@pytest.mark.parametrize(
+    "location", ["file:///etc/passwd", "ftp://127.0.0.1:21/x", "//user:pw@127.0.0.1:9/x"]
+)
+def test_a_redirect_anywhere_but_http_is_not_followed(serve: Serve, location: str) -> None:
+    s = serve(lambda h: reply(h, 307, Location=location))
+    with pytest.raises(TransportError) as e:
+        follow(pool(), Request("GET", f"{s.base}/v2/o/r/manifests/v1"))
+    assert e.value.kind == "bad-url" and repr(location) in str(e.value)
+    assert len(s.seen) == 1
+
+
+@pytest.mark.timeout(20)
+def test_a_body_that_does_not_end_by_the_deadline_says_so(serve: Serve) -> None:
+    """Not "did not answer": the registry answered, and its body kept coming too slowly."""
+
+    def drip(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "1000")
+        h.end_headers()
+        for _ in range(100):
+            h.wfile.write(b"{")
+            time.sleep(0.1)
+
+    s = serve(drip)
+    host = s.base.removeprefix("http://")
+    reg = Registry(credentials=Credentials("/nonexistent"), budget=1)
+    t0 = time.monotonic()
+    with pytest.raises(RegistryError) as e:
+        reg.manifest(Reference.parse(f"{host}/o/r:v1"))
+    assert time.monotonic() - t0 < 3
+    assert "began to answer GET /v2/o/r/manifests/v1" in str(e.value)
+    assert "its answer had not ended within 1 s" in str(e.value)
+    assert not isinstance(e.value, Unreachable)
