@@ -31,14 +31,3 @@ def pushed_digest(entry: object) -> str | None:
     desc = entry.get("containerimage.descriptor")
     own = _digest(desc.get("digest")) if isinstance(desc, Mapping) else None
     return own or _digest(entry.get("containerimage.digest"))
-
-
-def read_back(entry: object) -> bool:
-    """Whether the entry's only digest may be one buildx read back by tag (no descriptor:
-    see the module's note), rather than the build's own."""
-    if not isinstance(entry, Mapping):
-        return False
-    desc = entry.get("containerimage.descriptor")
-    return not (isinstance(desc, Mapping) and _digest(desc.get("digest"))) and bool(
-        _digest(entry.get("containerimage.digest"))
-    )

@@ -214,3 +214,35 @@ def test_the_report_names_each_platform_s_source_digest() -> None:
     assert entry["platforms"] == ["linux/amd64", "linux/arm/v7"]
     assert entry["sources"] == [s for _, s in sources]
     assert entry["refs"] == ["reg.example/o/app:v1"] and entry["index_written_by"] == "bakeguard"
+
+
+def test_a_stop_kills_the_running_imagetools_and_starts_nothing_more() -> None:
+    """What a Ctrl-C during the assembly does (split.finish): the imagetools under way is
+    killed at once, so it cannot write a tag after bakeguard has said what the tags hold,
+    and no attempt or write starts after it."""
+    import subprocess
+    import threading
+    import time
+
+    from bakeguard.docker import Docker as RealDocker
+    from bakeguard.split.assemble import Helpers, Stopped
+
+    class Slow:
+        def start(self, args: list[str]) -> subprocess.Popen[str]:
+            return subprocess.Popen(["sleep", "60"], stdout=subprocess.PIPE, text=True)
+
+        collect = staticmethod(RealDocker.collect)
+
+    helpers, got = Helpers(), []
+    t = threading.Thread(target=lambda: got.append(helpers.run(Slow(), [], 120)))  # type: ignore[arg-type]
+    t.start()
+    deadline = time.monotonic() + 10
+    while not helpers._live and time.monotonic() < deadline:
+        time.sleep(0.01)
+    helpers.stop()
+    t.join(5)
+    assert not t.is_alive() and got[0].code != 0
+    with pytest.raises(Stopped):
+        helpers.write("app")
+    with pytest.raises(Stopped):
+        helpers.run(Slow(), [], 120)  # type: ignore[arg-type]
