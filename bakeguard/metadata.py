@@ -16,6 +16,14 @@ import re
 from collections.abc import Mapping
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# What a pushed image's descriptor is (an exporter may describe something else, such as the
+# classic image store's config: not a digest to read from a registry as a manifest).
+PUSHED_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
 
 
 def _digest(value: object) -> str | None:
@@ -29,5 +37,7 @@ def pushed_digest(entry: object) -> str | None:
     if not isinstance(entry, Mapping):
         return None
     desc = entry.get("containerimage.descriptor")
-    own = _digest(desc.get("digest")) if isinstance(desc, Mapping) else None
+    own = None
+    if isinstance(desc, Mapping) and desc.get("mediaType") in PUSHED_TYPES:
+        own = _digest(desc.get("digest"))
     return own or _digest(entry.get("containerimage.digest"))

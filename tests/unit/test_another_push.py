@@ -95,6 +95,8 @@ def test_the_digest_a_build_pushed_is_buildkit_s_own() -> None:
     assert pushed_digest(META) == OURS
     assert pushed_digest({"containerimage.digest": READ_BACK}) == READ_BACK  # multi-node merge
     assert pushed_digest({"containerimage.digest": "sha256:../../x"}) is None
+    config = {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": OURS}
+    assert pushed_digest({**META, "containerimage.descriptor": config}) == READ_BACK
     assert pushed_digest("not an object") is None
 
 
