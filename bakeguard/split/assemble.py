@@ -4,7 +4,6 @@ its per-platform digests, and bakeguard (or imagetools) writes it to every tag a
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import re
 import subprocess
@@ -166,6 +165,8 @@ def create(
     that refuses bakeguard's write (credentials it cannot use, say) gets imagetools' own.
     Returns who wrote the tags ("bakeguard" or "imagetools"), and the digest of the index
     written: what verification expects at the tags (None when imagetools did not say)."""
+    import hashlib  # (after the bake: not on a fast path's way to starting it)
+
     docker, log = session.docker, session.log
     helpers = helpers or Helpers()
     direct = registry is not None and compose_only(refs, sources)

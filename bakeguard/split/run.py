@@ -173,7 +173,8 @@ class SplitRun:
                         "each platform on its own"
                     )
                 if not plan.by_digest:
-                    # only this run may have named the engine's local per-platform images
+                    # so that the retry's bake, not an earlier run's, names the engine's local
+                    # per-platform images (another build on this engine may yet: from_engine)
                     self._forget_local(again)
                 meta2, seen2 = os.path.join(tmp, "metadata-retry.json"), Tail()
                 code2 = generated.bake(
