@@ -155,7 +155,7 @@ class Session:
             reg.close()
 
     def verify(self, exps: Sequence[Expectation], env: probe.Environment | None) -> list[Outcome]:
-        from bakeguard.registry.verify import Verifier, reach_hint, table
+        from bakeguard.registry.verify import Verifier, another_push_warning, reach_hint, table
 
         reg = self.warm if self.warm is not None else self.registry(env)
         self.warm = None
@@ -171,6 +171,15 @@ class Session:
                 hint = reach_hint(outcomes)
                 if hint:
                     self.log.warning(hint)
+            for o in outcomes:
+                if o.ok and o.another_push:  # whole, not this run's: said, not failed
+                    self.log.warning(another_push_warning(o))
+                    ci.annotate(
+                        "warning",
+                        "bakeguard: another push",
+                        f"{o.ref} holds another push's {o.another_push}",
+                        self.environ,
+                    )
             for o in outcomes:
                 if not o.ok:
                     what = f"missing {', '.join(o.missing)}" if o.missing else (o.error or "")
@@ -202,10 +211,11 @@ class Session:
         defn: Definition | None,
         env: probe.Environment | None,
         unwritten: Sequence[str] = (),
+        why: str = "the push did not end well",
     ) -> None:
-        """A push was asked and did not end well: what every tag holds now, in the log and
-        the report (bake's exit code stays the run's). `unwritten`: tags this run wrote
-        nothing to (the split's final tags when it stopped before assembling them)."""
+        """A push was asked and did not end well (`why`): what every tag holds now, in the
+        log and the report (bake's exit code stays the run's). `unwritten`: tags this run
+        wrote nothing to (the split's final tags when it stopped before assembling them)."""
         if defn is None or not self.opts.verify:  # --guard-verify=false: no registry reads
             return
         from bakeguard.registry import tagstate
@@ -221,7 +231,7 @@ class Session:
         with ci.Section("bakeguard_tags", "bakeguard: what the registry holds", self.environ):
             self.log.error(
                 [
-                    "the push did not end well; the registry holds:",
+                    f"{why}; the registry holds:",
                     *(f"  {line}" for line in tagstate.summary(now, before)),
                 ]
             )

@@ -24,6 +24,10 @@ Each mode reproduces something registries in the field do (see shared advisories
 - ``silent``: accepts every connection and never answers (not even a TLS handshake), as a
   registry behind a dead load balancer or a stuck proxy; ``reached`` is set at the first one.
 - ``reset``: accepts every connection and closes it at once, unanswered.
+- ``hold-agent``: requests from one client (by User-Agent) are never answered while the
+  front runs, as a registry stuck mid-write; ``held`` is set at the first one.
+- ``slow-reads``: a manifest GET by tag from one client (by User-Agent) is answered only
+  after a few seconds, as a slow registry (a read then sees what others wrote meanwhile).
 
 Like Go's plain-HTTP servers, it answers a TLS client hello with an HTTP 400, so Go clients
 (dockerd, BuildKit) that try HTTPS first fall back to plain HTTP. Started with a TLS context,
@@ -92,6 +96,8 @@ class Modes:
     msr_error: bool = False  # with msr: the engine's truncated PUT then answers 404 (bake exit 1)
     silent: bool = False  # connections accepted, never answered
     reset: bool = False  # connections accepted, closed unanswered
+    hold_agent: str = ""  # requests from this User-Agent: never answered (`held` is set)
+    slow_reads: tuple[str, float] | None = None  # (User-Agent, seconds): manifest GETs by tag
 
 
 @dataclass
@@ -109,6 +115,7 @@ class Front:
     lock: threading.Lock = field(default_factory=threading.Lock)
     tls: ssl.SSLContext | None = None
     reached: threading.Event = field(default_factory=threading.Event)  # a silent connection
+    held: threading.Event = field(default_factory=threading.Event)  # a request held (hold_agent)
     stopped: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
 
@@ -303,6 +310,15 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
         agent = self.headers.get("User-Agent", "")
+        if modes.hold_agent and modes.hold_agent in agent:
+            front.held.set()
+            front.stopped.wait()
+            self.close_connection = True
+            return None
+        if modes.slow_reads and by_tag and self.command == "GET":
+            slow_agent, seconds = modes.slow_reads
+            if slow_agent in agent:
+                time.sleep(seconds)
         if modes.flaky_every and (m or BLOB_RE.match(path)) and modes.flaky_agent in agent:
             with front.lock:
                 front.counter += 1

@@ -33,7 +33,7 @@ def merge(session: Session) -> int:
             continue
         ordered = sorted(docs, key=lambda d: want.index(d["platform"]))
         sources = [d["source"] for d in ordered]
-        writer = create(
+        writer, digest = create(
             session,
             target,
             docs[0]["refs"],
@@ -47,7 +47,7 @@ def merge(session: Session) -> int:
             split_entry(target, docs[0]["refs"], pairs, None, writer)
         )
         session.log.info(f"assembled {', '.join(docs[0]['refs'])} from {len(docs)} shards")
-        exps += [Expectation(target, ref, tuple(want)) for ref in docs[0]["refs"]]
+        exps += [Expectation(target, ref, tuple(want), digest) for ref in docs[0]["refs"]]
     session.record["mode"] = "merge"
     if missing:
         session.log.error("no shard pushed: " + "; ".join(missing) + " (tags left untouched)")

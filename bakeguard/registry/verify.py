@@ -13,6 +13,7 @@ from typing import Any
 
 from bakeguard.definition import Definition
 from bakeguard.interrupts import signals_interrupt
+from bakeguard.metadata import pushed_digest
 from bakeguard.refs import Reference
 from bakeguard.registry import AccessDenied, Registry, RegistryError, Unreachable
 from bakeguard.registry.entries import (
@@ -54,19 +55,19 @@ class Outcome:
     platform_manifests: tuple[PlatformManifest, ...] = ()
     attestations: tuple[Attestation, ...] = ()
     unverified: tuple[Unverified, ...] = ()  # entries that are not verified platforms
-
-    @property
-    def digest_ok(self) -> bool:
-        return not self.expected_digest or self.expected_digest == self.digest
+    # the tag's digest when it holds a platform manifest this run did not push (`theirs`)
+    another_push: str | None = None
 
     @property
     def ok(self) -> bool:
+        """The tag is whole. Whose it is does not count: a whole tag that another push wrote
+        after this one (`another_push`) is a warning, not a failure, as no run could do
+        better; a tag lacking platforms is a failure, whoever wrote it."""
         return (
             self.error is None
             and bool(self.found)
             and not self.missing
             and not self.missing_children
-            and self.digest_ok
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -90,6 +91,7 @@ class Outcome:
             "platform_manifests": [p.to_json() for p in self.platform_manifests],
             "attestations": [a.to_json() for a in self.attestations],
             "unverified": [u.to_json() for u in self.unverified],
+            "another_push": self.another_push,
         }
 
 
@@ -102,8 +104,7 @@ def expectations(
     for t in defn.pushing:
         if targets is not None and t.name not in targets:
             continue
-        meta = (metadata or {}).get(t.name) or {}
-        digest = meta.get("containerimage.digest") if isinstance(meta, Mapping) else None
+        digest = pushed_digest((metadata or {}).get(t.name))
         for ref in t.tag_refs:
             out.append(Expectation(t.name, ref, t.normalized_platforms, digest))
     return out
@@ -177,7 +178,28 @@ class Verifier:
             platform_manifests=kids.platforms,
             attestations=kids.attestations,
             unverified=kids.unverified,
+            another_push=(
+                m.digest if self.theirs(ref, exp.digest, m.digest, kids.platforms) else None
+            ),
         )
+
+    def theirs(
+        self, ref: Reference, pushed: str | None, digest: str, manifests: Sequence[PlatformManifest]
+    ) -> bool:
+        """Whether the tag (now `digest`, holding `manifests`) holds a platform manifest that
+        what this run pushed (`pushed`, read by digest) does not: another push wrote the tag
+        after this one. A tag holding only this run's manifests is this run's even when the
+        registry rewrote it (a registry keeping one platform of an index: then platforms are
+        missing, which is the failure to name)."""
+        if not pushed or pushed == digest:
+            return False
+        try:
+            mine = self.registry.manifest(Reference(ref.registry, ref.repository, None, pushed))
+        except RegistryError:
+            return True  # what this run pushed is not there to compare: the tag is not it
+        listed = mine.doc.manifests if isinstance(mine.doc, Index) else ()
+        ours = {pushed, *(d.digest for d in listed)}
+        return any(p.digest not in ours for p in manifests)
 
 
 def reach_hint(outcomes: Sequence[Outcome]) -> str | None:
@@ -217,6 +239,12 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
     for o in outcomes:
         want = len(o.expected) or 1
         head = f"verify {o.ref} (target {o.target}):"
+        if o.ok and o.another_push:
+            lines.append(
+                f"{head} whole, {len(o.found)}/{want} platforms ({few(o.found)}), but "
+                f"another push's {o.another_push}, not this run's {o.expected_digest}"
+            )
+            continue
         if o.ok:
             d = (o.digest or "")[:19]
             have = len(o.found) - len(o.extra)
@@ -239,9 +267,21 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
             lines.append(f"  extra: {few(o.extra)}")
         if o.missing_children:
             lines.append(f"  child manifests missing: {few(o.missing_children)}")
-        if not o.digest_ok:
-            lines.append(f"  tag digest {o.digest} is not the pushed {o.expected_digest}")
+        if o.another_push:
+            lines.append(
+                f"  the tag holds another push's {o.another_push}, not this run's "
+                f"{o.expected_digest}"
+            )
     return lines
+
+
+def another_push_warning(o: Outcome) -> str:
+    """The warning for a whole tag that another push wrote after this one."""
+    return (
+        f"{o.ref} holds another push's image {o.another_push}, not the {o.expected_digest} "
+        "this run pushed: a concurrent run or job pushed the same tag after this one. The tag "
+        "is whole, so this run passes; make one job own each tag to know whose image it holds"
+    )
 
 
 RECHECK = "`bakeguard --guard-verify-only ARGS` re-checks without building"
@@ -251,18 +291,18 @@ def advice(
     outcomes: Sequence[Outcome], otherwise: str | None = None, suggest_split: bool = True
 ) -> str:
     """What to do about failed outcomes, from what failed: the failed tags' own fix
-    (`docker login HOST` ...); a tag that holds every platform but names another digest was
-    written by another push after this one (a concurrent run), which no bakeguard option
+    (`docker login HOST` ...); a tag lacking platforms that holds another push's manifests
+    was written by that push after this one (a concurrent run), which no bakeguard option
     changes; platforms missing from a plain push are what the split's one index write
     avoids (`suggest_split`)."""
     failed = [o for o in outcomes if not o.ok]
     fixes = [o.fix for o in failed if o.fix]
     if fixes:
         return "; ".join(dict.fromkeys(fixes))
-    if failed and all(o.found and not o.missing and not o.digest_ok for o in failed):
+    if failed and all(o.another_push for o in failed):
         return (
             "another push wrote the tag after this one (a concurrent run or job pushing the "
-            f"same tag?); make one job own each tag. {RECHECK}"
+            f"same tag?), and it is not whole; make one job own each tag. {RECHECK}"
         )
     if suggest_split and any(o.found and o.missing for o in failed):
         return f"re-run with --guard-split=always, or check the registry; {RECHECK}"

@@ -3,14 +3,17 @@ its per-platform digests, and bakeguard (or imagetools) writes it to every tag a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bakeguard.definition import Target
-from bakeguard.docker import Fed
+from bakeguard.docker import Docker, Fed, Result
 from bakeguard.errors import BakeguardError
 from bakeguard.refs import Reference
 from bakeguard.retry import first_then_retrying
@@ -28,8 +31,77 @@ TRANSIENT = re.compile(
 )
 
 
+# What `imagetools create` logs as it writes a tag (plain progress, its stderr when captured).
+PUSHED = re.compile(r"pushing (sha256:[0-9a-f]{64}) to ")
+
+
 class Transient(BakeguardError):
     pass
+
+
+class Stopped(BakeguardError):
+    """The assembly was stopped (a Ctrl-C): no command or write starts after it."""
+
+
+class Helpers:
+    """What one split's assembly has under way, so that a Ctrl-C stops it at once: its
+    `imagetools create` processes are killed, no attempt or write starts after it, and
+    `writing` names the targets whose tags a write may have reached (the others' are as
+    they were)."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+        self.writing: set[str] = set()
+        self._live: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        if self.stopped.is_set():
+            raise Stopped("interrupted")
+
+    def _wait(self, proc: subprocess.Popen[str] | Result, wait: Callable[[], Result]) -> Result:
+        if isinstance(proc, Result):
+            return proc
+        with self._lock:
+            self._live.add(proc)
+        try:
+            if self.stopped.is_set():  # stopped while it started: `stop` did not see it
+                proc.kill()
+            return wait()
+        except BaseException:  # (a signal in this thread): it must not write afterwards
+            _kill(proc)
+            raise
+        finally:
+            with self._lock:
+                self._live.discard(proc)
+
+    def run(self, docker: Docker, args: Sequence[str], timeout: float) -> Result:
+        self.check()
+        proc = docker.start(args)
+        return self._wait(proc, lambda: docker.collect(proc, timeout))
+
+    def feed(self, fed: Fed, sources: Sequence[str]) -> Result:
+        self.check()
+        return self._wait(fed.proc, lambda: fed.feed(sources))
+
+    def write(self, target: str) -> None:
+        """A write of target's tags starts now (unless stopped)."""
+        self.check()
+        self.writing.add(target)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        with self._lock:
+            live = list(self._live)
+        for proc in live:
+            _kill(proc)
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    """Kill a helper and reap it (gone before bakeguard exits)."""
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait(timeout=5)
 
 
 def compose_only(refs: Sequence[str], sources: Sequence[str]) -> bool:
@@ -84,28 +156,41 @@ def create(
     sources: Sequence[str],
     started: tuple[Fed, bool] | None = None,
     registry: Callable[[], Any] | None = None,
-) -> str:
+    helpers: Helpers | None = None,
+) -> tuple[str, str | None]:
     """`docker buildx imagetools create` for one target: all its tags at once, retried on
     transient registry errors (4 attempts, 0.5, 1 and 2 s apart). The first attempt is
     `started` (see `prestart_create`) when given. When `compose_only` and a `registry` client
     is given, imagetools composes the index and bakeguard writes it to the tags; a registry
     that refuses bakeguard's write (credentials it cannot use, say) gets imagetools' own.
-    Returns who wrote the tags: "bakeguard" or "imagetools"."""
+    Returns who wrote the tags ("bakeguard" or "imagetools"), and the digest of the index
+    written: what verification expects at the tags (None when imagetools did not say)."""
+    import hashlib  # (after the bake: not on a fast path's way to starting it)
+
     docker, log = session.docker, session.log
+    helpers = helpers or Helpers()
     direct = registry is not None and compose_only(refs, sources)
+    written: str | None = None  # the digest of the index written
+    composed: bytes | None = None  # what `--dry-run` printed, when it ran
 
     def run(dry_run: bool) -> str:
-        nonlocal started
+        nonlocal started, written, composed
         fed, started = started, None  # the first attempt's only
+        if not dry_run:
+            helpers.write(target)
         if fed is not None and fed[1] == dry_run:
-            res = fed[0].feed(sources)
+            res = helpers.feed(fed[0], sources)
         else:
             if fed is not None:
                 fed[0].cancel()
-            res = docker.capture(
-                imagetools_args(session, refs, annotations, sources, dry_run), timeout=300
-            )
+            args = imagetools_args(session, refs, annotations, sources, dry_run)
+            res = helpers.run(docker, args, timeout=300)
         if res.ok:
+            if dry_run:
+                composed = res.stdout.removesuffix("\n").encode()
+            else:
+                said = PUSHED.search(res.stderr)
+                written = said.group(1) if said else None
             return res.stdout
         text = res.stderr.strip()
         failed = (
@@ -118,11 +203,12 @@ def create(
         raise BakeguardError(*failed)
 
     def attempt() -> None:
-        nonlocal direct
+        nonlocal direct, written, composed
         if not direct:
             run(False)
             return
-        index = run(True).removesuffix("\n").encode()
+        run(True)
+        index = composed or b""
         from bakeguard.registry import RegistryError, Unreachable
 
         assert registry is not None
@@ -131,7 +217,9 @@ def create(
             reg = registry()
             reg.start()  # a budget of its own: not what an earlier target's writes spent
             for ref in refs:
+                helpers.write(target)
                 reg.put_manifest(Reference.parse(ref), index, media_type)
+            written = "sha256:" + hashlib.sha256(index).hexdigest()
             return
         except RegistryError as e:
             if e.transient and not isinstance(e, Unreachable):
@@ -140,6 +228,7 @@ def create(
             why = f"bakeguard could not write the index itself ({e})"
         except (ValueError, KeyError, TypeError) as e:
             why = f"unexpected `imagetools create --dry-run` output ({e})"
+            composed = None  # (not an index: its hash is no digest to expect)
         log.info(f"{why}; imagetools create writes it")
         direct = False
         run(False)
@@ -158,7 +247,12 @@ def create(
         )
 
     first_then_retrying(attempt, transient, retrying)
-    return "bakeguard" if direct else "imagetools"
+    if written is None:  # imagetools wrote and did not say what: its composition says
+        with contextlib.suppress(BakeguardError):
+            if composed is None:
+                run(True)
+            written = "sha256:" + hashlib.sha256(composed or b"").hexdigest()
+    return ("bakeguard" if direct else "imagetools"), written
 
 
 def split_entry(
@@ -216,7 +310,8 @@ def write_user_metadata(
     outcomes: Sequence[Any],
 ) -> None:
     """The user's --metadata-file after a split: bake's keys under the user's own target
-    names, with the assembled index's digest."""
+    names, with the digest of the index this run wrote (not what the tag holds when another
+    push wrote it since: see `Outcome.another_push`)."""
     if not path:
         return
     out: dict[str, Any] = {
@@ -229,8 +324,9 @@ def write_user_metadata(
         o = digests.get(name)
         entry: dict[str, Any] = {"image.name": ",".join(t.tag_refs)}
         if o is not None:
-            entry["containerimage.digest"] = o.digest
-            entry["containerimage.descriptor"] = {"mediaType": o.media_type, "digest": o.digest}
+            ours = o.expected_digest or o.digest
+            entry["containerimage.digest"] = ours
+            entry["containerimage.descriptor"] = {"mediaType": o.media_type, "digest": ours}
         refs = [
             (metadata or {}).get(v.name, {}).get("buildx.build.ref")
             for v in plan.variants

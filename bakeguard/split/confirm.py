@@ -1,20 +1,40 @@
 """Each platform of a split confirmed in the registry on its own, by digest: what bake's
 metadata names when bake succeeded; after a failed bake on the docker driver (maybe only its
-second push through the engine), the engine's local per-platform image, named by this run
-alone (its tag was removed before the bake: `forget_local`)."""
+second push through the engine), which writes no metadata, the digest this bake's own output
+says BuildKit pushed to the per-platform tag, else the engine's local per-platform image
+(its tag was removed before the retry's bake: `forget_local`), which another build on the
+same engine may have named since (said: `from_engine`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bakeguard.docker import Docker
+from bakeguard.metadata import DIGEST, pushed_digest
 from bakeguard.refs import Reference
 from bakeguard.split.plan import Variant
 from bakeguard.tasks import map_bounded
 
 if TYPE_CHECKING:  # (the registry client loads only after the bake)
     from bakeguard.registry import Registry
+
+
+# BuildKit's progress line for a push by tag, in bake's stderr (plain progress, and a wide
+# enough terminal): `#6 pushing manifest for REGISTRY/REPO:TAG@sha256:... 0.0s done`.
+PUSHED_MANIFEST = re.compile(r"pushing manifest for ([^\s@]+)@(sha256:[0-9a-f]{64})")
+
+
+def pushed_in(output: str) -> dict[Reference, str]:
+    """Each tag this bake's output says BuildKit pushed, with the digest (the last said)."""
+    out: dict[Reference, str] = {}
+    for name, digest in PUSHED_MANIFEST.findall(output):
+        try:
+            out[Reference.parse(name)] = digest
+        except ValueError:
+            continue
+    return out
 
 
 def forget_local(docker: Docker, variants: Sequence[Variant]) -> None:
@@ -32,18 +52,25 @@ def check(
     code: int,
     metadata: Mapping[str, Any] | None,
     local_fresh: bool = False,
-) -> tuple[dict[str, str], list[tuple[Variant, str]]]:
-    """(variant name -> digest for those in the registry, [(variant, why)] for the others).
-    After a failed bake on the docker driver, the engine's local images count only when
-    `local_fresh` (their tags were removed before that bake)."""
+    output: str = "",
+) -> tuple[dict[str, str], list[tuple[Variant, str]], list[Variant]]:
+    """(variant name -> digest for those in the registry, [(variant, why)] for the others,
+    the variants whose digest is the engine's local image's). After a failed bake on the
+    docker driver, what bake's `output` says it pushed counts, and the engine's local images
+    only when `local_fresh` (their tags were removed before that bake)."""
     from bakeguard.registry import RegistryError
 
     registry.start()  # a budget of its own: not what an earlier assembly spent
+    said = pushed_in(output) if code != 0 and not by_digest else {}
 
     def one(v: Variant) -> tuple[Variant, str | None, str]:
         if code == 0 and metadata and v.name in metadata:
-            # bake succeeded: its metadata names what it pushed
-            digest = str(metadata[v.name].get("containerimage.digest", ""))
+            # bake succeeded: its metadata names what it pushed (BuildKit's own digest)
+            digest = pushed_digest(metadata[v.name]) or ""
+            if not digest:
+                return v, None, "bake's metadata names no digest for it"
+        elif v.tags and Reference.parse(v.tags[0]) in said:
+            digest = said[Reference.parse(v.tags[0])]  # this run's BuildKit pushed it
         elif by_digest or code == 0 or not local_fresh:
             return v, None, f"bake exited {code}"
         else:
@@ -51,7 +78,7 @@ def check(
             # engine's local image, named by this run (the tag was removed before it)
             res = docker.capture(["image", "inspect", "--format", "{{.Id}}", v.tags[0]])
             digest = res.stdout.strip()
-            if not res.ok or not digest.startswith("sha256:"):
+            if not res.ok or not DIGEST.fullmatch(digest):
                 return v, None, f"the build did not produce {v.tags[0]} (bake exited {code})"
         try:
             if not registry.has_manifest(Reference.parse(v.repos[0]), digest):
@@ -62,9 +89,24 @@ def check(
 
     found: dict[str, str] = {}
     failed: list[tuple[Variant, str]] = []
+    local: list[Variant] = []
     for v, digest, why in map_bounded(one, variants, 8):
         if digest:
             found[v.name] = digest
+            if code != 0 and not (v.tags and Reference.parse(v.tags[0]) in said):
+                local.append(v)
         else:
             failed.append((v, why))
-    return found, failed
+    return found, failed, local
+
+
+def from_engine(variants: Sequence[Variant]) -> str:
+    """What a split confirmed from the engine's local images (bake failed, so it wrote no
+    metadata) cannot know, said once."""
+    tags = ", ".join(t for v in variants for t in v.tags)
+    return (
+        f"bake wrote no metadata, so the digests of {tags} are the engine's local images of "
+        "those names: this run's own unless another build on this engine named them since "
+        "(bakeguard cannot tell; a concurrent run on another machine does not matter). Each "
+        "is confirmed in the registry by that digest"
+    )

@@ -6,35 +6,31 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bakeguard import generated
 from bakeguard.compat import Compat
-from bakeguard.definition import Definition, Target
+from bakeguard.definition import Definition
 from bakeguard.docker import Docker, Fed
-from bakeguard.errors import EXIT_VERIFY, BakeguardError, VerificationFailed
+from bakeguard.errors import EXIT_VERIFY
 from bakeguard.launch import Launch, execute
+from bakeguard.metadata import pushed_digest
 from bakeguard.probe import Environment
 from bakeguard.report import read_object
-from bakeguard.split.assemble import assembled, create, prestart_create, write_user_metadata
-from bakeguard.split.confirm import check, forget_local
+from bakeguard.split.assemble import prestart_create
+from bakeguard.split.confirm import check, forget_local, from_engine
+from bakeguard.split.finish import Finish, unconfirmed
 from bakeguard.split.plan import (
     SplitPlan,
     Variant,
     engine_pushes,
-    index_annotations,
     make_plan,
     plan_outputs,
 )
 from bakeguard.split.shards import write_digest_files
-from bakeguard.tasks import map_bounded
 from bakeguard.terminal import Tail
-
-# Targets assembled at once: enough to keep the registry and the CPU busy while each waits.
-ASSEMBLERS = 4
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.registry import Registry
@@ -136,7 +132,7 @@ class SplitRun:
             if self.only_platforms is None and self.named_by_bake(plan.variants, code, metadata):
                 failed = []  # `imagetools create` confirms them (see `assemble`)
             else:
-                failed = self.confirm(plan.variants, plan.by_digest, code, metadata)
+                failed = self.confirm(plan.variants, plan.by_digest, code, metadata, seen)
             if code != 0 and (failed or not plan.variants):
                 retry = self.session.profiles.retry_for(seen.text(), self.defn, self.compat)
                 if retry is not None:
@@ -177,21 +173,20 @@ class SplitRun:
                         "each platform on its own"
                     )
                 if not plan.by_digest:
-                    # only this run may have named the engine's local per-platform images
+                    # so that the retry's bake, not an earlier run's, names the engine's local
+                    # per-platform images (another build on this engine may yet: from_engine)
                     self._forget_local(again)
-                meta2 = os.path.join(tmp, "metadata-retry.json")
+                meta2, seen2 = os.path.join(tmp, "metadata-retry.json"), Tail()
                 code2 = generated.bake(
-                    self.docker, self.session.bake, gen, meta2, [v.name for v in again], Tail()
+                    self.docker, self.session.bake, gen, meta2, [v.name for v in again], seen2
                 )
                 metadata = {**(metadata or {}), **(read_object(meta2) or {})}
-                failed = self.confirm(
-                    again, plan.by_digest, code2, read_object(meta2), local_fresh=True
-                )
+                failed = self.confirm(again, plan.by_digest, code2, read_object(meta2), seen2, True)
                 if not failed:
                     code = code2
             if failed:
                 self.retry_ended_badly(seen)
-                self.unconfirmed(failed)
+                unconfirmed(log, failed)
                 if self.only_platforms is None:
                     # bakeguard wrote none of the final tags: whatever they hold, they held
                     unwritten = [r for t in plan.split_targets.values() for r in t.tag_refs]
@@ -226,29 +221,18 @@ class SplitRun:
         if self.session.profiles.rejection is not None:
             self.session.profiles.retry_failed(seen.text())
 
-    def unconfirmed(self, failed: Sequence[tuple[Variant, str]]) -> None:
-        log = self.session.log
-        for v, why in failed:
-            log.error(
-                f"platform {v.platform} of target {v.target} did not reach the registry: {why}"
-            )
-        names = sorted({v.target for v, _ in failed})
-        log.error(f"final tags of {', '.join(names)} left untouched (no partial tag written)")
-
     def named_by_bake(
         self, variants: Sequence[Variant], code: int, metadata: Mapping[str, Any] | None
     ) -> bool:
         """Bake succeeded and its metadata names the digest of every platform it pushed: no
         separate confirm then, because `imagetools create` reads every source by that digest
         from the registry before it writes any tag (a source missing there fails it, and
-        `assemble` then says which platform)."""
-        digests = {
-            v.name: str((metadata or {}).get(v.name, {}).get("containerimage.digest", ""))
-            for v in variants
-        }
-        if code != 0 or not all(d.startswith("sha256:") for d in digests.values()):
+        `assemble` then says which platform). The digests are BuildKit's own
+        (bakeguard.metadata), never what a per-platform tag names later."""
+        digests = {v.name: pushed_digest((metadata or {}).get(v.name)) for v in variants}
+        if code != 0 or not all(digests.values()):
             return False
-        self.confirmed.update(digests)
+        self.confirmed.update({k: d for k, d in digests.items() if d})
         return True
 
     def _forget_local(self, variants: Sequence[Variant]) -> None:
@@ -260,16 +244,20 @@ class SplitRun:
         by_digest: bool,
         code: int,
         metadata: Mapping[str, Any] | None,
+        seen: Tail | None = None,
         local_fresh: bool = False,
     ) -> list[tuple[Variant, str]]:
         """The variants whose push is NOT in the registry, with why (`confirm.check`); the
-        others' digests are kept in `confirmed`."""
+        others' digests are kept in `confirmed`. `seen`: bake's output."""
         if not variants:
             return []
-        found, failed = check(
-            self.docker, self._registry(), variants, by_digest, code, metadata, local_fresh
+        output = seen.text() if seen is not None else ""
+        found, failed, local = check(
+            self.docker, self._registry(), variants, by_digest, code, metadata, local_fresh, output
         )
         self.confirmed.update(found)
+        if local:
+            self.session.log.warning(from_engine(local))
         return failed
 
     def source(self, v: Variant) -> str:
@@ -282,98 +270,15 @@ class SplitRun:
         while it runs), kept for verification; after_bake closes it otherwise."""
         return self.session.kept_registry(self.env)
 
-    def assemble(self, t: Target, variants: Sequence[Variant], by_digest: bool) -> str:
-        """Write t's tags (see `create`); returns who wrote them."""
-        sources = [self.source(v) for v in variants]
-        started = self._started.pop(t.name, None)
-        try:
-            return create(
-                self.session,
-                t.name,
-                t.tag_refs,
-                index_annotations(t),
-                sources,
-                started,
-                self._registry,
-            )
-        except BakeguardError:
-            # a source imagetools could not read: is a platform missing from the registry?
-            meta = {v.name: {"containerimage.digest": self.confirmed[v.name]} for v in variants}
-            failed = self.confirm(variants, by_digest, 0, meta)
-            if not failed:
-                raise
-            self.unconfirmed(failed)
-            raise VerificationFailed(
-                f"target {t.name}: {len(failed)} of {len(variants)} platforms are not in the "
-                "registry although bake reported them pushed",
-                "check the registry (a front or proxy rewriting manifests?), then re-run",
-            ) from None
-
     def assemble_all(self, plan: SplitPlan, metadata: Mapping[str, Any] | None) -> int:
-        by_target: dict[str, list[Variant]] = {}
-        for v in plan.variants:
-            by_target.setdefault(v.target, []).append(v)
-        # while imagetools runs: verification's module and a connection to each registry
-        warming = threading.Thread(target=self._warm, args=(plan,), daemon=True)
-        warming.start()
-        stop = threading.Event()
+        """Each target's tags written from this run's confirmed digests, then verified."""
+        sources = {v.name: self.source(v) for v in plan.variants}
 
-        def one(name: str) -> str | BakeguardError | None:
-            """Who wrote the target's tags, or what stopped it; None: not started, as an
-            earlier target failed."""
-            if stop.is_set():
-                return None
-            try:
-                return self.assemble(plan.split_targets[name], by_target[name], plan.by_digest)
-            except BakeguardError as e:
-                stop.set()
-                return e
+        def recheck(variants: Sequence[Variant]) -> list[tuple[Variant, str]]:
+            meta = {v.name: {"containerimage.digest": self.confirmed[v.name]} for v in variants}
+            return self.confirm(variants, plan.by_digest, 0, meta)
 
-        # A few targets at once: each mostly waits, on its imagetools and the registry.
-        done = dict(zip(by_target, map_bounded(one, by_target, ASSEMBLERS), strict=True))
-        for name, writer in done.items():
-            if isinstance(writer, str):
-                vs = by_target[name]
-                sources = [self.source(v) for v in vs]
-                t = plan.split_targets[name]
-                assembled(self.session, t, vs, sources, plan.by_digest, writer)
-        failed = [e for e in done.values() if isinstance(e, BakeguardError)]
-        if failed:
-            # the targets assembled have their tags: say what each tag holds. A platform
-            # missing from the registry stops its target before any write (imagetools reads
-            # every source first): its tags are untouched, as are those of targets not started.
-            warming.join()
-            unwritten = [
-                r
-                for name, got in done.items()
-                if got is None or isinstance(got, VerificationFailed)
-                for r in plan.split_targets[name].tag_refs
-            ]
-            self.session.report_tags(self.defn, self.env, unwritten)
-            raise failed[0]
-        warming.join()
-        from bakeguard.registry.verify import Expectation, advice, expectations
-
-        exps = [
-            Expectation(name, ref, plan.split_targets[name].normalized_platforms)
-            for name in by_target
-            for ref in plan.split_targets[name].tag_refs
-        ]
-        others = Definition({n: self.defn.targets[n] for n in plan.other_targets})
-
-        exps += expectations(others, metadata)
-        outcomes = self.session.verify(exps, self.env) if self.session.opts.verify else []
-        write_user_metadata(self.session.bake.last("--metadata-file"), plan, metadata, outcomes)
-        if not all(o.ok for o in outcomes):
-            raise VerificationFailed(
-                "verification failed after the split (see the table above)",
-                advice(outcomes, suggest_split=False),
-            )
-        return 0
-
-    def _warm(self, plan: SplitPlan) -> None:
-        if not self.session.opts.verify:
-            return
-        import bakeguard.registry.verify  # noqa: F401
-
-        self._registry().connect(r for t in plan.split_targets.values() for r in t.tag_refs)
+        finish = Finish(
+            self.session, self.env, self.defn, plan, sources, self._started, recheck, self._registry
+        )
+        return finish.run(metadata)

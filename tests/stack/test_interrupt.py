@@ -17,7 +17,7 @@ import pytest
 from tests import reports
 from tests.front import Front
 from tests.held import Held
-from tests.helpers import Stack, bakeguard, unique_repo
+from tests.helpers import Stack, bakeguard, digest_at, unique_repo
 
 
 def _descendants(pid: int) -> set[int]:
@@ -199,3 +199,52 @@ def test_a_signal_during_verification_exits_at_once(
     assert p.returncode == code, err[-1500:]
     assert took < 1, f"exit took {took:.1f} s after the signal"
     assert reports.load(report)["exit_code"] == code
+
+
+def test_ctrl_c_during_the_split_s_imagetools_create_says_what_each_tag_holds(
+    stack: Stack, tmp_path: Path, project: Path, front: Callable[..., Front]
+) -> None:
+    """Ctrl-C while the split's `imagetools create` reads its sources (the registry holds
+    its requests): exit 130, the log says it was interrupted and what each tag holds (still
+    what it held before: no write reached it), the report has `tags`, and no imagetools is
+    left behind to write the tag after bakeguard is gone."""
+    f = front()
+    tag = f"localhost:{f.port}/{unique_repo('itint')}/app:v1"
+    env = stack.buildx("newest", TAG=tag)
+    first = bakeguard(["--push", "--guard=off", "--builder", "bg-remote"], env, project)
+    assert first.returncode == 0, first.stderr[-1500:]
+    before = str(digest_at(tag, env))
+    (project / "hello.txt").write_text("a second commit\n")
+    f.modes.hold_agent = "containerd/"  # imagetools; BuildKit and bakeguard say otherwise
+    report = tmp_path / "report.json"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "bakeguard", "--push", "--guard-split=always"]
+        + ["--builder", "bg-remote", "--guard-report", str(report)],
+        env=env,
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert f.held.wait(120), "imagetools create never reached the registry"
+        children = {c: _cmdline(c) for c in _descendants(p.pid)}
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, err[-2000:]
+    assert "interrupted while writing the split's tags" in err
+    assert "interrupted; the registry holds:" in err
+    assert f"{tag} (target app): untouched, still {before[:19]}" in err
+    doc = reports.load(report)
+    assert doc["exit_code"] == 130
+    assert [(t["ref"], t["state"], t["digest"]) for t in doc["tags"]] == [
+        (tag, "untouched", before)
+    ]
+    assert any(b"imagetools" in line for line in children.values())
+    left = {c: children[c] for c in children if Path(f"/proc/{c}").exists()}
+    assert not left, f"processes left behind: {left}"
+    f.modes.hold_agent = ""
+    assert digest_at(tag, env) == before

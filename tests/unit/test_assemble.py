@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from types import SimpleNamespace
@@ -25,9 +26,13 @@ class Docker:
         self.results = list(results)
         self.calls: list[list[str]] = []
 
-    def capture(self, args: list[str], timeout: float | None = 60) -> Result:
+    def start(self, args: list[str]) -> Result:
         self.calls.append(list(args))
         return self.results.pop(0)
+
+    @staticmethod
+    def collect(p: Result, timeout: float | None = 60) -> Result:
+        return p
 
 
 class Writer:
@@ -51,8 +56,11 @@ def session(docker: Docker) -> Any:
     return SimpleNamespace(docker=docker, log=log, bake=SimpleNamespace(last=lambda _: None))
 
 
-def ok(stdout: str = "") -> Result:
-    return Result((), 0, stdout, "")
+def ok(stdout: str = "", stderr: str = "") -> Result:
+    return Result((), 0, stdout, stderr)
+
+
+INDEX_DIGEST = "sha256:" + hashlib.sha256(INDEX.encode()).hexdigest()
 
 
 @pytest.fixture(autouse=True)
@@ -101,9 +109,29 @@ def test_imagetools_composes_and_every_tag_gets_the_very_bytes_it_printed() -> N
 
 
 def test_tags_in_another_repository_are_written_by_imagetools() -> None:
-    d, w = Docker(ok()), Writer()
-    create(session(d), "app", ["reg.example/o/mirror:v1"], [], SOURCES, None, lambda: w)
+    said = f"#1 0.074 pushing {INDEX_DIGEST} to reg.example/o/mirror:v1\n"
+    d, w = Docker(ok(stderr=said)), Writer()
+    got = create(session(d), "app", ["reg.example/o/mirror:v1"], [], SOURCES, None, lambda: w)
     assert "--dry-run" not in d.calls[0] and w.written == []
+    assert got == ("imagetools", INDEX_DIGEST)  # the digest imagetools says it pushed
+
+
+def test_the_digest_written_is_what_verification_expects() -> None:
+    """The index's digest is returned however it was written: bakeguard's hash of the bytes
+    it wrote, what imagetools logged, or (when it logged nothing) the hash of its
+    composition."""
+    w = Writer()
+    d = Docker(ok(INDEX + "\n"))
+    assert create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, lambda: w) == (
+        "bakeguard",
+        INDEX_DIGEST,
+    )
+    d = Docker(ok(), ok(INDEX + "\n"))  # imagetools wrote, said nothing: a dry run says
+    assert create(session(d), "app", ["reg.example/o/mirror:v1"], [], SOURCES) == (
+        "imagetools",
+        INDEX_DIGEST,
+    )
+    assert "--dry-run" not in d.calls[0] and "--dry-run" in d.calls[1]
 
 
 @pytest.mark.parametrize(
@@ -139,16 +167,18 @@ def test_a_source_imagetools_cannot_read_fails_with_its_words() -> None:
 
 
 def test_who_wrote_the_tags_is_returned_for_the_report() -> None:
-    assert (
-        create(session(Docker(ok(INDEX))), "app", ["reg.example/o/r:v1"], [], SOURCES, None, Writer)
-        == "bakeguard"
+    d = Docker(ok(INDEX))
+    assert create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, Writer) == (
+        "bakeguard",
+        INDEX_DIGEST,
     )
     denied = Writer(RegistryError("403", 403))
-    d = Docker(ok(INDEX), ok())
-    assert (
-        create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, lambda: denied)
-        == "imagetools"
+    d = Docker(ok(INDEX), ok())  # imagetools writes the very index it composed
+    assert create(session(d), "app", ["reg.example/o/r:v1"], [], SOURCES, None, lambda: denied) == (
+        "imagetools",
+        INDEX_DIGEST,
     )
+    assert len(d.calls) == 2
 
 
 def test_a_digest_holding_500_is_not_a_server_error() -> None:
@@ -184,3 +214,35 @@ def test_the_report_names_each_platform_s_source_digest() -> None:
     assert entry["platforms"] == ["linux/amd64", "linux/arm/v7"]
     assert entry["sources"] == [s for _, s in sources]
     assert entry["refs"] == ["reg.example/o/app:v1"] and entry["index_written_by"] == "bakeguard"
+
+
+def test_a_stop_kills_the_running_imagetools_and_starts_nothing_more() -> None:
+    """What a Ctrl-C during the assembly does (split.finish): the imagetools under way is
+    killed at once, so it cannot write a tag after bakeguard has said what the tags hold,
+    and no attempt or write starts after it."""
+    import subprocess
+    import threading
+    import time
+
+    from bakeguard.docker import Docker as RealDocker
+    from bakeguard.split.assemble import Helpers, Stopped
+
+    class Slow:
+        def start(self, args: list[str]) -> subprocess.Popen[str]:
+            return subprocess.Popen(["sleep", "60"], stdout=subprocess.PIPE, text=True)
+
+        collect = staticmethod(RealDocker.collect)
+
+    helpers, got = Helpers(), []
+    t = threading.Thread(target=lambda: got.append(helpers.run(Slow(), [], 120)))  # type: ignore[arg-type]
+    t.start()
+    deadline = time.monotonic() + 10
+    while not helpers._live and time.monotonic() < deadline:
+        time.sleep(0.01)
+    helpers.stop()
+    t.join(5)
+    assert not t.is_alive() and got[0].code != 0
+    with pytest.raises(Stopped):
+        helpers.write("app")
+    with pytest.raises(Stopped):
+        helpers.run(Slow(), [], 120)  # type: ignore[arg-type]

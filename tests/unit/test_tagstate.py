@@ -29,8 +29,11 @@ def test_each_state_a_user_reads() -> None:
 
 
 def test_advice_names_a_concurrent_push_not_the_split() -> None:
-    raced = outcome(found=THREE, digest="sha256:other", expected_digest="sha256:ours")
-    assert "another push wrote the tag" in advice([raced])
+    theirs = {"digest": "sha256:other", "expected_digest": "sha256:ours"}
+    raced = outcome(found=THREE[:1], missing=THREE[1:], **theirs, another_push="sha256:other")
+    assert not raced.ok and "another push wrote the tag" in advice([raced])
+    # whole, but another push's: not a failure (the run passes, with a warning)
+    assert outcome(found=THREE, **theirs, another_push="sha256:other").ok
     assert "--guard-split" not in advice([raced])
     short = outcome(found=THREE[:1], missing=THREE[1:], digest="sha256:x")
     assert "--guard-split=always" in advice([short])
