@@ -60,21 +60,17 @@ def _with_extras(message: Lines, extras: Mapping[str, Any]) -> Lines:
     return [f"{lines[0] if lines else ''} ({said})", *lines[1:]]
 
 
-class Console:
-    """The console logger: the lines above, written at once. structlog (JSON lines, for CI
-    and BAKEGUARD_LOG_FORMAT=json) is not loaded for it: importing structlog (whose stdlib
-    module loads asyncio) is more work than a guarded push on a developer's machine should
-    do beside bake."""
+class _Levels:
+    """debug/info/warning/error over one `_emit`: the two loggers differ only in how a
+    message is written (and whether debug lines are kept here or by structlog's filter)."""
 
-    def __init__(self, verbose: bool, colour: bool) -> None:
-        self.verbose, self.colour = verbose, colour
+    keeps_debug = True
 
     def _emit(self, level: str, event: Lines, extras: Mapping[str, Any]) -> None:
-        line = console_line(level, _with_extras(event, extras), self.colour)
-        print(line, file=sys.stderr, flush=True)
+        raise NotImplementedError
 
     def debug(self, event: Lines, **extras: Any) -> None:
-        if self.verbose:
+        if self.keeps_debug:
             self._emit("debug", event, extras)
 
     def info(self, event: Lines, **extras: Any) -> None:
@@ -87,7 +83,21 @@ class Console:
         self._emit("error", event, extras)
 
 
-class Json:
+class Console(_Levels):
+    """The console logger: the lines above, written at once. structlog (JSON lines, for CI
+    and BAKEGUARD_LOG_FORMAT=json) is not loaded for it: importing structlog (whose stdlib
+    module loads asyncio) is more work than a guarded push on a developer's machine should
+    do beside bake."""
+
+    def __init__(self, verbose: bool, colour: bool) -> None:
+        self.keeps_debug, self.colour = verbose, colour
+
+    def _emit(self, level: str, event: Lines, extras: Mapping[str, Any]) -> None:
+        line = console_line(level, _with_extras(event, extras), self.colour)
+        print(line, file=sys.stderr, flush=True)
+
+
+class Json(_Levels):
     """The JSON logger (structlog): one object per message, its lines joined by newlines
     (which JSON escapes), each line and each keyword value visible."""
 
@@ -97,18 +107,6 @@ class Json:
     def _emit(self, level: str, event: Lines, extras: Mapping[str, Any]) -> None:
         kept = {k: visible(v) if isinstance(v, str) else v for k, v in extras.items()}
         getattr(self.logger, level)("\n".join(lines_of(event)), **kept)
-
-    def debug(self, event: Lines, **extras: Any) -> None:
-        self._emit("debug", event, extras)
-
-    def info(self, event: Lines, **extras: Any) -> None:
-        self._emit("info", event, extras)
-
-    def warning(self, event: Lines, **extras: Any) -> None:
-        self._emit("warning", event, extras)
-
-    def error(self, event: Lines, **extras: Any) -> None:
-        self._emit("error", event, extras)
 
 
 _console: Console | None = None
