@@ -31,7 +31,7 @@ from bakeguard.cli import main
 from bakeguard.registry import Credentials, Registry
 from bakeguard.registry.transport import Request, Response
 from tests import reports
-from tests.unit.test_inputs import FAKE_DOCKER
+from tests.unit.test_inputs import fake_docker_ground
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "registry"
 HOST = "reg.example"
@@ -211,29 +211,10 @@ def target_env(g: Ground, target: str) -> dict[str, str]:
 def ground(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> Iterator[Ground]:
-    exe = tmp_path / "bin" / "docker"
-    exe.parent.mkdir()
-    exe.write_text(FAKE_DOCKER)
-    exe.chmod(0o755)
     for target in TARGETS:
         (tmp_path / f"def-{target}.json").write_text(definition(target))
-    (tmp_path / "work").mkdir()
-    monkeypatch.chdir(tmp_path / "work")
-    for k in list(os.environ):
-        if k.startswith(("BAKEGUARD_", "BUILDX_", "GITHUB_", "GITLAB")) or k == "CI":
-            monkeypatch.delenv(k)
-    env = {
-        "BAKEGUARD_DOCKER": str(exe),
-        "BAKEGUARD_LOG_FORMAT": "console",
-        "FUZZ_DEFINITION": str(tmp_path / "def-app.json"),
-        "FUZZ_DEFINITION_PUSH": str(tmp_path / "def-app.json"),
-        "FUZZ_DRIVER": "docker-container",
-        "DOCKER_CONFIG": str(tmp_path / "docker-config"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "TMPDIR": str(tmp_path),
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
+    app = tmp_path / "def-app.json"
+    fake_docker_ground(tmp_path, monkeypatch, app, app)
     g = Ground(tmp_path, capfd)
 
     def registry(self: session.Session, env: object) -> Registry:

@@ -105,33 +105,51 @@ def definition(push: bool) -> str:
     return json.dumps({"group": {"default": {"targets": ["app"]}}, "target": {"app": target}})
 
 
-@pytest.fixture
-def ground(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusing_registry: str) -> Path:
+def fake_docker_ground(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    definition: Path,
+    definition_push: Path,
+    **env: str,
+) -> None:
+    """The fake docker (FAKE_DOCKER) on a clean environment: it prints `definition` for a
+    `bake --print` and `definition_push` for one with --push; a private cache and docker
+    config; the working directory `tmp_path/work`. Other fake-docker grounds build on it."""
     exe = tmp_path / "bin" / "docker"
     exe.parent.mkdir()
     exe.write_text(FAKE_DOCKER)
     exe.chmod(0o755)
-    (tmp_path / "def.json").write_text(definition(False).replace(REGISTRY, refusing_registry))
-    (tmp_path / "def-push.json").write_text(definition(True).replace(REGISTRY, refusing_registry))
-    (tmp_path / "registry").write_text(refusing_registry)
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
     for k in list(os.environ):
         if k.startswith(("BAKEGUARD_", "BUILDX_", "GITHUB_", "GITLAB")) or k == "CI":
             monkeypatch.delenv(k)
-    env = {
+    base = {
         "BAKEGUARD_DOCKER": str(exe),
         "BAKEGUARD_LOG_FORMAT": "console",
-        "FUZZ_DEFINITION": str(tmp_path / "def.json"),
-        "FUZZ_DEFINITION_PUSH": str(tmp_path / "def-push.json"),
+        "FUZZ_DEFINITION": str(definition),
+        "FUZZ_DEFINITION_PUSH": str(definition_push),
         "FUZZ_DRIVER": "docker-container",
         "DOCKER_CONFIG": str(tmp_path / "docker-config"),
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "TMPDIR": str(tmp_path),
-        "FUZZ_LOG": str(tmp_path / "docker.log"),
     }
-    for k, v in env.items():
+    for k, v in {**base, **env}.items():
         monkeypatch.setenv(k, v)
+
+
+@pytest.fixture
+def ground(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusing_registry: str) -> Path:
+    (tmp_path / "def.json").write_text(definition(False).replace(REGISTRY, refusing_registry))
+    (tmp_path / "def-push.json").write_text(definition(True).replace(REGISTRY, refusing_registry))
+    (tmp_path / "registry").write_text(refusing_registry)
+    fake_docker_ground(
+        tmp_path,
+        monkeypatch,
+        tmp_path / "def.json",
+        tmp_path / "def-push.json",
+        FUZZ_LOG=str(tmp_path / "docker.log"),
+    )
     return tmp_path
 
 
