@@ -54,7 +54,8 @@ class PrintRequest:
     __slots__ = ("args", "key", "path")
 
     def __init__(self, docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> None:
-        self.args = bake.without("--metadata-file").plus("--print").argv
+        # (--jobs changes nothing printed, and a buildx before 0.38 rejects it)
+        self.args = bake.without("--metadata-file", "--jobs").plus("--print").argv
         self.key = self.path = None
         if cachekey.ttl(environ) > 0:
             files = bake.values("--file")
