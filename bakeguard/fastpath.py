@@ -204,15 +204,17 @@ def run_split(opts: GuardOptions, bake: BakeArgs, docker: Docker, entry: Mapping
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    argv, env, unset = generated.bake_call(bake, gen, meta, list(definition["target"]))
+    native, at_once = entry["jobs"]  # (the probe that decided it: the entry's key names it)
+    b = generated.bounded(bake, gen, meta, list(definition["target"]), native, at_once)
     launch = Launch(
-        argv,
+        b.argv,
         after,
-        env,
-        unset,
+        b.env,
+        b.unset,
         beside,
         ended_early=made.ended_early,
         cleanup=lambda: shutil.rmtree(tmp, ignore_errors=True),
+        chunked=b.chunked,
     )
     return execute(docker, launch)
 

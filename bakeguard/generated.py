@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from bakeguard import jobs
 from bakeguard.bakeargs import BakeArgs
 from bakeguard.docker import OWN_METADATA_ENV, Docker
 
@@ -47,45 +48,70 @@ def bake_call(
     return args.generated(gen_file, meta, targets), env, unset
 
 
-# The split's retry bakes at most this many builds at once. The docker driver's BuildKit drops
-# a build that has not started within seconds ("no such job", docker/buildx#3810): a big
-# monorepo's split, a build per target and platform all at once, meets it, and then every
-# build bake cancelled is to retry. bake's own limit (--jobs) is not in every buildx.
-RETRY_BUILDS = 32
+class Bake:
+    """One bake of a generated definition as bakeguard runs it: `argv` (the first chunk's
+    when chunked), its environment, and `chunked` when buildx cannot bound it itself."""
+
+    __slots__ = ("argv", "chunked", "env", "unset")
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: Mapping[str, str] | None,
+        unset: list[str],
+        chunked: jobs.Chunked | None,
+    ) -> None:
+        self.argv, self.env, self.unset, self.chunked = argv, env, unset, chunked
+
+    def run(
+        self,
+        docker: Docker,
+        tee: Callable[[bytes], None] | None,
+        started: Callable[[], None] | None = None,
+    ) -> int:
+        if self.chunked is not None:
+            return self.chunked.run(docker, self.env, self.unset, tee, started)
+        return docker.run_bake(self.argv, env=self.env, unset=self.unset, tee=tee, started=started)
 
 
-def bake(
-    docker: Docker,
+def bounded(
     args: BakeArgs,
     gen_file: str,
     meta: str,
     targets: Sequence[str],
-    seen: Callable[[bytes], None],
-) -> int:
-    """A bake of a generated definition outside a Launch (the split's one retry of the
-    platforms that did not land), RETRY_BUILDS targets at a time, one after another; their
-    metadata merged into `meta`. bake's first failing exit code, else 0."""
-    if len(targets) <= RETRY_BUILDS:
-        argv, env, unset = bake_call(args, gen_file, meta, targets)
-        return docker.run_bake(argv, env=env, unset=unset, tee=seen)
-    import json
-
-    code, merged = 0, {}
-    for start in range(0, len(targets), RETRY_BUILDS):
-        part = f"{meta}.{start}"
-        argv, env, unset = bake_call(args, gen_file, part, targets[start : start + RETRY_BUILDS])
-        code = docker.run_bake(argv, env=env, unset=unset, tee=seen) or code
+    native: bool,
+    size: int,
+    always_meta: bool = True,
+) -> Bake:
+    """A bake of `targets` of a generated definition, at most `size` builds at once (or what
+    the user's --jobs says): `--jobs` where buildx has it (`native`), else chunks of that
+    many targets baked one after another (jobs.Chunked)."""
+    user = args.last("--jobs")
+    if native:
+        if user is None:
+            args = args.plus("--jobs", str(size))
+        return Bake(*bake_call(args, gen_file, meta, targets), None)
+    fail_fast = True
+    if user is not None:
         try:
-            with open(part) as f:
-                doc = json.load(f)
-            os.unlink(part)
-        except (OSError, ValueError):
-            continue
-        if isinstance(doc, dict):
-            merged.update(doc)
-    with open(meta, "w") as f:
-        json.dump(merged, f)
-    return code
+            mode, parallel = jobs.parse(user)
+        except ValueError as e:
+            from bakeguard.errors import UsageError
+
+            raise UsageError(str(e), "see `docker buildx bake --help` of buildx ≥ 0.38") from None
+        size, fail_fast = parallel or size, mode == "fail-fast"
+        args = args.without("--jobs")
+    if len(targets) <= size:
+        return Bake(*bake_call(args, gen_file, meta, targets), None)
+    parts, argvs = [], []
+    env: Mapping[str, str] | None = None
+    unset: list[str] = []
+    for n, chunk in enumerate(jobs.chunks(targets, size)):
+        parts.append(f"{meta}.{n}")
+        argv, env, unset = bake_call(args, gen_file, parts[-1], chunk)
+        argvs.append(argv)
+    chunked = jobs.Chunked(argvs, parts, meta, fail_fast, always_meta)
+    return Bake(argvs[0], env, unset, chunked)
 
 
 def with_metadata(bake: BakeArgs, verify: bool) -> tuple[BakeArgs, str, str | None]:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from bakeguard.docker import Docker
+from bakeguard.jobs import Chunked
 from bakeguard.terminal import Tail
 
 
@@ -18,7 +19,7 @@ class Launch:
     """One bake and what goes with it. (A plain class: dataclasses' import, with inspect, is
     work the fast paths would do before their bake starts.)"""
 
-    __slots__ = ("after", "argv", "beside", "cleanup", "ended_early", "env", "unset")
+    __slots__ = ("after", "argv", "beside", "chunked", "cleanup", "ended_early", "env", "unset")
 
     def __init__(
         self,
@@ -29,9 +30,11 @@ class Launch:
         beside: Callable[[], None] | None = None,  # in a thread, once bake runs
         ended_early: Callable[[BaseException], None] | None = None,  # bake raised (a signal)
         cleanup: Callable[[], None] | None = None,  # last, whatever happened
+        chunked: Chunked | None = None,  # bounded chunks run as this one bake (jobs.py)
     ) -> None:
         self.argv, self.after, self.env, self.unset = argv, after, env, unset
         self.beside, self.ended_early, self.cleanup = beside, ended_early, cleanup
+        self.chunked = chunked
 
 
 def execute(docker: Docker, launch: Launch) -> int:
@@ -40,13 +43,13 @@ def execute(docker: Docker, launch: Launch) -> int:
     thread = threading.Thread(target=launch.beside, daemon=True) if launch.beside else None
     try:
         try:
-            code = docker.run_bake(
-                launch.argv,
-                env=launch.env,
-                unset=launch.unset,
-                tee=seen,
-                started=thread.start if thread is not None else None,
-            )
+            started = thread.start if thread is not None else None
+            if launch.chunked is not None:
+                code = launch.chunked.run(docker, launch.env, launch.unset, seen, started)
+            else:
+                code = docker.run_bake(
+                    launch.argv, env=launch.env, unset=launch.unset, tee=seen, started=started
+                )
         except BaseException as e:
             if thread is not None and thread.ident is not None:
                 thread.join(timeout=5)

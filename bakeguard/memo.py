@@ -33,7 +33,11 @@ def _path(docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> str:
 
 
 def _argument_facts(bake: BakeArgs, environ: Mapping[str, str]) -> bool:
-    """Facts from the arguments that advisories also test; the cached verdict assumed none."""
+    """Facts from the arguments that advisories also test, or that need the probe first (a
+    --jobs that buildx before 0.38 lacks: bakeguard bakes in chunks); the cached verdict
+    assumed none."""
+    if bake.last("--jobs") is not None:
+        return True
     return (bake.flag_set("--load") and bake.flag_set("--push")) or uses_compose(
         bake, environ, os.getcwd()
     )
@@ -50,7 +54,8 @@ class PrintRequest:
     __slots__ = ("args", "key", "path")
 
     def __init__(self, docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> None:
-        self.args = bake.without("--metadata-file").plus("--print").argv
+        # (--jobs changes nothing printed, and a buildx before 0.38 rejects it)
+        self.args = bake.without("--metadata-file", "--jobs").plus("--print").argv
         self.key = self.path = None
         if cachekey.ttl(environ) > 0:
             files = bake.values("--file")
@@ -141,6 +146,7 @@ def remember_split(
     record: Mapping[str, Any],
     definition: Mapping[str, Any],
     split: bool,
+    jobs: tuple[bool, int] = (False, 32),
 ) -> None:
     """Written by the full path when it bakes a generated definition: what it said before
     bake, the report's mode and advisories, and the definition; not when the definition
@@ -161,6 +167,8 @@ def remember_split(
         "record": {k: record[k] for k in _REMEMBERED_KEYS if k in record},
         "split": split,
         "definition": definition,
+        # how its bake is bounded (jobs.py: --jobs where buildx has it, and how many at once)
+        "jobs": list(jobs),
     }
     import json
 
@@ -216,6 +224,11 @@ def _is_split_entry(doc: Any) -> bool:
         and isinstance(record, dict)
         and set(record) <= set(_REMEMBERED_KEYS)
         and isinstance(doc.get("split"), bool)
+        and isinstance(j := doc.get("jobs"), list)
+        and len(j) == 2
+        and isinstance(j[0], bool)
+        and type(j[1]) is int
+        and j[1] > 0
         and cachekey.is_definition(definition)
         and bool(definition.get("target"))
     )

@@ -17,7 +17,7 @@ from bakeguard.terminal import Tail
 
 
 def build(session: Session) -> int:
-    from bakeguard import advisories, guard, matching, memo
+    from bakeguard import advisories, guard, jobs, matching, memo
     from bakeguard import compat as compat_
 
     env_f = session.start_probe()
@@ -85,6 +85,7 @@ def build(session: Session) -> int:
             session.record,
             plan.definition,
             decision.per_platform,
+            (jobs.native(env), jobs.at_once(env)),
         )
         return s.run(plan)
     session.record["mode"] = "plain"
@@ -139,7 +140,10 @@ def plain(
     session: Session, defn_f: Task[tuple[Definition | None, str]], env: probe.Environment
 ) -> int:
     """bake with the user's arguments (plus a metadata file of ours), then verify."""
-    from bakeguard import generated
+    from bakeguard import generated, jobs
+
+    if session.bake.last("--jobs") is not None and not jobs.native(env):
+        return chunked(session, defn_f, env)
     from bakeguard.launch import Launch, execute
     from bakeguard.warmup import preload_verification
 
@@ -150,6 +154,50 @@ def plain(
         env=OWN_METADATA_ENV if ours else None,
         beside=preload_verification if session.opts.verify else None,
         cleanup=lambda: generated.remove(ours),
+    )
+    return execute(session.docker, launch)
+
+
+def chunked(
+    session: Session, defn_f: Task[tuple[Definition | None, str]], env: probe.Environment
+) -> int:
+    """`-j N` on a buildx without `bake --jobs` (before 0.38): the resolved definition baked
+    N targets at a time, one bake after another (jobs.Chunked: bake's exit code, and its
+    metadata file when every chunk succeeded), then verified as a plain bake."""
+    import shutil
+    import tempfile
+
+    from bakeguard import generated, jobs
+    from bakeguard.launch import Launch, execute
+
+    defn, why = defn_f.result()
+    if defn is None:
+        raise UsageError(
+            f"buildx {env.buildx} has no `bake --jobs`, and bakeguard could not resolve the "
+            f"definition to bake it a chunk at a time: {why}",
+            "fix the bake arguments (see `docker buildx bake --print`), or drop --jobs",
+        )
+    tmp = tempfile.mkdtemp(prefix="bakeguard-jobs-")
+    try:
+        gen, meta = generated.write(tmp, {"target": {n: t.raw for n, t in defn.targets.items()}})
+        meta = session.bake.last("--metadata-file") or meta
+        b = generated.bounded(
+            session.bake, gen, meta, list(defn.targets), False, jobs.at_once(env), False
+        )
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    session.log.info(
+        f"buildx {env.buildx} has no `bake --jobs`: baking {len(defn.targets)} targets in "
+        f"{len(b.chunked.argvs) if b.chunked else 1} bakes, one after another"
+    )
+    launch = Launch(
+        b.argv,
+        lambda code, seen: after_bake(session, code, Task.of((defn, "")), Task.of(env), seen, meta),
+        b.env,
+        b.unset,
+        cleanup=lambda: shutil.rmtree(tmp, ignore_errors=True),
+        chunked=b.chunked,
     )
     return execute(session.docker, launch)
 

@@ -261,18 +261,26 @@ def split_entry(
     sources: Sequence[tuple[str, str]],
     by_digest: bool | None,
     writer: str,
+    tags: Sequence[Sequence[str]] = (),
 ) -> dict[str, Any]:
     """The report's record of one assembled target; `sources`: each platform and the image
     its tags were made from (repo@digest). `platform_sources` pairs them and names each
     source's digest: the platform's manifest, or with attestations the per-platform index
-    that holds it (the older `platforms` and `sources` lists stay, in the same order).
+    that holds it (the older `platforms` and `sources` lists stay, in the same order), and
+    the per-platform tags the docker driver leaves in the registry (`tags`, in that order).
     `by_digest` None: not known (a merge reads digest files, which do not say)."""
     return {
         "target": name,
         "platforms": [p for p, _ in sources],
         "sources": [s for _, s in sources],
         "platform_sources": [
-            {"platform": p, "source": s, "digest": s.rpartition("@")[2]} for p, s in sources
+            {
+                "platform": p,
+                "source": s,
+                "digest": s.rpartition("@")[2],
+                **({"tags": list(tags[i])} if i < len(tags) else {}),
+            }
+            for i, (p, s) in enumerate(sources)
         ],
         "refs": list(refs),
         "by_digest": by_digest,
@@ -288,18 +296,16 @@ def assembled(
     by_digest: bool,
     writer: str,
 ) -> None:
-    """Target t's tags are written (by `writer`, from `sources`): in the report and the log."""
+    """Target t's tags are written (by `writer`, from `sources`): in the report, and in the
+    log's detail (--guard-verbose); `summary` says it for the whole split."""
     pairs = [(v.platform, s) for v, s in zip(variants, sources, strict=True)]
-    session.record["split"].append(split_entry(t.name, t.tag_refs, pairs, by_digest, writer))
-    if not by_digest:
-        kept = ", ".join(tag for v in variants for tag in v.tags)
-        session.log.info(
-            f"per-platform tags stay in the registry: {kept} "
-            "(the docker driver cannot push by digest)"
-        )
-    session.log.info(
+    tags = [list(v.tags) for v in variants]
+    entry = split_entry(t.name, t.tag_refs, pairs, by_digest, writer, tags)
+    session.record["split"].append(entry)
+    kept = "" if by_digest else f"; per-platform tags {', '.join(x for ts in tags for x in ts)}"
+    session.log.debug(
         f"assembled {', '.join(t.tag_refs)} from {len(variants)} platforms "
-        f"({', '.join(v.platform for v in variants)})"
+        f"({', '.join(v.platform for v in variants)}){kept}"
     )
 
 

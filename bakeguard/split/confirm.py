@@ -16,6 +16,7 @@ from bakeguard.metadata import DIGEST, pushed_digest
 from bakeguard.refs import Reference
 from bakeguard.split.plan import Variant
 from bakeguard.tasks import map_bounded
+from bakeguard.text import one_line
 
 if TYPE_CHECKING:  # (the registry client loads only after the bake)
     from bakeguard.registry import Registry
@@ -35,6 +36,23 @@ def pushed_in(output: str) -> dict[Reference, str]:
         except ValueError:
             continue
     return out
+
+
+# bake's own error lines in its stderr: a step's `#12 ERROR: ...` (plain progress), and
+# buildx's last `ERROR: target NAME: failed to solve: ...`.
+BAKE_ERROR = re.compile(r"^(?:#\d+ )?ERROR:? (.+)$", re.M)
+
+
+def bake_said(output: str) -> str:
+    """Why a bake failed, as its output says: the docker driver's BuildKit losing builds it
+    was given ("no such job", docker/buildx#3810), else bake's last error line as it is.
+    Never a guess at a cause the output does not show."""
+    if "no such job" in output:
+        return 'the builder lost builds it was given ("no such job": too many at once)'
+    errors = BAKE_ERROR.findall(output)
+    if errors:
+        return f"bake said: {one_line(errors[-1].strip(), 400)}"
+    return "its output names no error"
 
 
 def forget_local(docker: Docker, variants: Sequence[Variant]) -> None:

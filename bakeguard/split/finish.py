@@ -35,6 +35,35 @@ def unconfirmed(log: Any, failed: Sequence[tuple[Variant, str]]) -> None:
     log.error(f"final tags of {', '.join(names)} left untouched (no partial tag written)")
 
 
+def summary(
+    plan: SplitPlan, names: Sequence[str], by_digest: bool, failed: Sequence[str]
+) -> list[str]:
+    """What a split did, in a few lines whatever its size: the targets and platforms
+    assembled (a few named), where the docker driver's per-platform tags are, and every
+    target that failed, by name. The per-target detail is the report's (`split`)."""
+
+    def few(items: Sequence[str], n: int = 4) -> str:
+        return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+    plats = sorted({v.platform for v in plan.variants if v.target in set(names)})
+    refs = [r for n in names for r in plan.split_targets[n].tag_refs]
+    lines = []
+    if names:
+        lines.append(
+            f"assembled {len(names)} target{'s' if len(names) != 1 else ''} x "
+            f"{len(plats)} platforms ({', '.join(plats)}): {few(refs)}"
+        )
+        kept = [t for v in plan.variants if v.target in set(names) for t in v.tags]
+        if not by_digest and kept:
+            lines.append(
+                f"{len(kept)} per-platform tags stay in the registry beside them (the docker "
+                f"driver cannot push by digest), such as {kept[0]}; the report names each"
+            )
+    if failed:
+        lines.append(f"not assembled: {', '.join(failed)}")
+    return lines
+
+
 @dataclass
 class Finish:
     session: Session
@@ -100,7 +129,12 @@ class Finish:
                 sources = [self.sources[v.name] for v in vs]
                 t = self.plan.split_targets[name]
                 assembled(self.session, t, vs, sources, self.plan.by_digest, writer)
+        names = [n for n, w in done.items() if isinstance(w, str)]
         failed = [e for e in done.values() if isinstance(e, BakeguardError)]
+        bad = [n for n, w in done.items() if isinstance(w, BakeguardError)]
+        lines = summary(self.plan, names, self.plan.by_digest, bad)
+        if lines:
+            self.session.log.info(lines)
         if failed:
             # the targets assembled have their tags: say what each tag holds. A platform
             # missing from the registry stops its target before any write (imagetools reads

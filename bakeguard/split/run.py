@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bakeguard import generated
+from bakeguard import generated, jobs
 from bakeguard.compat import Compat
 from bakeguard.definition import Definition
 from bakeguard.docker import Docker, Fed
@@ -20,12 +20,11 @@ from bakeguard.metadata import pushed_digest
 from bakeguard.probe import Environment
 from bakeguard.report import read_object
 from bakeguard.split.assemble import prestart_create
-from bakeguard.split.confirm import check, forget_local, from_engine
+from bakeguard.split.confirm import bake_said, check, forget_local, from_engine
 from bakeguard.split.finish import Finish, unconfirmed
 from bakeguard.split.plan import (
     SplitPlan,
     Variant,
-    engine_pushes,
     make_plan,
     plan_outputs,
 )
@@ -70,17 +69,23 @@ class SplitRun:
         """The generated bake of `plan` (its files written in `tmp`), and all that follows
         it (`after_bake`); `beside`: what runs beside it."""
         gen, meta = generated.write(tmp, plan.definition)
-        argv, env, unset = generated.bake_call(
-            self.session.bake, gen, meta, list(plan.definition["target"])
-        )
+        b = self.bounded(gen, meta, list(plan.definition["target"]))
         return Launch(
-            argv,
+            b.argv,
             lambda code, seen: self.after_bake(plan, tmp, code, seen),
-            env,
-            unset,
+            b.env,
+            b.unset,
             beside,
             ended_early=lambda _e: self.cancel_started(),
             cleanup=lambda: shutil.rmtree(tmp, ignore_errors=True),
+            chunked=b.chunked,
+        )
+
+    def bounded(self, gen: str, meta: str, targets: Sequence[str]) -> generated.Bake:
+        """A bake of the generated definition's `targets`, bounded from its first attempt
+        (jobs.py): the docker driver loses builds a bake starts all at once."""
+        return generated.bounded(
+            self.session.bake, gen, meta, targets, jobs.native(self.env), jobs.at_once(self.env)
         )
 
     def run(self, plan: SplitPlan | None = None) -> int:
@@ -109,7 +114,7 @@ class SplitRun:
         repos: dict[str, list[str]] = {}
         for v in plan.variants:
             repos.setdefault(v.target, []).append(v.repos[0])
-        for name, rs in repos.items():
+        for name, rs in list(repos.items())[: jobs.PRESTARTED]:  # (the others: at assembly)
             started = prestart_create(self.session, plan.split_targets[name], rs)
             if started is not None:
                 self._started[name] = started
@@ -159,27 +164,18 @@ class SplitRun:
                 plats = ", ".join(v.platform for v in again)
                 if len(again) > 6:  # (a monorepo's: one line, not a platform per build)
                     plats = f"{len(again)} builds of {len({v.target for v in again})} targets"
-                if plan.by_digest:
-                    log.warning(f"bake exited {code}; pushing {plats} once more, from cache")
-                elif engine_pushes(self.env):
-                    log.warning(
-                        f"bake exited {code} (on the docker driver buildx < 0.22 also fails in "
-                        f"the engine's second push); re-running {plats} once from cache to "
-                        "confirm each platform on its own"
-                    )
-                else:
-                    log.warning(
-                        f"bake exited {code}; re-running {plats} once from cache to confirm "
-                        "each platform on its own"
-                    )
+                again_ = (
+                    f"pushing {plats} once more, from cache"
+                    if plan.by_digest
+                    else f"re-running {plats} once from cache to confirm each platform on its own"
+                )
+                log.warning([f"bake exited {code}: {bake_said(seen.text())}", again_])
                 if not plan.by_digest:
                     # so that the retry's bake, not an earlier run's, names the engine's local
                     # per-platform images (another build on this engine may yet: from_engine)
                     self._forget_local(again)
                 meta2, seen2 = os.path.join(tmp, "metadata-retry.json"), Tail()
-                code2 = generated.bake(
-                    self.docker, self.session.bake, gen, meta2, [v.name for v in again], seen2
-                )
+                code2 = self.bounded(gen, meta2, [v.name for v in again]).run(self.docker, seen2)
                 metadata = {**(metadata or {}), **(read_object(meta2) or {})}
                 failed = self.confirm(again, plan.by_digest, code2, read_object(meta2), seen2, True)
                 if not failed:
@@ -199,15 +195,12 @@ class SplitRun:
                 write_digest_files(plan, self.shard_dir or ".", sources, self.session.log)
                 return 0
             if code != 0:
-                why = (
-                    " (on the docker driver, buildx < 0.22 fails in the engine's second push: "
-                    "advisory docker-driver-double-push)"
-                    if engine_pushes(self.env)
-                    else ""
-                )
                 log.warning(
-                    f"bake exited {code}, yet every platform's push is confirmed in the registry "
-                    f"by digest{why}; continuing"
+                    [
+                        f"bake exited {code}, yet every platform's push is confirmed in the "
+                        "registry by digest; continuing",
+                        f"({bake_said(seen.text())})",
+                    ]
                 )
             return self.assemble_all(plan, metadata)
         finally:
