@@ -5,6 +5,10 @@ outputs file the runner reads."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -240,3 +244,53 @@ def test_outputs_from_a_run(tmp_path: Path) -> None:
     meta.write_text("null")  # as bake-action: no metadata output
     report.unlink()
     assert action.outputs(p, 3) == {"digests": "{}", "report": "", "verified": "false"}
+
+
+def start_action(env: dict[str, str], **values: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bakeguard.action"],
+        env={**os.environ, **env, **inputs(**values)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("code", [0, 17])
+def test_the_step_ends_with_bakeguards_exit_code(
+    fake_docker: Path, tmp_path: Path, code: int
+) -> None:
+    out = tmp_path / "github_output"
+    env = {"GITHUB_OUTPUT": str(out), "RUNNER_TEMP": str(tmp_path), "FAKE_DOCKER_EXIT": str(code)}
+    p = start_action(env, guard="off", push="true", targets="app", workdir=str(tmp_path))
+    assert p.wait(timeout=60) == code, p.communicate()[1]
+    bakes = [c for c in calls(fake_docker) if c[:2] == ["buildx", "bake"]]
+    assert bakes[-1][-2:] == ["--push", "app"] and "--metadata-file" in bakes[-1]
+    got = actionrun.parse_outputs(out.read_text())
+    assert got["verified"] == "false" and got["digests"] == "{}"  # nothing read back
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_the_step_reaches_bake(
+    fake_docker: Path, tmp_path: Path, sig: int, code: int
+) -> None:
+    """The runner cancelling signals the step's process: bakeguard, and through it bake,
+    get the signal, and the step ends as bakeguard does, its outputs written."""
+    out = tmp_path / "github_output"
+    env = {
+        "GITHUB_OUTPUT": str(out),
+        "RUNNER_TEMP": str(tmp_path),
+        "FAKE_DOCKER_SLEEP": "30",
+        "XDG_CACHE_HOME": str(tmp_path),
+    }
+    p = start_action(env, guard="warn", targets="app", workdir=str(tmp_path))
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == "ready"
+    p.send_signal(sig)  # to the step's process alone, not its group
+    assert p.wait(timeout=20) == code
+    assert ["signal", sig] in calls(fake_docker)
+    assert actionrun.parse_outputs(out.read_text())["verified"] == "false"
+
+
+def calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
