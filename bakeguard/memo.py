@@ -51,7 +51,8 @@ class PrintRequest:
     def __init__(self, docker: Docker, bake: BakeArgs, environ: Mapping[str, str]) -> None:
         self.args = bake.without("--metadata-file").plus("--print").argv
         self.key = self.path = None
-        if cachekey.ttl(environ) > 0:
+        # (a definition read from a stream is this run's alone: bakeguard.streams)
+        if cachekey.ttl(environ) > 0 and docker.definitions is None:
             files = bake.values("--file")
             self.key = cachekey.definition_key(
                 docker.binary, self.args, files, environ, os.getcwd()

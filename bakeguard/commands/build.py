@@ -51,6 +51,9 @@ def build(session: Session) -> int:
             "use a fixed buildx or another builder (see above), "
             "or run with --guard=auto to let bakeguard work around it",
         )
+    if refused_names(session, defn):
+        session.record["mode"] = "plain"
+        return plain(session, Task.of((defn, "")), env)
     compat = session.profiles.compat
     profiles = {t.name: compat.for_target(t) for t in defn.pushing}
     needs_compat = any(p not in (None, "oci") for p in profiles.values())
@@ -91,6 +94,23 @@ def build(session: Session) -> int:
     if decision.matches:
         session.read_tags_before(defn, env)
     return plain(session, Task.of((defn, "")), env)
+
+
+def refused_names(session: Session, defn: Definition) -> bool:
+    """Tags that are no image reference (refs.problem): bake refuses them, so a split or a
+    profile would only generate more names bake refuses. bake runs as asked and says so
+    itself; what each tag holds is then reported as `invalid`, never read."""
+    from bakeguard.refs import problem
+
+    bad = [(t.name, r, problem(r)) for t in defn.pushing for r in t.tag_refs if problem(r)]
+    for name, ref, why in bad:
+        session.say(
+            "warning",
+            f"target {name}: {ref!r} is not a valid image reference ({why}); bake will refuse "
+            "it: running bake as asked, without a split (no such name is read from the "
+            "registry)",
+        )
+    return bool(bad)
 
 
 def shard(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bakeguard.refs import Reference
+from bakeguard.refs import Reference, problem
 from bakeguard.registry.auth import Credentials, TokenAuth
 from bakeguard.registry.errors import (
     ACCEPT,
@@ -306,7 +306,8 @@ class Registry:
         requests that need it (errors are left to those requests). Nothing waits for it:
         a registry that never answers must not hold up the caller (the run's exit after a
         Ctrl-C included); the warm-up ends within its own bound."""
-        hosts = list({Reference.parse(r).registry: Reference.parse(r) for r in refs}.values())
+        valid = [r for r in refs if problem(r) is None]  # (no request for what is no name)
+        hosts = list({Reference.parse(r).registry: Reference.parse(r) for r in valid}.values())
 
         def warm() -> None:
             for ref in hosts:

@@ -13,7 +13,7 @@ from typing import Any
 from bakeguard.definition import Definition
 from bakeguard.interrupts import signals_interrupt
 from bakeguard.platforms import from_oci, is_attestation
-from bakeguard.refs import Reference
+from bakeguard.refs import Reference, problem
 from bakeguard.registry import AccessDenied, Registry, RegistryError, Unreachable
 from bakeguard.tasks import map_bounded
 
@@ -185,6 +185,9 @@ class Verifier:
             return map_bounded(self.check, exps, self.workers)
 
     def check(self, exp: Expectation) -> Outcome:
+        refused = refused_name(exp)
+        if refused is not None:
+            return refused
         ref = Reference.parse(exp.ref)
         try:
             m = self.registry.manifest(ref, lag_ok=self.lag_ok)
@@ -230,6 +233,23 @@ class Verifier:
             platform_manifests=manifests,
             attestations=attestations,
         )
+
+
+def refused_name(exp: Expectation) -> Outcome | None:
+    """A name that is no image reference (refs.problem) is never read from the registry:
+    bake refuses it, so nothing was pushed there, and a request for it would ask for another
+    name or could not be sent at all."""
+    why = problem(exp.ref)
+    if why is None:
+        return None
+    return Outcome(
+        exp.target,
+        exp.ref,
+        exp.platforms,
+        expected_digest=exp.digest,
+        error=f"not a valid image reference: {why}; bake refuses it, so nothing was pushed there",
+        fix="correct the name in the bake definition (--set TARGET.tags=... or the file)",
+    )
 
 
 def reach_hint(outcomes: Sequence[Outcome]) -> str | None:
