@@ -65,6 +65,7 @@ class Docker:
         self._plugin: str | None = None
         # the definitions this run read from streams, every bake's stdin (bakeguard.streams)
         self.definitions: str | None = None
+        self.bakes_started = 0  # attached commands (bakes) started so far
 
     @property
     def _environ(self) -> Mapping[str, str]:
@@ -265,6 +266,7 @@ class Docker:
                     "check BAKEGUARD_DOCKER / PATH",
                     exit_code=127,
                 ) from e
+            self.bakes_started += 1
             if got and child.poll() is None:  # while it was being started
                 child.send_signal(got[0])
             if stderr:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from bakeguard.docker import Docker, Result
 from bakeguard.errors import (
     BakeguardError,
 )
-from bakeguard.interrupts import Interrupted
+from bakeguard.interrupts import Interrupted, signals_interrupt
 from bakeguard.options import GuardOptions
 from bakeguard.profiles import Profiles
 from bakeguard.tasks import Task
@@ -96,6 +96,7 @@ class Session:
     # each tag as it was before bake, when read (`read_tags_before`): by reference
     before: Mapping[str, Outcome] = field(default_factory=dict)
     _warm_lock: threading.Lock = field(default_factory=threading.Lock)
+    _printing: subprocess.Popen[str] | None = None  # the prefetched `bake --print`, once taken
 
     def __post_init__(self) -> None:
         self.log = log.get()
@@ -116,7 +117,30 @@ class Session:
 
     def start_resolve(self, nice: bool = False) -> Task[tuple[Definition | None, str]]:
         started, self.prefetched = self.prefetched, None
+        self._printing = None if isinstance(started, Result) else started
         return Task.start(resolve, self.docker, self.bake, nice, self.environ, started)
+
+    @contextlib.contextmanager
+    def before_bake(self) -> Iterator[None]:
+        """Around a wait before bake starts (the probe, `bake --print`): a Ctrl-C or SIGTERM
+        there ends the run with the signal's code (`finishing` writes the report); see
+        `stopped_before_bake`."""
+        try:
+            with signals_interrupt():
+                yield
+        except Interrupted:
+            self.stopped_before_bake()
+            raise
+
+    def stopped_before_bake(self) -> None:
+        """A signal ended the run before any bake started: said (nothing was built), and the
+        `bake --print` it may wait for is stopped."""
+        if self._printing is not None and self._printing.poll() is None:
+            self._printing.kill()
+        self.log.warning(
+            "interrupted while reading the bake definition, before bake started: nothing "
+            "was built or pushed, every tag is untouched"
+        )
 
     def warm_registry(
         self,

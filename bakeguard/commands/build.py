@@ -7,23 +7,38 @@ from bakeguard import probe, report
 from bakeguard.definition import Definition
 from bakeguard.docker import OWN_METADATA_ENV
 from bakeguard.errors import (
+    EXIT_INTERRUPTED,
     GuardRefused,
     UsageError,
     VerificationFailed,
 )
+from bakeguard.interrupts import Interrupted
 from bakeguard.session import Session
 from bakeguard.tasks import Task
 from bakeguard.terminal import Tail
 
 
 def build(session: Session) -> int:
+    """A guarded build. A Ctrl-C before any bake started (between the waits that
+    `Session.before_bake` covers) is said as there, and ends the run as an interruption."""
+    try:
+        return guarded(session)
+    except KeyboardInterrupt:
+        if session.docker.bakes_started:
+            raise
+        session.stopped_before_bake()
+        raise Interrupted(EXIT_INTERRUPTED) from None
+
+
+def guarded(session: Session) -> int:
     from bakeguard import advisories, guard, matching, memo
     from bakeguard import compat as compat_
 
     env_f = session.start_probe()
     defn_f = session.start_resolve()
     table_ = advisories.load(session.environ)
-    env = env_f.result()
+    with session.before_bake():
+        env = env_f.result()
     session.note_env(env)
     early = guard.actionable(
         matching.match(table_, guard.facts(env, None, session.bake, environ=session.environ))
@@ -37,9 +52,10 @@ def build(session: Session) -> int:
         # nothing in the table can apply: start bake now; the definition resolves meanwhile
         session.record["mode"] = "plain"
         return plain(session, defn_f, env)
-    defn, why = defn_f.result()
+    with session.before_bake():
+        defn, why = defn_f.result()
     if defn is None:
-        session.log.debug(f"bake --print failed; running bake as is: {why}")
+        unverified(session, why)
         session.record["mode"] = "plain"
         return session.docker.run_bake(session.bake.argv)
     decision = guard.decide(session.opts, table_, env, defn, session.bake)
@@ -96,6 +112,22 @@ def build(session: Session) -> int:
     return plain(session, Task.of((defn, "")), env)
 
 
+def unverified(session: Session, why: str, after: bool = False) -> None:
+    """`bake --print` failed: bakeguard cannot know what the build pushes, so the registry
+    is not read. Said, with the last line of what `bake --print` said; bake's own error, if
+    the build fails too, is bake's to print."""
+    last = next((ln for ln in reversed(why.splitlines()) if ln.strip()), "no output")
+    last = "".join(c if c.isprintable() else " " for c in last.strip())[:300]
+    session.log.warning(
+        f"`bake --print` failed ({last}): bakeguard cannot tell what this build pushes; "
+        + (
+            "bake ran as asked and nothing was verified"
+            if after
+            else "running bake as asked, without the guard; nothing will be verified"
+        )
+    )
+
+
 def refused_names(session: Session, defn: Definition) -> bool:
     """Tags that are no image reference (refs.problem): bake refuses them, so a split or a
     profile would only generate more names bake refuses. bake runs as asked and says so
@@ -123,7 +155,8 @@ def shard(
         raise UsageError(
             "--guard-shard needs --guard-digests DIR", "name the folder the merge job will read"
         )
-    defn, why = defn_f.result()
+    with session.before_bake():
+        defn, why = defn_f.result()
     if defn is None:
         raise UsageError(f"cannot resolve the bake definition: {why}", "fix the bake arguments")
     if not defn.pushing:
@@ -201,7 +234,9 @@ def after_bake(
         )
     if not session.opts.verify:
         return code
-    defn, _why = defn_f.result()
+    defn, why = defn_f.result()
+    if defn is None:
+        unverified(session, why, after=True)
     if defn is None or not defn.pushing:
         return code
     from bakeguard.registry.verify import advice, expectations

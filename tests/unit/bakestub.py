@@ -27,6 +27,8 @@ def log(entry):
     with open(env["STUB_LOG"], "a") as f:
         f.write(json.dumps(entry) + "\n")
 head = " ".join(args[:2])
+if head in ("buildx version", "buildx inspect", "info --format"):
+    log({"argv": args, "probe": True})
 if head == "buildx version":
     print("github.com/docker/buildx " + env.get("STUB_BUILDX", "v0.38.2") + " 0123456789ab")
     sys.exit(0)
@@ -69,7 +71,7 @@ for f in files:
             modes[f] = [st.st_mode & 0o777, folder, where]
     except OSError as e:
         read[f] = "ERROR " + str(e)
-log({"argv": args, "read": read, "modes": modes})
+log({"argv": args, "read": read, "modes": modes, "pid": os.getpid()})
 if printing:
     if env.get("STUB_PRINT_SLEEP"):
         print("stub: printing", file=sys.stderr, flush=True)
