@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 DOCKER_HUB = "docker.io"
 
-# The reference grammar of github.com/distribution/reference (regexp.go: `pathComponent`,
-# `domainAndPort`, `tag`, `digestPat`; reference.go: `RepositoryNameTotalLengthMax`), which
-# buildx, BuildKit and the engine parse every image name with (normalize.go's
-# ParseNormalizedNamed). ASCII only: Go's `\w` is [0-9A-Za-z_].
+# The reference grammar of https://github.com/distribution/reference (v0.6.0, regexp.go:
+# `pathComponent`, `domainAndPort`, `tag`, `digestPat`; reference.go:
+# `RepositoryNameTotalLengthMax`), which buildx, BuildKit and the engine parse every image
+# name with (normalize.go's ParseNormalizedNamed). ASCII only: Go's `\w` is [0-9A-Za-z_].
 _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*")
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = re.compile(

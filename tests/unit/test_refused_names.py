@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bakeguard.refs import Reference, problem
+from bakeguard import refs
+from bakeguard.refs import Reference
 from tests import reports
 from tests.unit import bakestub
 
@@ -33,7 +34,7 @@ LONG_TAG = "t" * 129
     ],
 )
 def test_references_docker_accepts(ref: str) -> None:
-    assert problem(ref) is None
+    assert refs.problem(ref) is None
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_references_docker_accepts(ref: str) -> None:
     ],
 )
 def test_references_docker_refuses_say_why(ref: str, why: str) -> None:
-    assert why in (problem(ref) or "")
+    assert why in (refs.problem(ref) or "")
 
 
 def test_no_reference_makes_the_check_slow() -> None:
@@ -65,7 +66,7 @@ def test_no_reference_makes_the_check_slow() -> None:
 
     t0 = time.monotonic()
     for ref in ("a" * 20000 + "!", "a-" * 10000 + "!", ("a" * 300 + ".") * 30 + "/x:", "x/" * 5000):
-        assert problem(ref) is not None
+        assert refs.problem(ref) is not None
     assert time.monotonic() - t0 < 2
 
 

@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from bakeguard import streams
-from bakeguard.bakeargs import parse_bake
 from tests import reports
 from tests.unit import bakestub
 
@@ -149,7 +147,7 @@ def test_each_run_reads_its_own_stdin_not_a_cached_definition(
 
 def test_a_stream_beyond_the_cap_is_exit_2_naming_it(tmp_path: Path) -> None:
     env = bakestub.environment(tmp_path)
-    huge = b"#" * (streams.CAP + 1)
+    huge = b"#" * (16 * 1024 * 1024 + 1)
     res = bakestub.bakeguard(["--push", "-f", "-"], env, tmp_path, stdin=huge)
     assert res.returncode == 2, res.stderr
     assert "read from stdin is larger than 16 MiB" in res.stderr
@@ -157,6 +155,9 @@ def test_a_stream_beyond_the_cap_is_exit_2_naming_it(tmp_path: Path) -> None:
 
 
 def test_only_the_stream_values_are_replaced_every_other_token_as_written(tmp_path: Path) -> None:
+    from bakeguard import streams
+    from bakeguard.bakeargs import parse_bake
+
     args = ["-Df", "a.hcl", "--file=X", "--set", "*.tags=x", "-fX", "--file", "X", "t", "--", "-f"]
     got = streams._replaced(parse_bake(args), {"X": "/tmp/c/X"})
     assert got.argv == [
