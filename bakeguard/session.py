@@ -121,25 +121,29 @@ class Session:
         return Task.start(resolve, self.docker, self.bake, nice, self.environ, started)
 
     @contextlib.contextmanager
-    def before_bake(self) -> Iterator[None]:
-        """Around a wait before bake starts (the probe, `bake --print`): a Ctrl-C or SIGTERM
-        there ends the run with the signal's code (`finishing` writes the report); see
-        `stopped_before_bake`."""
+    def reading_definition(self, bake_exit: int | None = None) -> Iterator[None]:
+        """Around a wait for the probe or `bake --print`, before bake (`bake_exit` None) or
+        after it: a Ctrl-C or SIGTERM there ends the run with the signal's code (`finishing`
+        writes the report); see `stopped_reading`."""
         try:
             with signals_interrupt():
                 yield
         except Interrupted:
-            self.stopped_before_bake()
+            self.stopped_reading(bake_exit)
             raise
 
-    def stopped_before_bake(self) -> None:
-        """A signal ended the run before any bake started: said (nothing was built), and the
-        `bake --print` it may wait for is stopped."""
+    def stopped_reading(self, bake_exit: int | None = None) -> None:
+        """A signal ended the run while it read the builder and the definition: said (before
+        bake: nothing was built; after it: nothing was verified), and the `bake --print` it
+        may wait for is stopped."""
         if self._printing is not None and self._printing.poll() is None:
             self._printing.kill()
         self.log.warning(
-            "interrupted while reading the bake definition, before bake started: nothing "
-            "was built or pushed, every tag is untouched"
+            "interrupted before bake started (while reading the builder and the bake "
+            "definition): nothing was built or pushed, every tag is untouched"
+            if bake_exit is None
+            else f"interrupted after bake exited {bake_exit}, while reading the bake "
+            "definition to verify the push: nothing was verified"
         )
 
     def warm_registry(

@@ -20,13 +20,14 @@ from bakeguard.terminal import Tail
 
 def build(session: Session) -> int:
     """A guarded build. A Ctrl-C before any bake started (between the waits that
-    `Session.before_bake` covers) is said as there, and ends the run as an interruption."""
+    `Session.reading_definition` covers) is said as there, and ends the run as an
+    interruption."""
     try:
         return guarded(session)
     except KeyboardInterrupt:
         if session.docker.bakes_started:
             raise
-        session.stopped_before_bake()
+        session.stopped_reading()
         raise Interrupted(EXIT_INTERRUPTED) from None
 
 
@@ -37,7 +38,7 @@ def guarded(session: Session) -> int:
     env_f = session.start_probe()
     defn_f = session.start_resolve()
     table_ = advisories.load(session.environ)
-    with session.before_bake():
+    with session.reading_definition():
         env = env_f.result()
     session.note_env(env)
     early = guard.actionable(
@@ -52,7 +53,7 @@ def guarded(session: Session) -> int:
         # nothing in the table can apply: start bake now; the definition resolves meanwhile
         session.record["mode"] = "plain"
         return plain(session, defn_f, env)
-    with session.before_bake():
+    with session.reading_definition():
         defn, why = defn_f.result()
     if defn is None:
         unverified(session, why)
@@ -155,7 +156,7 @@ def shard(
         raise UsageError(
             "--guard-shard needs --guard-digests DIR", "name the folder the merge job will read"
         )
-    with session.before_bake():
+    with session.reading_definition():
         defn, why = defn_f.result()
     if defn is None:
         raise UsageError(f"cannot resolve the bake definition: {why}", "fix the bake arguments")
@@ -217,11 +218,13 @@ def after_bake(
 ) -> int:
     """What follows a plain bake: a known registry rejection's one retry, verification."""
     session.record["bake_exit_code"] = code
-    env = env_f.result()
+    with session.reading_definition(code):
+        env = env_f.result()
     if "environment" not in session.record:
         session.note_env(env)
     if code != 0:
-        defn, _why = defn_f.result()
+        with session.reading_definition(code):
+            defn, _why = defn_f.result()
         retry = session.profiles.retry_for(seen.text(), defn)
         if retry is None or defn is None:
             session.report_tags(defn, env)
@@ -234,7 +237,8 @@ def after_bake(
         )
     if not session.opts.verify:
         return code
-    defn, why = defn_f.result()
+    with session.reading_definition(code):
+        defn, why = defn_f.result()
     if defn is None:
         unverified(session, why, after=True)
     if defn is None or not defn.pushing:
