@@ -154,13 +154,27 @@ def dispatch(opts: GuardOptions, bake: BakeArgs) -> int:
     from bakeguard.docker import Docker
 
     name = command(opts)
-    if name != "build":
-        return run(name, opts, bake)
-    if opts.guard == "off" or bake.passthrough_only:
+    if name == "build" and (opts.guard == "off" or bake.passthrough_only):
         return Docker.from_env().run_bake(bake.argv)
+    if name not in ("build", "doctor", "plan", "verify_only"):  # (these read no definition)
+        return run(name, opts, bake)
+    from bakeguard import streams
+
+    bake, definitions = streams.take(bake)  # `-f -`, a FIFO ...: read once, for every bake
+    try:
+        if name != "build":
+            return run(name, opts, bake, definitions=definitions)
+        return _build(opts, bake, definitions)
+    finally:
+        streams.remove(definitions)
+
+
+def _build(opts: GuardOptions, bake: BakeArgs, definitions: str | None) -> int:
     from bakeguard import fastpath, memo
+    from bakeguard.docker import Docker
 
     runner = Docker.from_env()
+    runner.definitions = definitions
     request = memo.PrintRequest(runner, bake, os.environ)
     entry = memo.split_entry(opts, bake, runner, os.environ, request)
     if entry is not None:
@@ -168,7 +182,7 @@ def dispatch(opts: GuardOptions, bake: BakeArgs) -> int:
     if memo.eligible(opts, bake, runner, os.environ):
         return fastpath.run(opts, bake, runner)
     started = memo.prefetch_print(runner, bake, os.environ, request)
-    return run(name, opts, bake, runner, started)
+    return run("build", opts, bake, runner, started)
 
 
 def run(
@@ -177,6 +191,7 @@ def run(
     bake: BakeArgs,
     docker: Docker | None = None,
     prefetched: subprocess.Popen[str] | Result | None = None,
+    definitions: str | None = None,
 ) -> int:
     """Command `name` with a session (a build's docker and `bake --print` may be started
     already); a build, a merge and a verification write the report and summary however
@@ -201,6 +216,7 @@ def run(
             if name != "plan":  # the plan can read bake files offline
                 raise
             docker = Docker("")
+        docker.definitions = definitions
     from bakeguard.session import Session, finishing
 
     session = Session(opts, bake, docker, prefetched=prefetched)

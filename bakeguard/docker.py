@@ -14,7 +14,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from bakeguard import locator
+from bakeguard import locator, streams
 from bakeguard.errors import DockerError
 from bakeguard.interrupts import FORWARDED, Interrupted
 from bakeguard.terminal import Tee
@@ -63,6 +63,9 @@ class Docker:
         self.binary = binary
         self.env = env
         self._plugin: str | None = None
+        # the definitions this run read from streams, every bake's stdin (bakeguard.streams)
+        self.definitions: str | None = None
+        self.bakes_started = 0  # attached commands (bakes) started so far
 
     @property
     def _environ(self) -> Mapping[str, str]:
@@ -146,10 +149,12 @@ class Docker:
         argv, child_env = self._argv(list(args), self._helper_env(env), (), direct)
         if nice and locator.which("nice", os.environ):
             argv = ("nice", "-n", "19", *argv)
+        fed = None if with_stdin else streams.bake_stdin(self.definitions, args)
+        stdin = subprocess.PIPE if with_stdin else subprocess.DEVNULL if fed is None else fed
         try:
             return subprocess.Popen(
                 argv,
-                stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+                stdin=stdin,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 encoding="utf-8",  # docker writes UTF-8 whatever the locale
@@ -158,6 +163,8 @@ class Docker:
             )
         except OSError as e:
             return Result(argv, 127, "", str(e))
+        finally:
+            streams.close(fed)
 
     def start_fed(
         self,
@@ -245,12 +252,13 @@ class Docker:
         on_main = threading.current_thread() is threading.main_thread()
         previous = {s: signal.signal(s, forward) for s in FORWARDED} if on_main else {}
         stderr = Tee(tee) if tee else None
+        fed = streams.bake_stdin(self.definitions, args)
         try:
             if got:  # interrupted before bake started: it is not started
                 raise Interrupted.by(got[0])
             try:
                 child = subprocess.Popen(
-                    argv, env=child_env, stderr=stderr.child_fd if stderr else None
+                    argv, env=child_env, stdin=fed, stderr=stderr.child_fd if stderr else None
                 )
             except OSError as e:
                 raise DockerError(
@@ -258,6 +266,7 @@ class Docker:
                     "check BAKEGUARD_DOCKER / PATH",
                     exit_code=127,
                 ) from e
+            self.bakes_started += 1
             if got and child.poll() is None:  # while it was being started
                 child.send_signal(got[0])
             if stderr:
@@ -275,6 +284,7 @@ class Docker:
                 signal.signal(s, h)
             if stderr:
                 stderr.close()
+            streams.close(fed)
         if got:
             raise Interrupted.by(got[0])
         return code if code >= 0 else 128 - code

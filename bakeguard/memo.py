@@ -57,7 +57,8 @@ class PrintRequest:
         # (--jobs changes nothing printed, and a buildx before 0.38 rejects it)
         self.args = bake.without("--metadata-file", "--jobs").plus("--print").argv
         self.key = self.path = None
-        if cachekey.ttl(environ) > 0:
+        # (a definition read from a stream is this run's alone: bakeguard.streams)
+        if cachekey.ttl(environ) > 0 and docker.definitions is None:
             files = bake.values("--file")
             self.key = cachekey.definition_key(
                 docker.binary, self.args, files, environ, os.getcwd()

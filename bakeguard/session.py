@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from bakeguard.docker import Docker, Result
 from bakeguard.errors import (
     BakeguardError,
 )
-from bakeguard.interrupts import Interrupted
+from bakeguard.interrupts import Interrupted, signals_interrupt
 from bakeguard.options import GuardOptions
 from bakeguard.profiles import Profiles
 from bakeguard.tasks import Task
@@ -95,6 +95,7 @@ class Session:
     # each tag as it was before bake, when read (`read_tags_before`): by reference
     before: Mapping[str, Outcome] = field(default_factory=dict)
     _warm_lock: threading.Lock = field(default_factory=threading.Lock)
+    _printing: subprocess.Popen[str] | None = None  # the prefetched `bake --print`, once taken
 
     def __post_init__(self) -> None:
         self.log = log.get()
@@ -115,7 +116,34 @@ class Session:
 
     def start_resolve(self, nice: bool = False) -> Task[tuple[Definition | None, str]]:
         started, self.prefetched = self.prefetched, None
+        self._printing = None if isinstance(started, Result) else started
         return Task.start(resolve, self.docker, self.bake, nice, self.environ, started)
+
+    @contextlib.contextmanager
+    def reading_definition(self, bake_exit: int | None = None) -> Iterator[None]:
+        """Around a wait for the probe or `bake --print`, before bake (`bake_exit` None) or
+        after it: a Ctrl-C or SIGTERM there ends the run with the signal's code (`finishing`
+        writes the report); see `stopped_reading`."""
+        try:
+            with signals_interrupt():
+                yield
+        except Interrupted:
+            self.stopped_reading(bake_exit)
+            raise
+
+    def stopped_reading(self, bake_exit: int | None = None) -> None:
+        """A signal ended the run while it read the builder and the definition: said (before
+        bake: nothing was built; after it: nothing was verified), and the `bake --print` it
+        may wait for is stopped."""
+        if self._printing is not None and self._printing.poll() is None:
+            self._printing.kill()
+        self.log.warning(
+            "interrupted before bake started (while reading the builder and the bake "
+            "definition): nothing was built or pushed, every tag is untouched"
+            if bake_exit is None
+            else f"interrupted after bake exited {bake_exit}, while reading the bake "
+            "definition to verify the push: nothing was verified"
+        )
 
     def warm_registry(
         self,

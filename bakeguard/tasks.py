@@ -53,8 +53,11 @@ class Task(Generic[T]):
         return self._done.wait(seconds)
 
     def result(self) -> T:
-        """The result, once there; what fn raised is raised here."""
-        self._done.wait()
+        """The result, once there; what fn raised is raised here. Waited for in short steps:
+        a signal the kernel hands to another thread does not wake a wait on a lock, and its
+        Python handler (a Ctrl-C's) runs in this thread only once the wait returns."""
+        while not self._done.wait(0.1):
+            pass
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[no-any-return]

@@ -7,23 +7,39 @@ from bakeguard import probe, report
 from bakeguard.definition import Definition
 from bakeguard.docker import OWN_METADATA_ENV
 from bakeguard.errors import (
+    EXIT_INTERRUPTED,
     GuardRefused,
     UsageError,
     VerificationFailed,
 )
+from bakeguard.interrupts import Interrupted
 from bakeguard.session import Session
 from bakeguard.tasks import Task
 from bakeguard.terminal import Tail
 
 
 def build(session: Session) -> int:
+    """A guarded build. A Ctrl-C before any bake started (between the waits that
+    `Session.reading_definition` covers) is said as there, and ends the run as an
+    interruption."""
+    try:
+        return guarded(session)
+    except KeyboardInterrupt:
+        if session.docker.bakes_started:
+            raise
+        session.stopped_reading()
+        raise Interrupted(EXIT_INTERRUPTED) from None
+
+
+def guarded(session: Session) -> int:
     from bakeguard import advisories, guard, jobs, matching, memo
     from bakeguard import compat as compat_
 
     env_f = session.start_probe()
     defn_f = session.start_resolve()
     table_ = advisories.load(session.environ)
-    env = env_f.result()
+    with session.reading_definition():
+        env = env_f.result()
     session.note_env(env)
     early = guard.actionable(
         matching.match(table_, guard.facts(env, None, session.bake, environ=session.environ))
@@ -37,9 +53,10 @@ def build(session: Session) -> int:
         # nothing in the table can apply: start bake now; the definition resolves meanwhile
         session.record["mode"] = "plain"
         return plain(session, defn_f, env)
-    defn, why = defn_f.result()
+    with session.reading_definition():
+        defn, why = defn_f.result()
     if defn is None:
-        session.log.debug(f"bake --print failed; running bake as is: {why}")
+        unverified(session, why)
         session.record["mode"] = "plain"
         return session.docker.run_bake(session.bake.argv)
     decision = guard.decide(session.opts, table_, env, defn, session.bake)
@@ -51,6 +68,9 @@ def build(session: Session) -> int:
             "use a fixed buildx or another builder (see above), "
             "or run with --guard=auto to let bakeguard work around it",
         )
+    if refused_names(session, defn):
+        session.record["mode"] = "plain"
+        return plain(session, Task.of((defn, "")), env)
     compat = session.profiles.compat
     profiles = {t.name: compat.for_target(t) for t in defn.pushing}
     needs_compat = any(p not in (None, "oci") for p in profiles.values())
@@ -94,6 +114,39 @@ def build(session: Session) -> int:
     return plain(session, Task.of((defn, "")), env)
 
 
+def unverified(session: Session, why: str, after: bool = False) -> None:
+    """`bake --print` failed: bakeguard cannot know what the build pushes, so the registry
+    is not read. Said, with the last line of what `bake --print` said; bake's own error, if
+    the build fails too, is bake's to print."""
+    last = next((ln for ln in reversed(why.splitlines()) if ln.strip()), "no output")
+    last = "".join(c if c.isprintable() else " " for c in last.strip())[:300]
+    session.log.warning(
+        f"`bake --print` failed ({last}): bakeguard cannot tell what this build pushes; "
+        + (
+            "bake ran as asked and nothing was verified"
+            if after
+            else "running bake as asked, without the guard; nothing will be verified"
+        )
+    )
+
+
+def refused_names(session: Session, defn: Definition) -> bool:
+    """Tags that are no image reference (refs.problem): bake refuses them, so a split or a
+    profile would only generate more names bake refuses. bake runs as asked and says so
+    itself; what each tag holds is then reported as `invalid`, never read."""
+    from bakeguard.refs import problem
+
+    bad = [(t.name, r, problem(r)) for t in defn.pushing for r in t.tag_refs if problem(r)]
+    for name, ref, why in bad:
+        session.say(
+            "warning",
+            f"target {name}: {ref!r} is not a valid image reference ({why}); bake will refuse "
+            "it: running bake as asked, without a split (no such name is read from the "
+            "registry)",
+        )
+    return bool(bad)
+
+
 def shard(
     session: Session, env: probe.Environment, defn_f: Task[tuple[Definition | None, str]]
 ) -> int:
@@ -104,7 +157,8 @@ def shard(
         raise UsageError(
             "--guard-shard needs --guard-digests DIR", "name the folder the merge job will read"
         )
-    defn, why = defn_f.result()
+    with session.reading_definition():
+        defn, why = defn_f.result()
     if defn is None:
         raise UsageError(f"cannot resolve the bake definition: {why}", "fix the bake arguments")
     if not defn.pushing:
@@ -212,11 +266,13 @@ def after_bake(
 ) -> int:
     """What follows a plain bake: a known registry rejection's one retry, verification."""
     session.record["bake_exit_code"] = code
-    env = env_f.result()
+    with session.reading_definition(code):
+        env = env_f.result()
     if "environment" not in session.record:
         session.note_env(env)
     if code != 0:
-        defn, _why = defn_f.result()
+        with session.reading_definition(code):
+            defn, _why = defn_f.result()
         retry = session.profiles.retry_for(seen.text(), defn)
         if retry is None or defn is None:
             session.report_tags(defn, env)
@@ -229,7 +285,10 @@ def after_bake(
         )
     if not session.opts.verify:
         return code
-    defn, _why = defn_f.result()
+    with session.reading_definition(code):
+        defn, why = defn_f.result()
+    if defn is None:
+        unverified(session, why, after=True)
     if defn is None or not defn.pushing:
         return code
     from bakeguard.registry.verify import advice, expectations

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bakeguard.refs import Reference
+from bakeguard.refs import Reference, problem
 from bakeguard.registry.auth import Keyring
 from bakeguard.registry.credentials import Credentials
 from bakeguard.registry.errors import (
@@ -269,13 +269,13 @@ class Registry:
         """Start opening a connection to each registry of these references, ahead of the
         requests that need it (errors are left to those requests). Nothing waits for it:
         a registry that never answers must not hold up the caller (the run's exit after a
-        Ctrl-C included); the warm-up ends within its own bound."""
-        hosts = list({Reference.parse(r).registry: Reference.parse(r) for r in refs}.values())
+        Ctrl-C included); the warm-up ends within its own bound. (Not for a non-name.)"""
+        hosts = list({Reference.parse(r).registry: r for r in refs if not problem(r)}.values())
 
         def warm() -> None:
             for ref in hosts:
                 with contextlib.suppress(RegistryError):
-                    self.ping(ref)
+                    self.ping(Reference.parse(ref))
 
         if hosts:
             threading.Thread(target=warm, daemon=True).start()

@@ -8,6 +8,8 @@ States, as the log and the report's `tags` entries name them:
   absent     no such tag in the registry
   untouched  the tag names what it named before this run: the failure changed nothing there
   unreadable the registry did not say (the error is given)
+  invalid    not an image reference at all (refs.problem): bake refuses such a name, so
+             nothing was pushed there and the registry is not asked
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bakeguard.registry.verify import Expectation, Outcome, Verifier, few
+from bakeguard import refs
+from bakeguard.registry.verify import Expectation, Outcome, Verifier, few, refused_name
 
 
 def read(registry: Any, exps: Sequence[Expectation]) -> dict[str, Outcome]:
     """Each expected tag as the registry holds it now, by reference; no waiting for a tag to
-    appear (a lagging registry's 404 reads as absent)."""
-    return {o.ref: o for o in Verifier(registry, lag_ok=False).run(exps)}
+    appear (a lagging registry's 404 reads as absent). A name that is no reference is not
+    asked for (`refused_name`)."""
+    valid = [e for e in exps if refs.problem(e.ref) is None]
+    answers = iter(Verifier(registry, lag_ok=False).run(valid))
+    return {e.ref: refused_name(e) or next(answers) for e in exps}
 
 
 def state(now: Outcome, before: Outcome | None) -> str:
+    if refs.problem(now.ref) is not None:
+        return "invalid"
     if before is not None and before.digest is not None and before.digest == now.digest:
         return "untouched"
     if now.error is not None:
@@ -58,7 +66,7 @@ def line(now: Outcome, before: Outcome | None) -> str:
         return f"{head}, still {(now.digest or '')[:19]} ({found})"
     if st == "absent":
         return f"{head}: the registry has no such tag"
-    if st == "unreadable":
+    if st in ("unreadable", "invalid"):
         return f"{head}: {now.error}"
     if st == "missing":
         return f"{head}: holds {found}; missing {few(now.missing) or '?'}"

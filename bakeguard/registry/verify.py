@@ -14,7 +14,7 @@ from typing import Any
 from bakeguard.definition import Definition
 from bakeguard.interrupts import signals_interrupt
 from bakeguard.metadata import pushed_digest
-from bakeguard.refs import Reference
+from bakeguard.refs import Reference, problem
 from bakeguard.registry import AccessDenied, Registry, RegistryError, Unreachable
 from bakeguard.registry.entries import (
     Attestation,
@@ -146,6 +146,9 @@ class Verifier:
         )
 
     def check(self, exp: Expectation) -> Outcome:
+        refused = refused_name(exp)
+        if refused is not None:
+            return refused
         ref = Reference.parse(exp.ref)
         try:
             m, kids, missing_children = self.read(ref)
@@ -200,6 +203,23 @@ class Verifier:
         listed = mine.doc.manifests if isinstance(mine.doc, Index) else ()
         ours = {pushed, *(d.digest for d in listed)}
         return any(p.digest not in ours for p in manifests)
+
+
+def refused_name(exp: Expectation) -> Outcome | None:
+    """A name that is no image reference (refs.problem) is never read from the registry:
+    bake refuses it, so nothing was pushed there, and a request for it would ask for another
+    name or could not be sent at all."""
+    why = problem(exp.ref)
+    if why is None:
+        return None
+    return Outcome(
+        exp.target,
+        exp.ref,
+        exp.platforms,
+        expected_digest=exp.digest,
+        error=f"not a valid image reference: {why}; bake refuses it, so nothing was pushed there",
+        fix="correct the name in the bake definition (--set TARGET.tags=... or the file)",
+    )
 
 
 def reach_hint(outcomes: Sequence[Outcome]) -> str | None:

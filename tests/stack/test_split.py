@@ -179,6 +179,60 @@ def test_shard_then_merge_in_separate_processes(
     assert entry["refs"] == [tag] and entry["by_digest"] is None
 
 
+@pytest.mark.parametrize("builder", ["bg-remote", "default"])
+def test_merge_reads_every_shard_image_before_it_writes(
+    stack: Stack, project: Path, tmp_path: Path, builder: str
+) -> None:
+    """#23 item 9, all or nothing: a digest file whose `source` is another platform's image
+    (it used to overwrite a good two-platform tag with a one-platform index, then exit 3), and
+    a shard image deleted before the merge (it was exit 1), each write nothing: exit 3, naming
+    the file and the shard job to re-run; the good tag stays as it was."""
+    two = ("linux/amd64", "linux/arm64")
+    hcl = project / "docker-bake.hcl"
+    hcl.write_text(hcl.read_text().replace('"linux/arm/v7"', "").replace('", ]', '"]'))
+    repo = f"{unique_repo('mergecheck')}/app"
+    tag = f"localhost:5000/{repo}:v1"
+    env = stack.buildx("newest", TAG=tag)
+    good = tmp_path / "good"
+    for plat in two:
+        res = bakeguard(
+            ["--push", "--builder", builder, "--guard-shard", plat, "--guard-digests", str(good)],
+            env,
+            project,
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+    res = bakeguard(["--guard-merge", str(good)], env, project)
+    assert res.returncode == 0 and "OK, 2/2" in res.stderr, res.stderr[-3000:]
+    whole = digest_at(tag, env)
+    files = {json.loads(f.read_text())["platform"]: f for f in good.glob("*.json")}
+    sources = {p: json.loads(f.read_text())["source"] for p, f in files.items()}
+
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    for f in files.values():
+        doc = json.loads(f.read_text())
+        doc["source"] = sources["linux/amd64"]  # the arm64 file names the amd64 image
+        (wrong / f.name).write_text(json.dumps(doc))
+    res = bakeguard(["--guard-merge", str(wrong)], env, project)
+    assert res.returncode == 3, res.stderr[-3000:]
+    bad_file = wrong / files["linux/arm64"].name
+    assert f"{bad_file}: its image {sources['linux/amd64']} holds linux/amd64, not " in res.stderr
+    assert "re-run the shard job for linux/arm64 of target app" in res.stderr
+    assert digest_at(tag, env) == whole and platforms_at(tag, env) == set(two)
+
+    name, _, gone = sources["linux/arm64"].partition("@")
+    req = urllib.request.Request(
+        f"http://127.0.0.1:5000/v2/{repo}/manifests/{gone}", method="DELETE"
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 202
+    res = bakeguard(["--guard-merge", str(good)], env, project)
+    assert res.returncode == 3, res.stderr[-3000:]
+    assert f"{files['linux/arm64']}: its image {name}@{gone} is not in the registry" in res.stderr
+    assert "re-run the shard job for linux/arm64 of target app" in res.stderr
+    assert digest_at(tag, env) == whole
+
+
 def test_shard_rejects_a_platform_no_target_has(
     stack: Stack, project: Path, tmp_path: Path
 ) -> None:

@@ -179,3 +179,36 @@ def test_an_assembly_that_fails_midway_says_which_tags_were_written(
     assert f"{good} (target a): present: holds linux/amd64, linux/arm64" in res.stderr
     assert f"{bad} (target b): absent" in res.stderr
     assert platforms_at(good, env) == TWO
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["bäd/app:v1", "Bad/app:v1", f"ok/app:{'t' * 129}"],
+    ids=["non-ascii", "uppercase", "129-character-tag"],
+)
+@pytest.mark.parametrize("label", ["newest", "v0.21.1"])
+def test_a_name_bake_refuses_is_reported_invalid_not_read(
+    stack: Stack,
+    project: Path,
+    front: Callable[..., Front],
+    tmp_path: Path,
+    name: str,
+    label: str,
+) -> None:
+    """#23 item 10: the real bake refuses the name (its exit code stays the run's); the
+    report names the tag `invalid` and the registry is never asked for it (a non-ASCII name
+    used to end in a UnicodeEncodeError traceback without a report, an uppercase or overlong
+    one in a read of a name bake never pushed, called "absent"). On v0.21.1's docker driver
+    the advisory would split: a refused name is not split."""
+    f = front()
+    tag = f"localhost:{f.port}/{name}"
+    report = tmp_path / "report.json"
+    env = stack.buildx(label, TAG=tag)
+    theirs = bake(["--push"], env, project)
+    res = bakeguard(["--push", "--guard-report", str(report)], env, project)
+    assert theirs.returncode != 0 and res.returncode == theirs.returncode, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr
+    (entry,) = reports.load(report)["tags"]
+    assert entry["state"] == "invalid" and "not a valid image reference" in entry["error"]
+    assert f"{tag} (target app): invalid: not a valid image reference" in res.stderr
+    assert [s for s in f.seen if s.path != "/v2/"] == []
