@@ -134,7 +134,9 @@ class SplitRun:
             else:
                 failed = self.confirm(plan.variants, plan.by_digest, code, metadata, seen)
             if code != 0 and (failed or not plan.variants):
-                retry = self.session.profiles.retry_for(seen.text(), self.defn, self.compat)
+                retry = self.session.profiles.retry_for(
+                    seen.text(), self.defn, self.compat, engine_pushes(self.env)
+                )
                 if retry is not None:
                     with_profile = SplitRun(
                         self.session,
