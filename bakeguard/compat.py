@@ -130,12 +130,24 @@ def apply(raw: Mapping[str, Any], profile: str | None) -> dict[str, Any]:
 
 # The engine's own push (buildx < 0.22 on the docker driver pushes a second time "with
 # docker", advisory docker-driver-double-push): its errors say nothing about what the
-# registry accepts from BuildKit, so a profile would not change them. They show as the
-# daemon's answer, as lines of the "#N pushing NAME with docker" step, and as the ERROR
-# after bake's "> pushing NAME with docker:" summary.
+# registry accepts from BuildKit, so a profile would not change them. bake shows them
+# - in plain progress (and a terminal's summary): as lines of the "#N pushing NAME with
+#   docker" step and as the ERROR after bake's "> pushing NAME with docker:" summary, with
+#   "[TARGET] " before "pushing" when bake builds several targets;
+# - in every progress, quiet too (where bake prints its final "ERROR: [target T: ]..." line
+#   only): in the engine's own words. The docker API client's "Error response from daemon",
+#   and "error from registry: ", with which the containerd image store wraps every registry
+#   error of the engine's push (github.com/moby/moby daemon/containerd/registry_errors.go
+#   translateRegistryError, from image_push.go; v28.5.2). BuildKit's own pusher never says
+#   that: its registry errors are containerd's ("unexpected status from PUT request to URL",
+#   core/remotes/errors/errors.go), and neither the BuildKit nor the containerd that moby
+#   vendors has the words. They count as the engine's only where bake pushes through the
+#   engine at all (`engine`), so a registry's message that happens to hold them cannot hide
+#   its rejection of BuildKit's push anywhere else.
 _ENGINE = re.compile(r"error response from daemon", re.I)
-_ENGINE_STEP = re.compile(r"^#(\d+) pushing \S+ with docker\s*$")
-_ENGINE_SUMMARY = re.compile(r"^\s*> pushing \S+ with docker:\s*$")
+_ENGINE_WORDS = re.compile(r"\berror from registry: ", re.I)
+_ENGINE_STEP = re.compile(r"^#(\d+) (?:\[[^\]\s]+\] )?pushing \S+ with docker\s*$")
+_ENGINE_SUMMARY = re.compile(r"^\s*> (?:\[[^\]\s]+\] )?pushing \S+ with docker:\s*$")
 _STEP = re.compile(r"^#(\d+) ")
 
 
@@ -148,8 +160,9 @@ class Rejection(NamedTuple):
     line: str
 
 
-def error_lines(text: str, buildkit_only: bool = False) -> list[str]:
-    """The error lines of bake's output; with `buildkit_only`, none of the engine's push."""
+def classify(text: str, engine: bool = False) -> list[tuple[str, bool]]:
+    """bake's error lines in order, each with whether it is the engine's push's. `engine`:
+    bake on this builder pushes a second time through the engine (split.plan.engine_pushes)."""
     engine_steps: set[str] = set()
     after_summary = False
     out = []
@@ -164,21 +177,36 @@ def error_lines(text: str, buildkit_only: bool = False) -> list[str]:
         if not re.search(r"\berror\b|failed", line, re.I) or "exporting attestation" in line:
             continue
         of_step = _STEP.match(line)
-        engine = (
+        by_engine = (
             bool(_ENGINE.search(line))
+            or (engine and bool(_ENGINE_WORDS.search(line)))
             or (of_step is not None and of_step.group(1) in engine_steps)
             or (after_summary and of_step is None)
         )
         after_summary = after_summary and of_step is not None
-        if not (buildkit_only and engine):
-            out.append(line)
+        out.append((line, by_engine))
     return out
 
 
-def detect(text: str, hosts: Iterable[str]) -> Rejection | None:
-    """The known rejection in a failed push's error text, if BuildKit's push met one."""
+def error_lines(text: str, buildkit_only: bool = False, engine: bool = False) -> list[str]:
+    """The error lines of bake's output; with `buildkit_only`, none of the engine's push."""
+    return [line for line, by_engine in classify(text, engine) if not (buildkit_only and by_engine)]
+
+
+def engine_failure(text: str, engine: bool) -> str | None:
+    """When every error line of a failed bake is the engine's push's: its last, in the
+    registry's words (the engine's second push alone failed; BuildKit's push did not)."""
+    lines = classify(text, engine)
+    if not lines or not all(by_engine for _, by_engine in lines):
+        return None
+    return compatspec.strip_step(lines[-1][0])
+
+
+def detect(text: str, hosts: Iterable[str], engine: bool = False) -> Rejection | None:
+    """The known rejection in a failed push's error text, if BuildKit's push met one.
+    `engine`: bake on this builder also pushes through the engine (see `classify`)."""
     hosts = list(dict.fromkeys(hosts))
-    for line in error_lines(text, buildkit_only=True):
+    for line in error_lines(text, buildkit_only=True, engine=engine):
         for rx, profile in RULES:
             if rx.search(line):
                 host = next((h for h in hosts if h in line), None)

@@ -56,20 +56,26 @@ class Profiles:
         self.record["compat_remembered"] = [e._asdict() for e in used]
 
     def retry_for(
-        self, text: str, defn: Definition | None, applied: compat_.Compat | None = None
+        self,
+        text: str,
+        defn: Definition | None,
+        applied: compat_.Compat | None = None,
+        engine: bool = False,
     ) -> compat_.Compat | None:
         """After a failed push: the profile that fits a known rejection of BuildKit's push,
         if any. --guard=auto retries once with it (`retrying`); otherwise bakeguard names the
         profile as a lead, untried. Never a second time: a failed retry teaches nothing.
         `applied`: the profiles the failed push had; one as strict as the fitting profile
-        already was there, so a retry could change nothing."""
+        already was there, so a retry could change nothing. `engine`: bake on this builder
+        pushes a second time through the engine, whose errors are no rejection of BuildKit's
+        push (compat.classify)."""
         if defn is None or self.rejection is not None:
             return None
         from bakeguard import compat as compat_
         from bakeguard.refs import Reference
 
         hosts = [Reference.parse(r).registry for t in defn.pushing for r in t.push_refs]
-        found = compat_.detect(text, hosts)
+        found = compat_.detect(text, hosts, engine)
         if found is None:
             return None
         host, profile = found.host, found.profile
@@ -104,6 +110,27 @@ class Profiles:
             ]
         )
         return compat_.Compat(hosts={host: profile})
+
+    def engine_failed(self, text: str, engine: bool) -> bool:
+        """When a plain bake failed in the engine's second push alone: say so, and that no
+        profile was tried (the registry took BuildKit's push; what the engine pushes no
+        profile changes). Whether it did."""
+        from bakeguard import compat as compat_
+
+        line = compat_.engine_failure(text, engine) if engine else None
+        if line is None:
+            return False
+        log.get().warning(
+            [
+                f"bake failed in the engine's second push, after BuildKit's own push: {line}",
+                "  buildx < 0.22 on the docker driver pushes each tag again through the engine "
+                '("pushing NAME with docker", advisory docker-driver-double-push); no registry '
+                "profile changes that push, so none is tried or remembered",
+                "  fix: upgrade buildx to >= 0.22.0, or build with a docker-container builder "
+                "(docker buildx create --use)",
+            ]
+        )
+        return True
 
     def retrying(self, run: Callable[[], int]) -> int:
         """The one retry `retry_for` chose; only a retry that ended well is advice. One that

@@ -6,6 +6,12 @@ Each mode reproduces something registries in the field do (see shared advisories
   PUTs by tag is stored as its first platform's manifest only (buildx #3070, Mirantis MSR).
   With ``msr_error`` that PUT then answers 404 MANIFEST_UNKNOWN, so bake exits 1 with the
   tag holding one platform, as the lab saw with buildx 0.13.1 and 0.21.1.
+- ``engine-oci-error``: only the engine's second push fails, and only with an OCI index: as
+  with ``msr``, the engine's read of a tag it has not PUT itself answers 404 (so it PUTs), and
+  its PUT of an OCI index by tag answers 404 "OCI index found, but accept header does not
+  support OCI indexes" (what the lab saw the engine's second push end with), storing nothing.
+  BuildKit's pushes pass, and so does the engine's Docker manifest list: a docker-v2 retry
+  "works", by accident.
 - ``flaky``: every Nth manifest/blob request answers 503 or 429 (alternating) with Retry-After
   (optionally only for one client, by User-Agent). With ``flaky_head_body`` those answers to a
   HEAD carry their body too, which HTTP forbids, as a front that writes its error page
@@ -67,6 +73,11 @@ ACCEPT_ALL = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     ]
 )
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+# distribution's words for an OCI index read without accepting one (engine-oci-error mode)
+ENGINE_OCI_ERROR = (
+    "manifest unknown: OCI index found, but accept header does not support OCI indexes"
+)
 GO_TLS_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 
 
@@ -94,6 +105,7 @@ class Modes:
     truncate: bool = False  # like msr's storage, for every client: any index PUT by tag
     reject_indexes: bool = False  # any index PUT (OCI or Docker list): 400 MANIFEST_INVALID
     msr_error: bool = False  # with msr: the engine's truncated PUT then answers 404 (bake exit 1)
+    engine_oci_error: bool = False  # the engine's reads by tag and OCI index PUTs: 404
     silent: bool = False  # connections accepted, never answered
     reset: bool = False  # connections accepted, closed unanswered
     hold_agent: str = ""  # requests from this User-Agent: never answered (`held` is set)
@@ -112,6 +124,7 @@ class Front:
     counter: int = 0
     tokens: set[str] = field(default_factory=set)
     msr_acked: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    engine_put: set[str] = field(default_factory=set)  # tags the engine PUT (engine_oci_error)
     lock: threading.Lock = field(default_factory=threading.Lock)
     tls: ssl.SSLContext | None = None
     reached: threading.Event = field(default_factory=threading.Event)  # a silent connection
@@ -343,6 +356,14 @@ class _Handler(BaseHTTPRequestHandler):
             if put is not None and time.monotonic() - put < modes.lag_seconds:
                 return self._fail(404, "MANIFEST_UNKNOWN", "front: lag mode (not yet visible)")
 
+        if m and by_tag and modes.engine_oci_error and self._is_engine():
+            key = f"{m.group('name')}:{m.group('ref')}"
+            if self.command in ("GET", "HEAD") and key not in front.engine_put:
+                return self._fail(404, "MANIFEST_UNKNOWN", "front: engine-oci-error mode")
+            if self.command == "PUT" and self.headers.get("Content-Type") == OCI_INDEX:
+                return self._fail(404, "MANIFEST_UNKNOWN", ENGINE_OCI_ERROR)
+            if self.command == "PUT":
+                front.engine_put.add(key)  # (before the PUT is answered; read after it)
         if m and by_tag and modes.msr and self._is_engine() and self.command in ("GET", "HEAD"):
             key = f"{m.group('name')}:{m.group('ref')}"
             if key in front.msr_acked:  # the engine is told the tag holds what it pushed

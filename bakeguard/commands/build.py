@@ -271,11 +271,17 @@ def after_bake(
     if "environment" not in session.record:
         session.note_env(env)
     if code != 0:
+        from bakeguard.split.plan import engine_pushes
+
         with session.reading_definition(code):
             defn, _why = defn_f.result()
-        retry = session.profiles.retry_for(seen.text(), defn)
+        engine = engine_pushes(env)
+        retry = session.profiles.retry_for(seen.text(), defn, engine=engine)
         if retry is None or defn is None:
-            session.report_tags(defn, env)
+            if session.profiles.engine_failed(seen.text(), engine):
+                session.report_tags(defn, env, why="the engine's second push failed")
+            else:
+                session.report_tags(defn, env)
             return code
         from bakeguard.split.run import SplitRun
 

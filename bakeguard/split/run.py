@@ -25,6 +25,7 @@ from bakeguard.split.finish import Finish, unconfirmed
 from bakeguard.split.plan import (
     SplitPlan,
     Variant,
+    engine_pushes,
     make_plan,
     plan_outputs,
 )
@@ -139,7 +140,9 @@ class SplitRun:
             else:
                 failed = self.confirm(plan.variants, plan.by_digest, code, metadata, seen)
             if code != 0 and (failed or not plan.variants):
-                retry = self.session.profiles.retry_for(seen.text(), self.defn, self.compat)
+                retry = self.session.profiles.retry_for(
+                    seen.text(), self.defn, self.compat, engine_pushes(self.env)
+                )
                 if retry is not None:
                     with_profile = SplitRun(
                         self.session,

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from bakeguard.compat import ATTEST_OFF, Compat, apply, detect, parse
+from bakeguard.compat import ATTEST_OFF, Compat, apply, detect, engine_failure, parse
 from bakeguard.definition import Definition
 from bakeguard.errors import UsageError
 from bakeguard.split.plan import make_plan
@@ -137,3 +138,111 @@ def test_detect_ignores_the_engines_second_push() -> None:
     )
     found = detect(own, ["localhost:5001"])
     assert found is not None and found.profile == "docker-v2"
+
+
+# bake's stderr as recorded on the stack (tests/data/engine-push; the front's host and
+# repository renamed localhost:5100/rec): buildx 0.21.1 and Debian's 0.13.1, the docker
+# driver with the containerd image store, one target (app) or two (app, web) of two
+# platforms each, in --progress=quiet, plain and auto without a terminal.
+# engine-*: behind tests/front.py's engine-oci-error mode (the engine's second push fails;
+# BuildKit's push was taken). buildkit-*: behind docker-v2-only (BuildKit's push rejected).
+ENGINE_PUSH = Path(__file__).resolve().parent.parent / "data" / "engine-push"
+RECORDED = sorted(p.stem.split("-", 1)[1] for p in ENGINE_PUSH.glob("engine-*.txt"))
+ENGINE_LINE = (
+    "error from registry: manifest unknown: OCI index found, but accept header does not "
+    "support OCI indexes"
+)
+
+
+def recorded(kind: str, case: str) -> str:
+    return (ENGINE_PUSH / f"{kind}-{case}.txt").read_text()
+
+
+def test_every_mode_and_buildx_was_recorded() -> None:
+    wanted = [f"{v}-{p}" for v in ("debian", "v0.21.1") for p in ("auto", "plain", "quiet")]
+    assert sorted(f"{w}-{n}" for w in wanted for n in (1, 2)) == RECORDED
+    assert all((ENGINE_PUSH / f"buildkit-{case}.txt").exists() for case in RECORDED)
+
+
+@pytest.mark.parametrize("case", RECORDED)
+def test_the_engine_s_failed_push_is_no_rejection_in_any_progress(case: str) -> None:
+    """Where bake pushes through the engine, the engine's failure is never BuildKit's
+    rejection: in quiet progress, where its step and summary are missing, by its words."""
+    text = recorded("engine", case)
+    assert detect(text, ["localhost:5100"], engine=True) is None
+    failure = engine_failure(text, engine=True)
+    assert failure is not None and failure.endswith(ENGINE_LINE)
+
+
+@pytest.mark.parametrize("case", [c for c in RECORDED if "-quiet-" not in c])
+def test_the_engine_s_steps_are_known_with_bake_s_target_prefix(case: str) -> None:
+    """Plain progress names the engine's step and summary (`#8 [app] pushing NAME with
+    docker` when bake builds several targets): known by them alone."""
+    assert detect(recorded("engine", case), ["localhost:5100"]) is None
+
+
+@pytest.mark.parametrize("case", RECORDED)
+def test_buildkit_s_own_rejection_still_counts_where_the_engine_pushes(case: str) -> None:
+    text = recorded("buildkit", case)
+    found = detect(text, ["localhost:5100"], engine=True)
+    assert found is not None and (found.host, found.profile) == ("localhost:5100", "docker-v2")
+    assert "media type application/vnd.oci.image.manifest.v1+json is not supported" in found.line
+    assert engine_failure(text, engine=True) is None
+
+
+def test_the_engine_s_words_count_only_where_the_engine_pushes() -> None:
+    """A registry's message holding the engine's words does not hide its rejection of
+    BuildKit's push on a builder that never pushes through the engine."""
+    line = "ERROR: failed to push r.example/a:1: error from registry: manifest invalid"
+    assert detect(line, ["r.example"], engine=True) is None
+    found = detect(line, ["r.example"])
+    assert found is not None and found.profile == "docker-v2"
+    assert engine_failure(line, engine=False) is None
+
+
+def test_a_failure_of_both_pushes_is_not_the_engine_s_alone() -> None:
+    both = recorded("buildkit", "v0.21.1-quiet-1") + recorded("engine", "v0.21.1-quiet-1")
+    assert engine_failure(both, engine=True) is None
+    found = detect(both, ["localhost:5100"], engine=True)
+    assert found is not None and found.profile == "docker-v2"
+
+
+@pytest.mark.parametrize("case", [c for c in RECORDED if "-quiet-" in c])
+def test_auto_neither_retries_nor_remembers_the_engine_s_failure_and_names_it(
+    tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--guard=auto after a quiet bake on a builder whose bake pushes through the engine:
+    nothing detected or retried, and the engine's second push is named as the cause."""
+    from bakeguard import learned, log
+    from bakeguard.options import parse as parse_options
+    from bakeguard.profiles import Profiles
+
+    environ = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "BAKEGUARD_LOG_FORMAT": "console"}
+    log.configure(environ=environ)
+    opts, _ = parse_options(["--guard=auto"], environ)
+    record: dict[str, object] = {}
+    profiles = Profiles(opts, environ, record, lambda level, text: None)
+    text = recorded("engine", case)
+    defn = Definition.parse(
+        json.dumps(
+            {
+                "target": {
+                    name: {
+                        "tags": [f"localhost:5100/rec/{name}:v1"],
+                        "platforms": ["linux/amd64", "linux/arm64"],
+                        "output": ["type=image,push=true"],
+                    }
+                    for name in ("app", "web")
+                }
+            }
+        )
+    )
+    assert profiles.retry_for(text, defn, engine=True) is None
+    assert profiles.engine_failed(text, engine=True)
+    assert "compat_detected" not in record and profiles.rejection is None
+    assert not learned.exists(environ)
+    said = capsys.readouterr().err
+    assert "bake failed in the engine's second push, after BuildKit's own push: " in said
+    assert ENGINE_LINE in said and "rebuilding" not in said
+    # on a builder whose bake does not push through the engine, nothing is the engine's
+    assert not profiles.engine_failed(text, engine=False)
