@@ -32,6 +32,8 @@ CONDITIONS = {
     "compose",
     "imagetools",
     "buildkit",
+    "engine",
+    "oci_artifact_default",
 }
 
 
@@ -93,6 +95,8 @@ CONDITION_TYPES = {
     "compose": ("bool", "true or false"),
     "imagetools": ("bool", "true or false"),
     "buildkit": ("str", 'a PEP 440 specifier string, e.g. "<0.12"'),
+    "engine": ("str", 'a PEP 440 specifier string, e.g. ">=29.7.0,<29.7.3"'),
+    "oci_artifact_default": ("bool", "true or false"),
 }
 assert set(CONDITION_TYPES) == CONDITIONS
 
@@ -169,12 +173,12 @@ def _parse(entry: Any, source: str) -> Advisory:
                 f"{where}: condition `{key}` must be {what}, not {_shown(value)}",
                 f"write `{key}` in [advisory.when] as {what}",
             )
-    if "buildkit" in when:
+    for key, example in (("buildkit", "<0.12"), ("engine", ">=29.7.0,<29.7.3")):
         try:
-            SpecifierSet(when["buildkit"])
+            SpecifierSet(when.get(key, ""))
         except InvalidSpecifier as e:
             raise UsageError(
-                f"{where}: bad `buildkit` condition: {e}", "use PEP 440, e.g. <0.12"
+                f"{where}: bad `{key}` condition: {e}", f"use PEP 440, e.g. {example}"
             ) from e
     return Advisory(
         id=str(entry["id"]),

@@ -76,11 +76,14 @@ def ttl(environ: Mapping[str, str]) -> float:
 
 
 BUILTIN_TABLE = os.path.join(os.path.dirname(__file__), "data", "advisories.toml")
+# what the docker driver's BuildKit is taken to be (bakeguard.engines): advisories match it
+ENGINE_TABLE = os.path.join(os.path.dirname(__file__), "data", "engine-buildkit.json")
 
 
 def table_hash(environ: Mapping[str, str]) -> str:
     """The advisory table's identity: the built-in data and the user's files."""
     h = hashlib.sha256(_read(BUILTIN_TABLE))
+    h.update(_read(ENGINE_TABLE))
     for p in filter(None, environ.get("BAKEGUARD_ADVISORIES", "").split(os.pathsep)):
         h.update(p.encode())
         try:

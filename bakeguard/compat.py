@@ -4,6 +4,10 @@
                    (BuildKit >= 0.31 refuses oci-mediatypes=false with attestations);
                    imagetools create then writes a Docker manifest list.
   no-attestations  no provenance/SBOM attestations (no unknown/unknown index entries).
+  no-oci-artifact  attestations kept, in the form BuildKit gave them before v0.32
+                   (oci-artifact=false on the output: no `subject`, no `artifactType`, no
+                   empty config), for registries that refuse OCI artifacts (GitLab, Aliyun
+                   ACR, ECR: advisory buildkit-oci-artifact-attestations).
   oci              what BuildKit does by default (a host that needs nothing).
 
 Set per host with BAKEGUARD_COMPAT="host[:port]=PROFILE,..." or for all hosts with a bare
@@ -27,17 +31,36 @@ from bakeguard.definition import Output, Target
 from bakeguard.learned import Learned
 from bakeguard.refs import Reference, alias
 
-STRICTNESS = {"oci": 0, "no-attestations": 1, "docker-v2": 2}
+# (each profile also does what the ones below it do: without attestations there is no OCI
+# artifact to refuse)
+STRICTNESS = {"oci": 0, "no-oci-artifact": 1, "no-attestations": 2, "docker-v2": 3}
 DESCRIPTIONS = {
     "docker-v2": "Docker schema-2 media types, no attestations",
     "no-attestations": "no provenance/SBOM attestations",
+    "no-oci-artifact": "attestations without subject/artifactType: oci-artifact=false",
     "oci": "BuildKit's defaults",
+}
+# the attributes a profile sets on every pushing output
+OUTPUT_ATTRS = {
+    "docker-v2": {"oci-mediatypes": "false"},
+    "no-oci-artifact": {"oci-artifact": "false"},
 }
 ATTEST_OFF = ["type=provenance,disabled=true", "type=sbom,disabled=true"]
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # (pattern on an error line, profile); the first that matches wins
 RULES = (
     (re.compile(r"attestation|unknown/unknown", re.I), "no-attestations"),
+    # registries that refuse BuildKit >= 0.32's OCI-artifact attestations, in their words:
+    # GitLab (the attestation's subject, moby/buildkit#7007), Aliyun ACR (its empty config),
+    # AWS ECR (405 on the manifest PUT, moby/buildkit#5747)
+    (
+        re.compile(
+            r"blob unknown to registry|unknown manifest class for application/vnd\.oci\.empty|"
+            r"PUT request to \S*/manifests/\S*: 405",
+            re.I,
+        ),
+        "no-oci-artifact",
+    ),
     (
         re.compile(
             r"manifest[_ ]invalid|unsupported media ?type|"
@@ -114,13 +137,15 @@ def apply(raw: Mapping[str, Any], profile: str | None) -> dict[str, Any]:
     out = dict(raw)
     if profile in (None, "oci"):
         return out
-    out["attest"] = list(ATTEST_OFF)
-    if profile == "docker-v2":
+    if profile != "no-oci-artifact":
+        out["attest"] = list(ATTEST_OFF)
+    extra = OUTPUT_ATTRS.get(profile, {})
+    if extra:
         outputs = []
         for o in raw.get("output") or []:
             parsed = Output.parse(o)
             if parsed.pushes:
-                attrs = {**parsed.attrs, "oci-mediatypes": "false"}
+                attrs = {**parsed.attrs, **extra}
                 outputs.append(",".join(f"{k}={v}" for k, v in attrs.items()))
             else:
                 outputs.append(o)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from bakeguard.errors import UsageError
 
-PROFILES = ("docker-v2", "no-attestations", "oci")
+PROFILES = ("docker-v2", "no-attestations", "no-oci-artifact", "oci")
 # the profiles a remembered entry may name (less "oci": a host that needs nothing is never
 # taught)
-REMEMBERED = ("docker-v2", "no-attestations")
+REMEMBERED = ("docker-v2", "no-attestations", "no-oci-artifact")
 _HUB_ALIASES = ("index.docker.io", "registry-1.docker.io")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 

@@ -8,13 +8,70 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.version import Version
+
+from bakeguard import engines
 from bakeguard.advisories import Advisory
 from bakeguard.bakeargs import BakeArgs
-from bakeguard.definition import Definition
+from bakeguard.definition import Definition, Target
 from bakeguard.matching import Facts, Match, facts_version, match
 from bakeguard.memo import uses_compose
 from bakeguard.options import GuardOptions
 from bakeguard.probe import Environment
+
+# Go's strconv.ParseBool, as buildx reads its BUILDX_NO_DEFAULT_* variables (any other value
+# fails the build)
+_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def _go_bool(environ: Mapping[str, str], name: str) -> bool | None:
+    """The variable as buildx reads it: unset is False, a value it refuses None."""
+    value = environ.get(name)
+    if value is None or value in _GO_FALSE:
+        return False
+    return True if value in _GO_TRUE else None
+
+
+def _since(env: Environment, release: str) -> bool | None:
+    """Is this buildx `release` or newer (None: its version is unknown)?"""
+    v = env.buildx.version
+    return None if v is None else v >= Version(release)
+
+
+def default_attestations(env: Environment, environ: Mapping[str, str]) -> bool | None:
+    """Does buildx add its default provenance to a target that asks for no attestation?
+    buildx >= 0.10 does, when the builder can store attestations (not the docker driver's
+    classic image store) and, from 0.11, unless BUILDX_NO_DEFAULT_ATTESTATIONS is true
+    (docker/buildx v0.36.1 build/opt.go: `attest:provenance` = `mode=min,inline-only=true`
+    when `supportAttestations`)."""
+    since = _since(env, "0.10.0")
+    if not since or env.driver is None:
+        return None if since is None or env.driver is None else False
+    if env.driver == "docker" and env.containerd_store is not True:
+        return None if env.containerd_store is None else False
+    off = _go_bool(environ, "BUILDX_NO_DEFAULT_ATTESTATIONS")
+    if off is None:
+        return None  # (buildx refuses the value: the build fails)
+    reads = _since(env, "0.11.0")
+    if off and reads is not False:
+        return None if reads is None else False
+    return True
+
+
+def oci_artifact_default(
+    env: Environment, pushing: Sequence[Target], environ: Mapping[str, str]
+) -> bool | None:
+    """Does a pushing output leave the attestations' form to BuildKit (>= 0.32: OCI
+    artifacts)? Not when it sets `oci-artifact`, nor under BUILDX_NO_DEFAULT_OCI_ARTIFACT=true
+    on buildx >= 0.36.1, which sets oci-artifact=false where it is not set (PR #3991)."""
+    if not any("oci-artifact" not in o.attrs for t in pushing for o in t.outputs if o.pushes):
+        return False
+    escape = _go_bool(environ, "BUILDX_NO_DEFAULT_OCI_ARTIFACT")
+    if not escape:  # (None: a value buildx refuses, and the build fails before any push)
+        return True
+    reads = _since(env, "0.36.1")
+    return None if reads is None else not reads
 
 
 def facts(
@@ -30,14 +87,16 @@ def facts(
     pushing = defn.pushing if defn else None
     atts: bool | None = None
     if pushing:
-        vals = [t.attestations for t in pushing]
+        default = default_attestations(env, environ)
+        vals = [default if t.attestations is None else t.attestations for t in pushing]
         atts = True if any(v is True for v in vals) else (None if None in vals else False)
     return Facts(
         version=env.buildx.version,
         driver=env.driver,
         containerd_store=env.containerd_store,
         nodes=len(nodes) if env.builder else None,
-        buildkit=tuple(facts_version(n.buildkit) for n in nodes),
+        buildkit=tuple(facts_version(n.version) for n in engines.buildkits(env)),
+        engine=engines.engine_version(env.engine.version),
         push=None if pushing is None else bool(pushing),
         max_platforms=None
         if pushing is None
@@ -46,6 +105,9 @@ def facts(
         if pushing is None
         else tuple(o.attrs for t in pushing for o in t.outputs if o.pushes),
         attestations=atts,
+        oci_artifact_default=None
+        if pushing is None
+        else oci_artifact_default(env, pushing, environ),
         load_and_push=bake.flag_set("--load") and bake.flag_set("--push"),
         compose=uses_compose(bake, environ, str(cwd or Path.cwd())),
         imagetools=imagetools,
@@ -103,6 +165,11 @@ def describe_env(env: Environment) -> str:
             None: "image store unknown",
         }
         where += f", {store[env.containerd_store]}"
+        if env.engine.version:
+            where += f", engine {env.engine.version}"
+    known = dict.fromkeys(k.version for k in engines.buildkits(env) if k.version)
+    if known:
+        where += f", BuildKit {', '.join(known)}"
     if b and len(b.nodes) > 1:
         where += f", {len(b.nodes)} nodes"
     return f"buildx {env.buildx}, {where})"

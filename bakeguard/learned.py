@@ -29,7 +29,11 @@ from bakeguard.compatspec import host_key, is_host, strip_step
 from bakeguard.text import is_one_line, one_line
 
 FILE = "registry-profiles.json"
-VERSION = 1
+VERSION = 2
+# Version 1 files name only these profiles; a file that names another is version 2, so that a
+# bakeguard that knows only version 1 leaves it alone (it would drop, and so remove, an entry
+# of a profile it does not know). Both are read.
+V1_PROFILES = ("docker-v2", "no-attestations")
 ERROR_LIMIT = 500  # characters of the registry's error line kept
 
 
@@ -77,7 +81,7 @@ def load(environ: Mapping[str, str]) -> dict[str, Learned]:
     try:
         doc = json.loads(data.decode())
         version = doc.get("version") if isinstance(doc, dict) else None
-        if isinstance(version, int) and version != VERSION:
+        if isinstance(version, int) and version not in (1, VERSION):
             return {}
         entries = doc["hosts"] if isinstance(doc, dict) else {}
         out: dict[str, Learned] = {}
@@ -162,8 +166,9 @@ def _write(environ: Mapping[str, str], entries: Mapping[str, Learned]) -> None:
         return
     import json
 
+    old = all(e.profile in V1_PROFILES for e in entries.values())
     doc = {
-        "version": VERSION,
+        "version": 1 if old else VERSION,
         "hosts": {
             h: {"profile": e.profile, "since": e.since, "error": e.error}
             for h, e in sorted(entries.items())

@@ -22,11 +22,14 @@ class Facts:
     driver: str | None = None
     containerd_store: bool | None = None
     nodes: int | None = None
-    buildkit: tuple[Version | None, ...] = ()
+    buildkit: tuple[Version | None, ...] = ()  # per node (bakeguard.engines)
+    engine: Version | None = None  # the docker engine's release
     push: bool | None = None
     max_platforms: int | None = None
     outputs: tuple[Mapping[str, str], ...] | None = None
     attestations: bool | None = None
+    # a pushing output leaves the attestations' form to BuildKit (no `oci-artifact`)
+    oci_artifact_default: bool | None = None
     load_and_push: bool = False
     compose: bool = False
     imagetools: bool = False
@@ -84,11 +87,16 @@ def _check(key: str, want: Any, f: Facts) -> bool | None:
             )
             for o in f.outputs
         )
+    if key == "oci_artifact_default":
+        return None if f.oci_artifact_default is None else f.oci_artifact_default == bool(want)
     if key == "buildkit":
-        if not f.buildkit or any(v is None for v in f.buildkit):
-            return None
+        # some node in range: yes; else a node of unknown version: cannot tell
         spec = SpecifierSet(str(want))
-        return any(v in spec for v in f.buildkit if v is not None)
+        if any(spec.contains(v, prereleases=True) for v in f.buildkit if v is not None):
+            return True
+        return None if not f.buildkit or None in f.buildkit else False
+    if key == "engine":
+        return None if f.engine is None else SpecifierSet(str(want)).contains(f.engine, True)
     return None  # pragma: no cover - _parse rejects unknown keys
 
 

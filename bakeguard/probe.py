@@ -19,11 +19,14 @@ from typing import TypeGuard, TypeVar
 from bakeguard import cachekey, locator
 from bakeguard.docker import Docker, Result
 from bakeguard.tasks import map_bounded
+from bakeguard.text import one_line
 from bakeguard.versions import BuildxVersion, parse_buildx_version
 
+# (ServerVersion: the engine's release, whose built-in BuildKit the docker driver runs;
+# read from this call rather than another `docker version`: the probe's cost is measured)
 INFO_FORMAT = (
     '{"driver_status":{{json .DriverStatus}},"registry":{{json .RegistryConfig}},'
-    '"plugins":{{json .ClientInfo.Plugins}}}'
+    '"plugins":{{json .ClientInfo.Plugins}},"server_version":{{json .ServerVersion}}}'
 )
 
 
@@ -48,6 +51,7 @@ class EngineInfo:
     containerd_store: bool | None  # None: unknown
     insecure_registries: tuple[str, ...] = ()  # host[:port] names and CIDRs the engine allows
     buildx_path: str | None = None  # the buildx plugin binary this docker CLI runs
+    version: str | None = None  # the engine's release as `docker info` says (28.5.2+dfsg4)
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,9 @@ def parse_info(text: str) -> EngineInfo:
         ),
         None,
     )
-    return EngineInfo(store, tuple(insecure), plugin)
+    # (the engine's own words: shown in --guard-doctor and the report, so one short line)
+    version = one_line((_of(doc, "server_version", str) or "").strip(), 64) or None
+    return EngineInfo(store, tuple(insecure), plugin, version)
 
 
 def _cache_path(docker: Docker, name: str | None, environ: Mapping[str, str]) -> Path:

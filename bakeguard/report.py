@@ -28,7 +28,10 @@ def schema() -> dict[str, Any]:
 
 
 def environment(env: Environment) -> dict[str, Any]:
+    from bakeguard import engines  # (not at the top: the fast path imports this module)
+
     b = env.builder
+    nodes = b.nodes if b else ()
     return {
         "buildx": str(env.buildx.version) if env.buildx.version else None,
         "buildx_raw": env.buildx.raw,
@@ -36,10 +39,17 @@ def environment(env: Environment) -> dict[str, Any]:
         "builder": b.name if b else None,
         "driver": env.driver,
         "nodes": [
-            {"name": n.name, "buildkit": n.buildkit, "platforms": list(n.platforms)}
-            for n in (b.nodes if b else ())
+            {
+                "name": n.name,
+                "buildkit": n.buildkit,
+                "buildkit_known": known.version,
+                "buildkit_source": known.source,
+                "platforms": list(n.platforms),
+            }
+            for n, known in zip(nodes, engines.buildkits(env), strict=True)
         ],
         "containerd_store": env.containerd_store,
+        "engine": env.engine.version,
     }
 
 

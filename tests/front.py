@@ -21,6 +21,11 @@ Each mode reproduces something registries in the field do (see shared advisories
 - ``reject-indexes``: a PUT of any index (OCI or Docker manifest list) answers 400
   MANIFEST_INVALID, as a registry without multi-platform support: no profile helps.
 - ``no-attestations``: a PUT of an index holding ``unknown/unknown`` entries answers 400.
+- ``refuse-referrers``: a PUT of a manifest with a ``subject`` or an ``artifactType`` (the OCI
+  artifact form BuildKit >= 0.32 gives attestations) is refused as GitLab's registry does
+  (``gitlab``: "blob unknown to registry - sha256:<subject>", moby/buildkit#7007) or as
+  Aliyun ACR does (``aliyun``: 403 "unknown manifest class for
+  application/vnd.oci.empty.v1+json", the artifact's empty config).
 - ``truncate``: like ``msr``'s storage, for every client (any index PUT by tag keeps its first
   platform only).
 - ``deny-writes``: a manifest PUT from one client (by User-Agent) answers 403 DENIED, as a
@@ -100,6 +105,7 @@ class Modes:
     lag_seconds: float = 0.0
     docker_v2_only: bool = False
     no_attestations: bool = False
+    refuse_referrers: str = ""  # "gitlab" | "aliyun": manifests with subject/artifactType
     deny_writes_agent: str = ""  # manifest PUTs from this User-Agent: 403
     bearer: tuple[str, str] | None = None  # (user, password)
     truncate: bool = False  # like msr's storage, for every client: any index PUT by tag
@@ -394,6 +400,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "MANIFEST_INVALID",
                     f"manifest invalid: media type {ctype} is not supported",
                 )
+            if modes.refuse_referrers and ("subject" in doc or "artifactType" in doc):
+                return self._refuse_referrer(modes.refuse_referrers, doc)
             if (
                 modes.no_attestations
                 and ctype in INDEX_TYPES
@@ -446,6 +454,13 @@ class _Handler(BaseHTTPRequestHandler):
         if m and self.command == "PUT" and by_tag and status < 300:
             front.pushed_at[f"{m.group('name')}:{m.group('ref')}"] = time.monotonic()
         self._send(status, rh, data)
+
+    def _refuse_referrer(self, like: str, doc: dict[str, Any]) -> None:
+        if like == "aliyun":
+            config = (doc.get("config") or {}).get("mediaType", "")
+            return self._fail(403, "DENIED", f"unknown manifest class for {config}")
+        subject = (doc.get("subject") or {}).get("digest", "")
+        return self._fail(404, "BLOB_UNKNOWN", f"blob unknown to registry - {subject}")
 
     def _fwd_headers(self) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bakeguard import __version__, advisories, cachekey, guard, locator, matching, probe
+from bakeguard import __version__, advisories, cachekey, engines, guard, locator, matching, probe
 from bakeguard.text import emit
 
 if TYPE_CHECKING:
@@ -34,11 +34,12 @@ def doctor(session: Session) -> int:
     else:
         reason = locator.refusal(session.docker.binary, env.engine.buildx_path, session.environ)
         out(f"buildx runs: through docker ({reason or 'plugin not located yet'})")
+    out(f"engine: {env.engine.version or 'unknown'}")
     b = env.builder
     if b:
         out(f"builder: {b.name} (driver {b.driver})")
-        for n in b.nodes:
-            out(f"  node {n.name}: BuildKit {n.buildkit or '?'}, {', '.join(n.platforms) or '-'}")
+        for n, known in zip(b.nodes, engines.buildkits(env), strict=True):
+            out(f"  node {n.name}: BuildKit {_buildkit(n, known)}, {', '.join(n.platforms) or '-'}")
     else:
         out("builder: unknown")
     if env.driver == "docker":
@@ -65,6 +66,16 @@ def doctor(session: Session) -> int:
     if defn is not None:
         reachable(session, defn, env)
     return 4 if refuse else 0
+
+
+def _buildkit(node: probe.Node, known: engines.NodeBuildKit) -> str:
+    """The node's BuildKit as it reports it, and what advisories match when that differs."""
+    shown = node.buildkit or "?"
+    if known.source == "node":
+        return shown
+    if known.version is None:
+        return f"{shown} (cannot tell: {known.why})"
+    return f"{shown} ({known.version} {known.why})"
 
 
 def remembered(session: Session) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from packaging.version import Version
 
-from bakeguard.compat import Compat
+from bakeguard.compat import OUTPUT_ATTRS, Compat
 from bakeguard.compat import apply as apply_profile
 from bakeguard.definition import Definition, Target
 from bakeguard.platforms import check_split_tags, normalize, suffix
@@ -116,8 +116,7 @@ def make_plan(
             check_split_tags(suffix_template, t.name, t.tag_refs[0], t.platforms)
         pushing = [o for o in t.outputs if o.pushes]
         extra = {k: v for k, v in pushing[0].attrs.items() if k not in PUSH_ATTRS}
-        if profile == "docker-v2":
-            extra["oci-mediatypes"] = "false"
+        extra.update(OUTPUT_ATTRS.get(profile or "", {}))
         for plat in t.platforms:
             if only_platforms is not None and normalize(plat) not in only_platforms:
                 continue

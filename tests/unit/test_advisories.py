@@ -105,7 +105,9 @@ ALL_TRUE = Facts(
     load_and_push=True,
     compose=True,
     imagetools=True,
-    buildkit=(Version("0.12.0"),),
+    buildkit=(Version("0.34.2"),),
+    engine=Version("29.7.1"),
+    oci_artifact_default=True,
 )
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeguard.compat import ATTEST_OFF, Compat, apply, detect, engine_failure, parse
+from bakeguard.compat import ATTEST_OFF, STRICTNESS, Compat, apply, detect, engine_failure, parse
 from bakeguard.definition import Definition
 from bakeguard.errors import UsageError
 from bakeguard.split.plan import make_plan
@@ -23,7 +23,10 @@ def test_parse_hosts_and_default() -> None:
 def test_bad_profile_is_a_usage_error() -> None:
     with pytest.raises(UsageError) as e:
         parse("reg=oci-ish")
-    assert "docker-v2, no-attestations, oci" in e.value.message() and e.value.exit_code == 2
+    assert (
+        "docker-v2, no-attestations, no-oci-artifact, oci" in e.value.message()
+        and e.value.exit_code == 2
+    )
 
 
 def test_apply_docker_v2_and_no_attestations() -> None:
@@ -246,3 +249,85 @@ def test_auto_neither_retries_nor_remembers_the_engine_s_failure_and_names_it(
     assert ENGINE_LINE in said and "rebuilding" not in said
     # on a builder whose bake does not push through the engine, nothing is the engine's
     assert not profiles.engine_failed(text, engine=False)
+
+
+# ------------------------------------------------ no-oci-artifact (issue #26)
+
+# the registries' refusals of BuildKit >= 0.32's OCI-artifact attestations, as bake prints
+# them (GitLab's and Aliyun's as BuildKit v0.34.2 printed a front answering in their words;
+# ECR's as containerd words a 405)
+GITLAB = (
+    "#6 ERROR: failed to push picky.example/o/a:1: unknown: blob unknown to registry - "
+    "sha256:8c1ef4d93d8950efed7e515c9d1a24801f41537a1fbb7af8dd5b58857df04c6b\n"
+    "------\n > exporting to image:\n------\n"
+    "ERROR: failed to solve: failed to push picky.example/o/a:1: unknown: blob unknown to "
+    "registry - sha256:8c1ef4d93d8950efed7e515c9d1a24801f41537a1fbb7af8dd5b58857df04c6b\n"
+)
+ALIYUN = (
+    "ERROR: failed to solve: failed to push picky.example/o/a:1: denied: unknown manifest "
+    "class for application/vnd.oci.empty.v1+json\n"
+)
+ECR = (
+    "ERROR: failed to solve: failed to push picky.example/o/a:1: unexpected status from PUT "
+    "request to https://picky.example/v2/o/a/manifests/sha256:ab: 405 Method Not Allowed\n"
+)
+
+
+@pytest.mark.parametrize("text", [GITLAB, ALIYUN, ECR])
+def test_detect_registries_that_refuse_oci_artifacts(text: str) -> None:
+    found = detect(text, ["picky.example"])
+    assert found is not None and (found.host, found.profile) == ("picky.example", "no-oci-artifact")
+    assert not found.line.startswith(("#", "ERROR"))  # the registry's words, as remembered
+
+
+def test_the_engines_own_blob_unknown_is_not_an_oci_artifact_refusal() -> None:
+    """Engine 29.7's push fails with "blob unknown to registry" too (moby#53293): that is the
+    engine's second push (buildx < 0.22, docker driver), which no profile changes."""
+    engine = (
+        "#7 pushing picky.example/o/a:1 with docker\n"
+        "#7 ERROR: error from registry: blob unknown to registry - sha256:ab\n"
+        "------\n > pushing picky.example/o/a:1 with docker:\n------\n"
+        "ERROR: error from registry: blob unknown to registry - sha256:ab\n"
+    )
+    assert detect(engine, ["picky.example"]) is None
+
+
+def test_apply_no_oci_artifact_keeps_attestations() -> None:
+    raw = {
+        "output": [{"type": "image", "push": "true"}, "type=local,dest=x"],
+        "attest": ["type=provenance,mode=max"],
+    }
+    out = apply(raw, "no-oci-artifact")
+    assert out["attest"] == raw["attest"]  # attestations kept: only their form changes
+    assert "oci-artifact=false" in out["output"][0] and out["output"][1] == "type=local,dest=x"
+    plan = make_plan(
+        two_registries(),
+        True,
+        "-{os}-{arch}{variant}",
+        compat=parse("picky.example=no-oci-artifact"),
+    )
+    gen = plan.definition["target"]
+    assert "oci-artifact=false" in gen["picky-linux-arm64"]["output"][0]
+    assert "attest" not in gen["picky-linux-arm64"]
+    assert "oci-artifact" not in gen["plain-linux-arm64"]["output"][0]
+
+
+def test_no_oci_artifact_is_the_mildest_profile() -> None:
+    """A host given no-attestations (or docker-v2) pushes no attestation at all, so no OCI
+    artifact: a "blob unknown" there is not the artifact's, and no retry could help."""
+    c = parse("picky.example=no-oci-artifact,other.example=no-attestations")
+    assert c.for_host("picky.example") == "no-oci-artifact"
+    both = Definition.parse(
+        json.dumps(
+            {
+                "target": {
+                    "a": {
+                        "tags": ["picky.example/o/a:1", "other.example/o/a:1"],
+                        "output": ["type=registry"],
+                    }
+                }
+            }
+        )
+    )
+    assert c.for_target(both.targets["a"]) == "no-attestations"
+    assert STRICTNESS["oci"] < STRICTNESS["no-oci-artifact"] < STRICTNESS["no-attestations"]

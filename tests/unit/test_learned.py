@@ -71,11 +71,26 @@ def test_a_damaged_file_is_nothing_remembered_and_removed(
 def test_a_newer_bakeguard_s_file_is_not_read_and_left_alone(environ: dict[str, str]) -> None:
     p = Path(learned.path(environ))
     p.parent.mkdir(parents=True)
-    p.write_text('{"version": 2, "hosts": {"h:1": {"profile": "docker-v3"}}}')
+    p.write_text('{"version": 3, "hosts": {"h:1": {"profile": "docker-v3"}}}')
     assert learned.load(environ) == {}
     assert learned.learn(environ, "h:2", "docker-v2", "e") is None
     # (an older bakeguard must not wipe what a newer one remembers)
     assert "docker-v3" in p.read_text()
+
+
+def test_a_file_naming_no_oci_artifact_is_version_2_which_older_bakeguards_leave_alone(
+    environ: dict[str, str],
+) -> None:
+    """A bakeguard that knows only version 1 would drop an entry of a profile it does not
+    know, and remove a file left empty so; a version it does not know it leaves alone."""
+    learned.learn(environ, "h:1", "docker-v2", "e1")
+    assert json.loads(Path(learned.path(environ)).read_text())["version"] == 1
+    learned.learn(environ, "h:2", "no-oci-artifact", "unknown: blob unknown to registry")
+    doc = json.loads(Path(learned.path(environ)).read_text())
+    assert doc["version"] == 2 and doc["hosts"]["h:2"]["profile"] == "no-oci-artifact"
+    assert {e.profile for e in learned.load(environ).values()} == {"docker-v2", "no-oci-artifact"}
+    learned.forget(environ, ["h:2"])
+    assert json.loads(Path(learned.path(environ)).read_text())["version"] == 1
 
 
 def test_a_setting_always_wins_over_what_is_remembered(environ: dict[str, str]) -> None:
