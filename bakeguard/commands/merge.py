@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bakeguard.errors import VerificationFailed
 from bakeguard.split.assemble import create, split_entry
-from bakeguard.split.shards import read_digest_files
+from bakeguard.split.shards import read_digest_files, wanted
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.registry.verify import Expectation
@@ -47,7 +47,8 @@ def merge(session: Session) -> int:
             split_entry(target, docs[0]["refs"], pairs, None, writer)
         )
         session.log.info(f"assembled {', '.join(docs[0]['refs'])} from {len(docs)} shards")
-        exps += [Expectation(target, ref, tuple(want), digest) for ref in docs[0]["refs"]]
+        attest = wanted(docs)
+        exps += [Expectation(target, ref, tuple(want), digest, attest) for ref in docs[0]["refs"]]
     session.record["mode"] = "merge"
     if missing:
         session.log.error("no shard pushed: " + "; ".join(missing) + " (tags left untouched)")
