@@ -78,11 +78,15 @@ def parse(body: bytes) -> ImageManifest:
 
 
 def registry_of(
-    predicates: Callable[[int], list[str]], artifact: bool = False, drop: int | None = None
+    predicates: Callable[[int], list[str]],
+    artifact: bool = False,
+    drop: int | None = None,
+    bare: bool = False,
 ) -> Canned:
     """The stack's 3-platform index with attestation manifests of our own: platform i's
     states `predicates(i)`; `artifact`: the OCI artifact format, its index entries without
-    the subject annotation; `drop`: platform i's attestation left out of the index."""
+    the subject annotation (`bare`: an entry naming only its artifactType); `drop`:
+    platform i's attestation left out of the index."""
     index = doc("oci-index.json")
     plats = [e for e in index["manifests"] if e["platform"]["os"] != "unknown"]
     reg = real_registry(b"")
@@ -101,6 +105,10 @@ def registry_of(
             "annotations": notes,
             "platform": {"architecture": "unknown", "os": "unknown"},
         }
+        if bare:
+            for k in ("annotations", "platform"):
+                del entry[k]
+            entry["artifactType"] = ARTIFACT
         if i != drop:
             entries.append(entry)
     index["manifests"] = entries
@@ -158,9 +166,14 @@ def matched(reg: Canned, wanted: tuple[str, ...], expected: tuple[str, ...] = TH
     return check(Wanted(wanted), kids.platforms, expected, kids.attestations, manifests)
 
 
-@pytest.mark.parametrize("artifact", [False, True], ids=["annotation", "oci-artifact"])
-def test_each_platform_s_kinds_from_its_own_attestation(artifact: bool) -> None:
-    c = matched(registry_of(lambda i: [SLSA1, SPDX] if i else [SLSA1], artifact), ("sbom",))
+@pytest.mark.parametrize(
+    ("artifact", "bare"),
+    [(False, False), (True, False), (True, True)],
+    ids=["annotation", "oci-artifact", "artifact-type-only"],
+)
+def test_each_platform_s_kinds_from_its_own_attestation(artifact: bool, bare: bool) -> None:
+    reg = registry_of(lambda i: [SLSA1, SPDX] if i else [SLSA1], artifact, bare=bare)
+    c = matched(reg, ("sbom",))
     assert [(a.platform, a.kinds) for a in c.found] == [
         ("linux/amd64", ("provenance",)),
         ("linux/arm64", ("provenance", "sbom")),
