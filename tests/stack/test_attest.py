@@ -128,16 +128,25 @@ def rewrite(repo: str, change: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("builder", "split"),
-    [("bg-remote", "never"), ("bg-multi", "never"), ("default", "always"), ("bg-remote", "always")],
+    ("builder", "split", "asked"),
+    [
+        ("bg-remote", "never", ()),
+        ("bg-multi", "never", ()),
+        ("default", "always", ()),
+        ("default", "always", ("--provenance=mode=max",)),
+        ("bg-remote", "always", ()),
+    ],
 )
-def test_default_provenance_is_proven_on_every_platform(
-    stack: Stack, project: Path, tmp_path: Path, builder: str, split: str
+def test_provenance_is_proven_on_every_platform(
+    stack: Stack, project: Path, tmp_path: Path, builder: str, split: str, asked: tuple[str, ...]
 ) -> None:
-    """Plain (one node; two nodes through buildx's multi-node merge) and split (per-platform
-    tags on the docker driver, by digest on bg-remote): the split keeps the attestations."""
+    """buildx's default provenance, or the one asked for: plain (one node; two nodes through
+    buildx's multi-node merge) and split (per-platform tags on the docker driver, by digest
+    on bg-remote): the split's generated definition keeps the target's attest and buildx's
+    default, and its index the attestations."""
     report = tmp_path / "report.json"
-    pushed(stack, project, builder, f"--guard-split={split}", f"--guard-report={report}")
+    args = (f"--guard-split={split}", f"--guard-report={report}", *asked)
+    pushed(stack, project, builder, *args)
     [v] = reports.load(report)["verification"]
     assert v["ok"] and v["attestations_expected"] == ["provenance"]
     assert {a["platform"]: a["kinds"] for a in v["attestation_kinds"]} == {
