@@ -114,14 +114,19 @@ def summary_markdown(record: Mapping[str, Any]) -> str:
     if ver:
         lines += ["", "| tag | result | platforms | missing | digest |", "|---|---|---|---|---|"]
         for o in ver:
+            lost = [f"{x['kind']} attestation of {x['platform']}" for x in _attest_missing(o)]
             lines.append(
                 f"| {_code(o['ref'])} | {'✅ verified' if o['ok'] else '❌ FAILED'} | "
                 f"{_text(', '.join(o['found']) or '-')} | "
-                f"{_text(', '.join(o['missing']) or '-')} | "
+                f"{_text(', '.join([*o['missing'], *lost]) or '-')} | "
                 f"{_code((o.get('digest') or '-')[:19])} |"
             )
     lines += per_platform(ver)
     return "\n".join(lines) + "\n"
+
+
+def _attest_missing(o: Mapping[str, Any]) -> list[Mapping[str, str]]:
+    return list(o.get("attestations_missing") or [])
 
 
 def per_platform(verification: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -211,6 +211,9 @@ class Session:
             for o in outcomes:
                 if not o.ok:
                     what = f"missing {', '.join(o.missing)}" if o.missing else (o.error or "")
+                    lacking = [f"{x.kind} of {x.platform}" for x in o.attest.lacking]
+                    if not what and lacking:
+                        what = f"attestations missing: {', '.join(lacking)}"
                     ci.annotate(
                         "error",
                         "bakeguard: verification failed",

@@ -297,10 +297,12 @@ def after_bake(
         unverified(session, why, after=True)
     if defn is None or not defn.pushing:
         return code
+    from bakeguard.attestations import wanted_for
     from bakeguard.registry.verify import advice, expectations
 
     metadata = report.read_object(meta_path)
-    outcomes = session.verify(expectations(defn, metadata), env)
+    wanted = wanted_for(env, session.profiles.compat, session.environ)
+    outcomes = session.verify(expectations(defn, metadata, wanted=wanted), env)
     if not all(o.ok for o in outcomes):
         raise VerificationFailed(
             "verification failed: bake exited 0 but the registry does not hold what it "

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakeguard.errors import VerificationFailed
 from bakeguard.split.assemble import create, split_entry
-from bakeguard.split.shards import read_digest_files
+from bakeguard.split.shards import read_digest_files, wanted
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.registry.verify import Expectation
@@ -71,7 +71,8 @@ def merge(session: Session) -> int:
             split_entry(target, first["refs"], pairs, None, writer)
         )
         session.log.info(f"assembled {', '.join(first['refs'])} from {len(ordered)} shards")
-        exps += [Expectation(target, ref, tuple(want), digest) for ref in first["refs"]]
+        attest = wanted(ordered)
+        exps += [Expectation(target, ref, tuple(want), digest, attest) for ref in first["refs"]]
     outcomes = session.verify(exps, None) if session.opts.verify else []
     session.close_kept_registry()  # when not handed to verification
     if not all(o.ok for o in outcomes):

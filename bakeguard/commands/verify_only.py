@@ -17,9 +17,10 @@ def verify_only(session: Session) -> int:
     env = env_f.result()
     session.note_env(env)
     session.record["mode"] = "verify-only"
+    from bakeguard.attestations import wanted_for
     from bakeguard.registry.verify import advice, expectations
 
-    exps = expectations(defn)
+    exps = expectations(defn, wanted=wanted_for(env, session.profiles.compat, session.environ))
     if not exps:
         raise UsageError(
             "--guard-verify-only: nothing to verify, no target pushes a tag with these arguments",

@@ -33,7 +33,8 @@ Modules: `client` (the protocol) on `transport` (HTTP/1.1, its deadlines in `tim
 `auth` (challenges answered per host), `credentials` (docker's), `hosts`, `proxy` and `pacing`
 (the retry rules); `errors`; `wire` and `manifests` (what answers say); `verify` proves what a
 tag holds (`entries`: what each entry of its index is), `tagstate` says it after a failed push;
-`trace` logs each request under --guard-verbose.
+`attest` reads and matches each platform's attestations; `trace` logs each request under
+--guard-verbose.
 """
 
 from bakeguard.registry.client import Registry

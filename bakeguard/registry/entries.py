@@ -65,12 +65,18 @@ class Children:
     unverified: tuple[Unverified, ...]
 
 
+ATTESTATION_ARTIFACT = "application/vnd.docker.attestation.manifest.v1+json"
+
+
 def is_attestation(d: Descriptor) -> bool:
-    """BuildKit's attestation manifest: its reference type annotation, or the unknown/unknown
-    platform it is given (docs.docker.com, "Attestation storage")."""
+    """BuildKit's attestation manifest: its reference type annotation, the unknown/unknown
+    platform it is given (docs.docker.com, "Attestation storage"), or, for an index entry
+    naming the artifact type of BuildKit's OCI artifact format (>= v0.32), that type."""
     if d.media_type not in MANIFEST_TYPES:
         return False
     if d.annotation("vnd.docker.reference.type") == "attestation-manifest":
+        return True
+    if d.artifact_type == ATTESTATION_ARTIFACT:
         return True
     return d.platform is not None and d.platform.os == "unknown"
 

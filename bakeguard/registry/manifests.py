@@ -62,6 +62,7 @@ class ImageManifest:
     config: Descriptor
     layers: tuple[Descriptor, ...]
     artifact_type: str | None = None
+    subject: Descriptor | None = None  # the manifest it refers to (image-spec 1.1 referrers)
 
     @property
     def artifact(self) -> str | None:

@@ -3,19 +3,24 @@ manifest resolves, and the tag's digest is the one bake reported. Each outcome a
 what the registry holds per platform (digest, media type) and what each attestation
 attests, read from the tag's own manifest: bake's metadata names one digest per target.
 Entries that are not a platform's image (artifacts, nested indexes, entries of unknown type
-or without a platform: bakeguard.registry.entries) are named, never counted as platforms."""
+or without a platform: bakeguard.registry.entries) are named, never counted as platforms.
+When the build asked for attestations, every platform's are read and matched to the kinds
+asked (bakeguard.registry.attest): one GET per attestation manifest, after every tag is read."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from bakeguard.definition import Definition
+from bakeguard.definition import Definition, Target
 from bakeguard.interrupts import signals_interrupt
 from bakeguard.metadata import pushed_digest
 from bakeguard.refs import Reference, problem
 from bakeguard.registry import AccessDenied, Registry, RegistryError, Unreachable
+from bakeguard.registry.attest import ADVICE as ATTEST_ADVICE
+from bakeguard.registry.attest import Check, Tag, Wanted, check_all
 from bakeguard.registry.entries import (
     Attestation,
     Children,
@@ -33,6 +38,7 @@ class Expectation:
     ref: str
     platforms: tuple[str, ...]  # normalized; empty: whatever single platform the builder made
     digest: str | None = None  # what bake (or imagetools create) reported
+    attest: Wanted = field(default_factory=Wanted)  # the attestations every platform must have
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,9 @@ class Outcome:
     unverified: tuple[Unverified, ...] = ()  # entries that are not verified platforms
     # the tag's digest when it holds a platform manifest this run did not push (`theirs`)
     another_push: str | None = None
+    attest: Check = field(
+        default_factory=Check
+    )  # its platforms' attestations, when some are wanted
 
     @property
     def ok(self) -> bool:
@@ -68,6 +77,7 @@ class Outcome:
             and bool(self.found)
             and not self.missing
             and not self.missing_children
+            and self.attest.ok
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -92,6 +102,7 @@ class Outcome:
             "attestations": [a.to_json() for a in self.attestations],
             "unverified": [u.to_json() for u in self.unverified],
             "another_push": self.another_push,
+            **self.attest.to_json(),
         }
 
 
@@ -99,14 +110,18 @@ def expectations(
     defn: Definition,
     metadata: Mapping[str, Any] | None = None,
     targets: Sequence[str] | None = None,
+    wanted: Callable[[Target], Wanted] | None = None,
 ) -> list[Expectation]:
+    """What each pushed tag must hold; `wanted`: the attestations of a target's push
+    (bakeguard.attestations), none when not given."""
     out: list[Expectation] = []
     for t in defn.pushing:
         if targets is not None and t.name not in targets:
             continue
         digest = pushed_digest((metadata or {}).get(t.name))
+        want = wanted(t) if wanted is not None else Wanted()
         for ref in t.tag_refs:
-            out.append(Expectation(t.name, ref, t.normalized_platforms, digest))
+            out.append(Expectation(t.name, ref, t.normalized_platforms, digest, want))
     return out
 
 
@@ -123,7 +138,20 @@ class Verifier:
             return []
         self.registry.start()
         with signals_interrupt():
-            return map_bounded(self.check, exps, self.workers)
+            outcomes = map_bounded(self.check, exps, self.workers)
+            return self.attested(exps, outcomes)
+
+    def attested(self, exps: Sequence[Expectation], outcomes: list[Outcome]) -> list[Outcome]:
+        """Each outcome with its platforms' attestations checked against what was wanted
+        (read only where some kind is wanted and the tag was read)."""
+        tags = [
+            Tag(Reference.parse(e.ref), e.attest, o.platform_manifests, e.platforms, o.attestations)
+            if o.error is None
+            else Tag(None, e.attest)
+            for e, o in zip(exps, outcomes, strict=True)
+        ]
+        checks = check_all(self.registry, tags, self.workers)
+        return [dataclasses.replace(o, attest=c) for o, c in zip(outcomes, checks, strict=True)]
 
     def read(self, ref: Reference) -> tuple[Manifest, Children, tuple[str, ...]]:
         """What ref holds: its manifest, the platforms, attestations and other entries in
@@ -264,6 +292,7 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
                 f"{head} whole, {len(o.found)}/{want} platforms ({few(o.found)}), but "
                 f"another push's {o.another_push}, not this run's {o.expected_digest}"
             )
+            lines += o.attest.lines(few)
             continue
         if o.ok:
             d = (o.digest or "")[:19]
@@ -271,6 +300,7 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
             lines.append(f"{head} OK, {have}/{want} platforms ({few(o.found)}) {d}")
             if o.unverified:
                 lines.append(unverified_line(o.unverified))
+            lines += o.attest.lines(few)
             continue
         lines.append(f"{head} FAILED")
         if o.error:
@@ -287,6 +317,7 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
             lines.append(f"  extra: {few(o.extra)}")
         if o.missing_children:
             lines.append(f"  child manifests missing: {few(o.missing_children)}")
+        lines += o.attest.lines(few)
         if o.another_push:
             lines.append(
                 f"  the tag holds another push's {o.another_push}, not this run's "
@@ -324,6 +355,8 @@ def advice(
             "another push wrote the tag after this one (a concurrent run or job pushing the "
             f"same tag?), and it is not whole; make one job own each tag. {RECHECK}"
         )
+    if failed and all(o.attest.lacking and o.error is None and not o.missing for o in failed):
+        return f"{ATTEST_ADVICE}; {RECHECK}"
     if suggest_split and any(o.found and o.missing for o in failed):
         return f"re-run with --guard-split=always, or check the registry; {RECHECK}"
     return otherwise or f"check the registry; {RECHECK}"

@@ -183,10 +183,14 @@ def _image(o: _Obj, media_type: str) -> ImageManifest:
     layers = tuple(_descriptor(d) for d in o.objects("layers"))
     o.string_map("annotations")
     subject = o.obj("subject")
-    if subject is not None:
-        _descriptor(subject)
     artifact_type = o.text("artifactType", False, MEDIA_TYPE) or None
-    return ImageManifest(media_type, config, layers, artifact_type)
+    return ImageManifest(
+        media_type,
+        config,
+        layers,
+        artifact_type,
+        _descriptor(subject) if subject is not None else None,
+    )
 
 
 def _media_type(o: _Obj, content_type: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bakeguard.definition import Definition
+from bakeguard.definition import Definition, Target
 from bakeguard.docker import Fed
 from bakeguard.errors import BakeguardError, VerificationFailed
 from bakeguard.interrupts import Interrupted, signals_interrupt
@@ -22,6 +22,7 @@ from bakeguard.tasks import map_bounded
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.registry import Registry
+    from bakeguard.registry.attest import Wanted
     from bakeguard.session import Session
 
 # Targets assembled at once: enough to keep the registry and the CPU busy while each waits.
@@ -75,6 +76,8 @@ class Finish:
     # the variants NOT in the registry (by their digests), with why
     recheck: Callable[[Sequence[Variant]], list[tuple[Variant, str]]]
     registry: Callable[[], Registry]
+    # the attestations each target's tags must have (bakeguard.attestations)
+    wanted: Callable[[Target], Wanted] | None = None
     helpers: Helpers = field(default_factory=Helpers)
     written: dict[str, str] = field(default_factory=dict)  # target -> the index it wrote
 
@@ -199,16 +202,23 @@ class Finish:
     ) -> int:
         """Every tag verified: the split's against the index this run wrote, the others'
         against bake's digests."""
+        from bakeguard.registry.attest import Wanted
         from bakeguard.registry.verify import Expectation, advice, expectations
 
-        split = self.plan.split_targets
+        split, want = self.plan.split_targets, self.wanted or (lambda _t: Wanted())
         exps = [
-            Expectation(name, ref, split[name].normalized_platforms, self.written.get(name))
+            Expectation(
+                name,
+                ref,
+                split[name].normalized_platforms,
+                self.written.get(name),
+                want(split[name]),
+            )
             for name in by_target
             for ref in split[name].tag_refs
         ]
         others = Definition({n: self.defn.targets[n] for n in self.plan.other_targets})
-        exps += expectations(others, metadata)
+        exps += expectations(others, metadata, wanted=want)
         session = self.session
         outcomes = session.verify(exps, self.env) if session.opts.verify else []
         write_user_metadata(session.bake.last("--metadata-file"), self.plan, metadata, outcomes)

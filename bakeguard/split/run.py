@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bakeguard import generated, jobs
 from bakeguard.compat import Compat
-from bakeguard.definition import Definition
+from bakeguard.definition import Definition, Target
 from bakeguard.docker import Docker, Fed
 from bakeguard.errors import EXIT_VERIFY
 from bakeguard.launch import Launch, execute
@@ -34,6 +34,7 @@ from bakeguard.terminal import Tail
 
 if TYPE_CHECKING:  # (the registry client and verifier load only after the bake)
     from bakeguard.registry import Registry
+    from bakeguard.registry.attest import Wanted
     from bakeguard.session import Session
 
 
@@ -195,7 +196,9 @@ class SplitRun:
                 if code != 0 and not plan.by_digest:
                     log.warning(f"bake exited {code}; every platform is confirmed by digest")
                 sources = {v.name: self.source(v) for v in plan.variants}
-                write_digest_files(plan, self.shard_dir or ".", sources, self.session.log)
+                write_digest_files(
+                    plan, self.shard_dir or ".", sources, self.session.log, self.wanted()
+                )
                 return 0
             if code != 0:
                 log.warning(
@@ -256,6 +259,12 @@ class SplitRun:
             self.session.log.warning(from_engine(local))
         return failed
 
+    def wanted(self) -> Callable[[Target], Wanted]:
+        """The attestations each target's push carries, with this run's profiles."""
+        from bakeguard.attestations import wanted_for
+
+        return wanted_for(self.env, self.compat, self.session.environ)
+
     def source(self, v: Variant) -> str:
         """The confirmed per-platform image, by digest: what the final tags are made from
         (never the per-platform tag, which a registry may have rewritten)."""
@@ -275,6 +284,14 @@ class SplitRun:
             return self.confirm(variants, plan.by_digest, 0, meta)
 
         finish = Finish(
-            self.session, self.env, self.defn, plan, sources, self._started, recheck, self._registry
+            self.session,
+            self.env,
+            self.defn,
+            plan,
+            sources,
+            self._started,
+            recheck,
+            self._registry,
+            self.wanted(),
         )
         return finish.run(metadata)

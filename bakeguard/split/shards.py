@@ -1,19 +1,28 @@
 """Shards' digest files (`--guard-shard` writes one per platform; `--guard-merge` reads a
-folder of them): the format, and its reading, checked key by key."""
+folder of them): the format, and its reading, checked key by key. A file names the
+attestations its platform's push carries (`attestations`, and `attestations_dropped` when a
+profile pushed without them), so that the merge proves its index kept them; a file without
+them (an older bakeguard's) asks for none."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bakeguard.definition import Target
 from bakeguard.errors import UsageError
 from bakeguard.platforms import normalize, suffix
 from bakeguard.split.plan import SplitPlan, index_annotations
+from bakeguard.text import is_one_line
+
+if TYPE_CHECKING:  # (the registry package loads only after the bake)
+    from bakeguard.registry.attest import Wanted
 
 SHARD_SCHEMA = "bakeguard-digest/1"
+KINDS = ("provenance", "sbom")  # bakeguard.registry.attest.KINDS (a test keeps them one)
 
 
 DIGEST_KEYS = {
@@ -81,6 +90,14 @@ def read_digest_file(f: Path) -> dict[str, Any] | None:
     annotations = doc.setdefault("annotations", [])
     if not isinstance(annotations, list) or not all(isinstance(a, str) for a in annotations):
         raise _digest_error(f, f"`annotations` must be a list of strings, not {annotations!r}")
+    kinds = doc.setdefault("attestations", [])
+    if not isinstance(kinds, list) or not all(k in KINDS for k in kinds):
+        raise _digest_error(
+            f, f"`attestations` must be a list of {' / '.join(KINDS)}, not {kinds!r}"[:200]
+        )
+    dropped = doc.setdefault("attestations_dropped", None)
+    if dropped is not None and not (isinstance(dropped, str) and is_one_line(dropped, 200)):
+        raise _digest_error(f, "`attestations_dropped` must be one line of text, or null")
     doc["platform"] = normalize(doc["platform"])
     doc["platforms"] = list(dict.fromkeys(normalize(p) for p in doc["platforms"]))
     if doc["platform"] not in doc["platforms"]:
@@ -142,12 +159,30 @@ def read_digest_files(where: Path, log: Any) -> dict[str, list[tuple[Path, dict[
     return by_target
 
 
-def write_digest_files(plan: SplitPlan, where: str, sources: Mapping[str, str], log: Any) -> None:
+def wanted(docs: Sequence[Mapping[str, Any]]) -> Wanted:
+    """The attestations a merged index must keep on every platform: the kinds every shard's
+    push carried (shards on builders that differ, one without buildx's default provenance
+    say, ask only for what all of them made)."""
+    from bakeguard.registry.attest import Wanted
+
+    kinds = [k for k in KINDS if all(k in d["attestations"] for d in docs)]
+    dropped = next((d["attestations_dropped"] for d in docs if d["attestations_dropped"]), None)
+    return Wanted(tuple(kinds), dropped)
+
+
+def write_digest_files(
+    plan: SplitPlan,
+    where: str,
+    sources: Mapping[str, str],
+    log: Any,
+    attest: Callable[[Target], Wanted] | None = None,
+) -> None:
     """--guard-shard: one small JSON file per pushed platform (`sources`: each variant's
-    image by digest), for --guard-merge."""
+    image by digest; `attest`: the attestations its push carries), for --guard-merge."""
     os.makedirs(where, exist_ok=True)
     for v in plan.variants:
         t = plan.split_targets[v.target]
+        want = attest(t) if attest is not None else None
         doc = {
             "schema": SHARD_SCHEMA,
             "target": v.target,
@@ -156,6 +191,8 @@ def write_digest_files(plan: SplitPlan, where: str, sources: Mapping[str, str], 
             "source": sources[v.name],
             "refs": list(t.tag_refs),
             "annotations": index_annotations(t),
+            "attestations": list(want.kinds) if want else [],
+            "attestations_dropped": want.dropped if want else None,
         }
         name = f"{v.target}{suffix(v.platform, '-{os}-{arch}{variant}')}.json"
         Path(where, name).write_text(json.dumps(doc, indent=2))

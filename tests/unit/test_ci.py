@@ -142,3 +142,18 @@ def test_the_summary_names_the_registry_profiles_remembered_or_learned() -> None
     assert "registry `a:5000`: docker-v2 profile, remembered since 2026-12-01" in md
     assert "registry `b:5000`: no-attestations profile worked, remembered" in md
     assert "c:5000" not in md  # a failed retry teaches nothing
+
+
+def test_the_summary_names_a_platform_s_missing_attestation() -> None:
+    amd = "sha256:" + "a" * 64
+    failed = {
+        **verified("r/a:1", {"linux/amd64": amd}, False),
+        "ok": False,
+        "attestations_missing": [{"platform": "linux/amd64", "kind": "sbom"}],
+    }
+    row = next(
+        x
+        for x in ci.summary_markdown({**RECORD, "verification": [failed]}).splitlines()
+        if x.startswith("| `r/a:1` | ❌")
+    )
+    assert "| sbom attestation of linux/amd64 |" in row

@@ -318,6 +318,7 @@ def verify_only(tmp: Path, a: Host, config: Path) -> tuple[subprocess.CompletedP
         "platforms": ["linux/amd64"],
         "tags": [f"{a.addr}/o/app:v1"],
         "output": [{"type": "image", "push": "true"}],
+        "attest": [{"type": "provenance", "disabled": True}],  # (a single manifest: none)
     }
     definition = tmp / "definition.json"
     definition.write_text(

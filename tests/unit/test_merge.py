@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from bakeguard.errors import UsageError
+from bakeguard.registry.attest import KINDS, Wanted
+from bakeguard.split import shards
 from bakeguard.split.shards import read_digest_files
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
@@ -63,6 +65,9 @@ def test_a_folder_without_any_digest_file_is_refused(tmp_path: Path) -> None:
         (doc(target={}), "`target` must be the target's name"),
         (doc(platform="linux/s390x"), "`platform` linux/s390x is not one of `platforms`"),
         (doc(annotations="x"), "`annotations` must be a list of strings"),
+        (doc(attestations=["slsa"]), "`attestations` must be a list of provenance / sbom"),
+        (doc(attestations="provenance"), "`attestations` must be a list of provenance / sbom"),
+        (doc(attestations_dropped="a\nb"), "`attestations_dropped` must be one line of text"),
     ],
 )
 def test_a_digest_file_that_no_shard_wrote_is_refused_naming_file_and_key(
@@ -100,3 +105,17 @@ def test_shards_that_disagree_are_refused(tmp_path: Path) -> None:
     assert "two digest files of target app push linux/amd64" in refused(tmp_path)
     (tmp_path / "b.json").write_text(json.dumps({"schema": "bakeguard-digest/2"}))
     assert "schema bakeguard-digest/2, which this bakeguard" in refused(tmp_path)
+
+
+def test_the_merge_wants_the_attestations_every_shard_pushed(tmp_path: Path) -> None:
+    """A shard's file names its push's attestations; one of an older bakeguard, none."""
+    (tmp_path / "a.json").write_text(json.dumps(doc(attestations=["provenance", "sbom"])))
+    (tmp_path / "b.json").write_text(json.dumps(doc("linux/arm64", attestations=["provenance"])))
+    found = read_digest_files(tmp_path, logging.getLogger("test"))["app"]
+    assert shards.wanted([d for _f, d in found]) == Wanted(("provenance",))
+    (tmp_path / "b.json").write_text(json.dumps(doc("linux/arm64")))
+    found = read_digest_files(tmp_path, logging.getLogger("test"))["app"]
+    assert shards.wanted([d for _f, d in found]) == Wanted()
+    dropped = doc(attestations=[], attestations_dropped="the docker-v2 profile pushes without them")
+    assert shards.wanted([dropped]).dropped == "the docker-v2 profile pushes without them"
+    assert shards.KINDS == KINDS
