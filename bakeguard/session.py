@@ -183,7 +183,8 @@ class Session:
             reg.close()
 
     def verify(self, exps: Sequence[Expectation], env: probe.Environment | None) -> list[Outcome]:
-        from bakeguard.registry.verify import Verifier, another_push_warning, reach_hint, table
+        from bakeguard.registry.verdict import another_push_warning, reach_hint, table
+        from bakeguard.registry.verify import Verifier
 
         reg = self.warm if self.warm is not None else self.registry(env)
         self.warm = None

@@ -298,7 +298,8 @@ def after_bake(
     if defn is None or not defn.pushing:
         return code
     from bakeguard.attestations import wanted_for
-    from bakeguard.registry.verify import advice, expectations
+    from bakeguard.registry.verdict import advice
+    from bakeguard.registry.verify import expectations
 
     metadata = report.read_object(meta_path)
     wanted = wanted_for(env, session.profiles.compat, session.environ)

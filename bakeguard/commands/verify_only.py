@@ -18,7 +18,8 @@ def verify_only(session: Session) -> int:
     session.note_env(env)
     session.record["mode"] = "verify-only"
     from bakeguard.attestations import wanted_for
-    from bakeguard.registry.verify import advice, expectations
+    from bakeguard.registry.verdict import advice
+    from bakeguard.registry.verify import expectations
 
     exps = expectations(defn, wanted=wanted_for(env, session.profiles.compat, session.environ))
     if not exps:

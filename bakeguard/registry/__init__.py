@@ -32,7 +32,8 @@ and the OCI spec's shape; a malformed one is `Malformed`, a RegistryError (exit 
 Modules: `client` (the protocol) on `transport` (HTTP/1.1, its deadlines in `timed`) with
 `auth` (challenges answered per host), `credentials` (docker's), `hosts`, `proxy` and `pacing`
 (the retry rules); `errors`; `wire` and `manifests` (what answers say); `verify` proves what a
-tag holds (`entries`: what each entry of its index is), `tagstate` says it after a failed push;
+tag holds (`entries`: what each entry of its index is) and `verdict` words it; `tagstate` says
+it after a failed push;
 `attest` reads and matches each platform's attestations; `trace` logs each request under
 --guard-verbose.
 """

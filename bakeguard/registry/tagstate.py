@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bakeguard import refs
-from bakeguard.registry.verify import Expectation, Outcome, Verifier, few, refused_name
+from bakeguard.registry.verdict import few
+from bakeguard.registry.verify import Expectation, Outcome, Verifier, refused_name
 
 
 def read(registry: Any, exps: Sequence[Expectation]) -> dict[str, Outcome]:

@@ -203,7 +203,8 @@ class Finish:
         """Every tag verified: the split's against the index this run wrote, the others'
         against bake's digests."""
         from bakeguard.registry.attest import Wanted
-        from bakeguard.registry.verify import Expectation, advice, expectations
+        from bakeguard.registry.verdict import advice
+        from bakeguard.registry.verify import Expectation, expectations
 
         split, want = self.plan.split_targets, self.wanted or (lambda _t: Wanted())
         exps = [

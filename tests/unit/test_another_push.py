@@ -13,14 +13,8 @@ import pytest
 
 from bakeguard.registry import Credentials, Registry
 from bakeguard.registry.transport import Request, Response
-from bakeguard.registry.verify import (
-    Expectation,
-    Outcome,
-    Verifier,
-    advice,
-    expectations,
-    table,
-)
+from bakeguard.registry.verdict import advice, table
+from bakeguard.registry.verify import Expectation, Outcome, Verifier, expectations
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -121,7 +115,7 @@ def test_a_plain_push_expects_buildkit_s_digest_not_the_tag_read_back() -> None:
 
 
 def test_a_whole_tag_of_another_push_passes_and_names_that_push() -> None:
-    from bakeguard.registry.verify import another_push_warning
+    from bakeguard.registry.verdict import another_push_warning
 
     mine, theirs = index("mine"), index("theirs")
     o = Registry_(theirs, mine).verify(dig(mine))

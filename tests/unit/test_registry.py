@@ -256,7 +256,8 @@ def test_no_answer_at_all_is_unreachable_and_verification_says_what_to_check() -
     """A push can reach a registry from the engine that bakeguard, on this machine, cannot
     (a proxy, a private CA): the outcome says so and the hint names that registry."""
     from bakeguard.registry.transport import TransportError
-    from bakeguard.registry.verify import Expectation, Verifier, reach_hint
+    from bakeguard.registry.verdict import reach_hint
+    from bakeguard.registry.verify import Expectation, Verifier
 
     def refused(request: Request) -> Response:
         raise TransportError("ConnectionRefusedError: [Errno 111] Connection refused")
@@ -272,7 +273,8 @@ def test_no_answer_at_all_is_unreachable_and_verification_says_what_to_check() -
 
 
 def test_a_registry_that_answers_is_not_unreachable() -> None:
-    from bakeguard.registry.verify import Expectation, Verifier, reach_hint
+    from bakeguard.registry.verdict import reach_hint
+    from bakeguard.registry.verify import Expectation, Verifier
 
     reg, _ = registry_with(lambda r: Response(404), budget=0)
     [out] = Verifier(reg).run([Expectation("app", "ghcr.io/o/r:v1", ("linux/amd64",))])
@@ -571,7 +573,8 @@ def _basic_registry(good: bytes | None) -> Callable[[Request], Response]:
 
 def test_a_401_without_credentials_says_docker_login(tmp_path: Path) -> None:
     from bakeguard.registry import AccessDenied
-    from bakeguard.registry.verify import Expectation, Verifier, advice, table
+    from bakeguard.registry.verdict import advice, table
+    from bakeguard.registry.verify import Expectation, Verifier
 
     cfg = _config(tmp_path, {})
     reg = Registry(credentials=Credentials(str(tmp_path)), transport=_basic_registry(b"u:p"))

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from bakeguard.registry import tagstate
-from bakeguard.registry.verify import Outcome, advice
+from bakeguard.registry.verdict import advice
+from bakeguard.registry.verify import Outcome
 
 THREE = ("linux/amd64", "linux/arm64", "linux/arm/v7")
 

@@ -396,7 +396,8 @@ def test_an_answer_that_came_but_breaks_says_what_the_registry_did(
     serve: Serve, answer: bytes, said: str
 ) -> None:
     """Not "closed the connection unanswered" nor "could not reach": it answered, badly."""
-    from bakeguard.registry.verify import Expectation, Verifier, reach_hint
+    from bakeguard.registry.verdict import reach_hint
+    from bakeguard.registry.verify import Expectation, Verifier
 
     def broken(h: BaseHTTPRequestHandler) -> None:
         h.wfile.write(answer)
