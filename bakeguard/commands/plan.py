@@ -1,23 +1,35 @@
 """`--guard-plan`: a dry run. Prints targets x platforms x tags, the mode bakeguard would
 choose and the commands it would run; runs no build. Resolves through `bake --print` when
-docker can, else reads the HCL/JSON files offline (hclread) and names what it cannot read."""
+docker can, else reads the compose/HCL/JSON files offline (bakeguard.hcl, bake's semantics)
+and names what it cannot read, with its file and line."""
 
 from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bakeguard import advisories, guard
 from bakeguard.definition import Definition
 from bakeguard.errors import UsageError
-from bakeguard.hclread import Unsupported, read
+from bakeguard.hcl import Refusal, Request, read
 from bakeguard.probe import Environment
 from bakeguard.text import emit
 
 if TYPE_CHECKING:
+    from bakeguard.bakeargs import BakeArgs
     from bakeguard.session import Session
+
+
+NAMELESS = "tag is needed when pushing to registry"
+
+
+def nameless(defn: Definition) -> list[str]:
+    """Targets that push without a name: bake's build fails on them with NAMELESS
+    (buildx build/opt.go), whatever bakeguard does."""
+    return sorted(t.name for t in defn.pushing if not t.push_refs)
 
 
 def target_lines(defn: Definition) -> list[str]:
@@ -26,29 +38,58 @@ def target_lines(defn: Definition) -> list[str]:
         t = defn.targets[name]
         plats = ", ".join(t.platforms) or "(builder's native)"
         push = ", ".join(t.push_refs) if t.pushes else "no push"
+        if t.pushes and not t.push_refs:
+            push = f"no name to push to (bake fails: {NAMELESS})"
         lines.append(f"target {name}: platforms {plats}; push: {push}")
+    for name in nameless(defn):
+        lines.append(
+            f"warning: target {name} pushes without a name; bake's build fails with "
+            f'"{NAMELESS}" (give it tags, or name= in its output)'
+        )
     return lines
 
 
+def request(b: BakeArgs, environ: Mapping[str, str]) -> Request:
+    """What the offline reading needs of a bake invocation."""
+    return Request(
+        files=b.values("--file"),
+        targets=b.targets,
+        sets=b.values("--set"),
+        variables=b.values("--var"),
+        push=b.flag_set("--push"),
+        load=b.flag_set("--load"),
+        sbom=b.last("--sbom"),
+        provenance=b.last("--provenance"),
+        call=b.last("--call") or ("check" if b.values("--check") else None),
+        no_cache=b.flag_set("--no-cache") if b.values("--no-cache") else None,
+        pull=b.flag_set("--pull") if b.values("--pull") else None,
+        environ=environ,
+    )
+
+
 def offline(session: Session) -> tuple[Definition, str]:
-    b = session.bake
     try:
-        doc = read(
-            b.values("--file"),
-            b.targets,
-            b.values("--set"),
-            b.flag_set("--push"),
-            session.environ,
-            Path.cwd(),
-        )
-    except Unsupported as e:
+        doc = read(request(session.bake, session.environ), Path.cwd())
+    except Refusal as e:
         raise UsageError(
             f"--guard-plan: the offline reading cannot evaluate this definition: {e}",
             "run it where docker and buildx are available (bake --print resolves everything)",
         ) from e
-    except OSError as e:
-        raise UsageError(f"--guard-plan: cannot read a bake file: {e}", "check -f paths") from e
-    return Definition.parse(json.dumps(doc)), "offline reading of the bake files (python-hcl2)"
+    return Definition.parse(json.dumps(doc)), "offline reading of the bake files (bake's semantics)"
+
+
+def mode(session: Session, decision: guard.Decision, defn: Definition) -> str:
+    if session.opts.guard == "off":
+        what = "pass-through (--guard=off)"
+    elif decision.refuse:
+        return "refuse (--guard=strict), exit 4"
+    elif decision.per_platform:
+        what = f"split ({decision.reason})"
+    else:
+        what = "plain bake" + (", then verify" if session.opts.verify and defn.pushing else "")
+    if nameless(defn):
+        what += f" (bake fails: {', '.join(nameless(defn))} without a name)"
+    return what
 
 
 def plan(session: Session) -> int:
@@ -79,15 +120,7 @@ def plan(session: Session) -> int:
             f"advisory {m.advisory.id} [{m.advisory.level}]"
             + ("" if m.certain else f" (cannot tell: {', '.join(m.unknown)})")
         )
-    if session.opts.guard == "off":
-        mode = "pass-through (--guard=off)"
-    elif decision.refuse:
-        mode = "refuse (--guard=strict), exit 4"
-    elif decision.per_platform:
-        mode = f"split ({decision.reason})"
-    else:
-        mode = "plain bake" + (", then verify" if session.opts.verify and defn.pushing else "")
-    out(f"mode: {mode}")
+    out(f"mode: {mode(session, decision, defn)}")
     out("commands:")
     docker = session.docker.binary
     if decision.per_platform and not decision.refuse and session.opts.guard != "off":

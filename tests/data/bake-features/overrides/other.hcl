@@ -1,0 +1,4 @@
+target "app" {
+  tags = ["localhost:5000/features/app:other"]
+  output = ["type=local,dest=out"]
+}
