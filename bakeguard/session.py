@@ -215,6 +215,8 @@ class Session:
                     lacking = [f"{x.kind} of {x.platform}" for x in o.attest.lacking]
                     if not what and lacking:
                         what = f"attestations missing: {', '.join(lacking)}"
+                    if not what and o.attest.error:
+                        what = f"attestations unread: {o.attest.error}"
                     ci.annotate(
                         "error",
                         "bakeguard: verification failed",

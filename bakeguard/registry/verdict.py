@@ -49,17 +49,16 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
     for o in outcomes:
         want = len(o.expected) or 1
         head = f"verify {o.ref} (target {o.target}):"
-        if o.ok and o.another_push:
-            lines.append(
-                f"{head} whole, {len(o.found)}/{want} platforms ({few(o.found)}), but "
-                f"another push's {o.another_push}, not this run's {o.expected_digest}"
-            )
-            lines += o.attest.lines(few)
-            continue
         if o.ok:
-            d = (o.digest or "")[:19]
             have = len(o.found) - len(o.extra)
-            lines.append(f"{head} OK, {have}/{want} platforms ({few(o.found)}) {d}")
+            if o.another_push:  # (both digests whole: they name whose image the tag holds)
+                lines.append(
+                    f"{head} whole, {have}/{want} platforms ({few(o.found)}), but another "
+                    f"push's {o.another_push}, not this run's {o.expected_digest}"
+                )
+            else:
+                d = (o.digest or "")[:19]
+                lines.append(f"{head} OK, {have}/{want} platforms ({few(o.found)}) {d}")
             if o.unverified:
                 lines.append(unverified_line(o.unverified))
             lines += o.attest.lines(few)

@@ -167,3 +167,25 @@ def test_the_run_warns_about_a_tag_another_push_wrote(capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert o.ok and f"bakeguard: warning: {REF} holds another push's image {dig(theirs)}" in err
     assert session.record["verification"][0]["another_push"] == dig(theirs)
+
+
+def test_a_whole_tag_of_another_push_counts_its_platforms_as_an_ok_one_does() -> None:
+    """The line for another push's whole tag counts the platforms asked for (an extra one is
+    not one of them) and names entries that are no platform, as the OK line does."""
+    from bakeguard.registry.entries import Unverified
+
+    o = Outcome(
+        "app",
+        "reg.example/o/app:v1",
+        ("linux/amd64", "linux/arm64"),
+        ("linux/amd64", "linux/arm64", "linux/s390x"),
+        (),
+        ("linux/s390x",),
+        "sha256:" + "a" * 64,
+        "sha256:" + "b" * 64,
+        unverified=(Unverified("sha256:" + "c" * 64, "application/x-other", None, "unknown"),),
+        another_push="sha256:" + "a" * 64,
+    )
+    lines = table([o])
+    assert "whole, 2/2 platforms" in lines[0]
+    assert any("not verified as a platform" in line for line in lines)
