@@ -172,10 +172,10 @@ class Registry:
         lag_ok: bool = False,
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
-        retryunreachable_error: bool = True,
+        retry_unreachable: bool = True,
     ) -> Response:
         def transient(e: BaseException) -> bool:
-            return _transient(e) and (retryunreachable_error or not isinstance(e, Unreachable))
+            return _transient(e) and (retry_unreachable or not isinstance(e, Unreachable))
 
         return first_then_retrying(
             lambda: self._once(method, ref, path, lag_ok, headers or {"Accept": ACCEPT}, body),
@@ -306,14 +306,14 @@ class Registry:
         path = f"manifests/{ref.ref}"
         try:
             accept = {"Accept": f"{media_type}, */*"}
-            r = self._request("HEAD", ref, path, headers=accept, retryunreachable_error=False)
+            r = self._request("HEAD", ref, path, headers=accept, retry_unreachable=False)
             if r.header("Docker-Content-Digest") == digest:
                 return digest
         except RegistryError as e:
             if e.status != 404:
                 raise
         ctype = {"Content-Type": media_type}
-        r = self._request("PUT", ref, path, headers=ctype, body=body, retryunreachable_error=False)
+        r = self._request("PUT", ref, path, headers=ctype, body=body, retry_unreachable=False)
         stored = r.header("Docker-Content-Digest")
         if stored and stored != digest:
             raise RegistryError(f"{ref.registry} stored {ref} as {stored}, not as {digest}")
