@@ -35,12 +35,14 @@ def files(given: Sequence[str], environ: Mapping[str, str], cwd: str) -> list[st
     return [os.path.join(cwd, f) for f in COMPOSE_FILES if os.path.exists(os.path.join(cwd, f))]
 
 
-def _dotenv(folder: str) -> dict[str, str]:
-    """The project's `.env`, which compose reads for interpolation (the environment wins)."""
+def dotenv(folder: str) -> dict[str, str]:
+    """The project's `.env`, which compose reads for interpolation (the environment wins):
+    compose-go's dotenv for the plain KEY=VALUE lines bake files use, quotes stripped; read
+    to 1 MiB at most (a file bakeguard reads back is bounded)."""
     out: dict[str, str] = {}
     try:
         with open(os.path.join(folder, ".env"), encoding="utf-8") as f:
-            lines = f.read().splitlines()
+            lines = f.read(1 << 20).splitlines()
     except (OSError, UnicodeDecodeError):
         return out
     for raw in lines:
@@ -92,7 +94,7 @@ def declared_platforms(
 
     found: dict[str, tuple[str, ...]] = {}
     for path in paths:
-        variables = {**_dotenv(os.path.dirname(path) or "."), **environ}
+        variables = {**dotenv(os.path.dirname(path) or "."), **environ}
         try:
             with open(path, encoding="utf-8") as f:
                 doc = yaml.safe_load(f)

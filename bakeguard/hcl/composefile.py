@@ -7,37 +7,16 @@ Values are interpolated as compose-go interpolates them, from the environment, t
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bakeguard.compose import dotenv
 from bakeguard.hcl.target import Target, parse_entry
 from bakeguard.hcl.values import HclError, Refusal
 
 _LABEL = re.compile(r"^[a-zA-Z0-9_-]+$")
-
-
-def dotenv(folder: str) -> dict[str, str]:
-    """The project's `.env` (compose-go's dotenv, for the plain KEY=VALUE lines bake files
-    use; quotes stripped)."""
-    out: dict[str, str] = {}
-    try:
-        with open(os.path.join(folder, ".env"), encoding="utf-8") as f:
-            lines = f.read(1 << 20).splitlines()
-    except (OSError, UnicodeDecodeError):
-        return out
-    for raw in lines:
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        k, _, v = line.removeprefix("export ").partition("=")
-        v = v.strip()
-        if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
-            v = v[1:-1]
-        out[k.strip()] = v
-    return out
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
