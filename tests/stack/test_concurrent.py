@@ -83,6 +83,17 @@ class Run:
     report: dict[str, Any]
 
 
+def two_platform_project(where: Path, content: str) -> None:
+    """Target app, 2 platforms, tag from TAG; its one file holds `content`, so that each run's
+    images are its own and can be told apart in the registry (`who_built`)."""
+    (where / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /hello.txt\n")
+    (where / "hello.txt").write_text(content + "\n")
+    (where / "docker-bake.hcl").write_text(
+        'variable "TAG" {}\ntarget "app" {\n  platforms = ["linux/amd64", "linux/arm64"]\n'
+        "  tags = [TAG]\n}\n"
+    )
+
+
 def start_runs(
     stack: Stack, tmp: Path, env: dict[str, str], args: list[str], rnd: int
 ) -> list[Run]:
@@ -92,12 +103,7 @@ def start_runs(
         name = f"round {rnd} run {i} {tmp.name}"
         where = tmp / f"r{rnd}-{i}"
         where.mkdir()
-        (where / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /hello.txt\n")
-        (where / "hello.txt").write_text(name + "\n")
-        (where / "docker-bake.hcl").write_text(
-            'variable "TAG" {}\ntarget "app" {\n  platforms = ["linux/amd64", "linux/arm64"]\n'
-            "  tags = [TAG]\n}\n"
-        )
+        two_platform_project(where, name)
         report = where / "report.json"
         p = subprocess.Popen(
             [sys.executable, "-m", "bakeguard", "app", "--push", *args]
@@ -195,12 +201,7 @@ def test_a_bake_failed_in_the_engine_s_push_assembles_this_run_s_own_digests(
     repo = f"{unique_repo('noMeta'.lower())}/app"
     tag = f"localhost:{f.port}/{repo}:v1"
     name = f"{progress} {tmp_path.name}"
-    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello.txt /hello.txt\n")
-    (tmp_path / "hello.txt").write_text(name + "\n")
-    (tmp_path / "docker-bake.hcl").write_text(
-        'variable "TAG" {}\ntarget "app" {\n  platforms = ["linux/amd64", "linux/arm64"]\n'
-        "  tags = [TAG]\n}\n"
-    )
+    two_platform_project(tmp_path, name)
     report = tmp_path / "report.json"
     env = stack.buildx("v0.21.1", TAG=tag)
     args = ["app", "--push", f"--progress={progress}", "--guard-report", str(report)]
